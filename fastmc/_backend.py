@@ -1,0 +1,70 @@
+"""Backend resolution: the C++ extension ``fastmc._core`` or the Numba twins ``fastmc._numba``."""
+from __future__ import annotations
+
+import os
+
+_BACKENDS = ("cpp", "numba")
+
+try:  # the compiled extension is optional at import time, never silently at build time
+    from . import _core  # noqa: F401
+
+    _CORE_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised only where the build is missing
+    _core = None
+    _CORE_ERROR = exc
+
+
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> tuple[str, ...]:
+    """Backends usable in this process.
+
+    Returns
+    -------
+    tuple of str
+        A subset of ``("cpp", "numba")``, in order of preference.
+    """
+    out = []
+    if _core is not None:
+        out.append("cpp")
+    if _numba_available():
+        out.append("numba")
+    return tuple(out)
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Turn a user's ``backend`` argument into ``"cpp"`` or ``"numba"``.
+
+    The environment variable ``FASTMC_BACKEND`` overrides ``"auto"``. ``"auto"`` prefers C++ and
+    falls back to Numba; an explicit backend that is not available is an error.
+    """
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str ('auto', 'cpp' or 'numba'), got {type(backend).__name__}")
+    if backend == "auto":
+        backend = os.environ.get("FASTMC_BACKEND", "auto").strip().lower() or "auto"
+    if backend == "auto":
+        avail = available_backends()
+        if not avail:
+            raise RuntimeError("fastmc: neither the C++ extension nor numba is available")
+        return avail[0]
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be 'auto', 'cpp' or 'numba', got {backend!r}")
+    if backend == "cpp" and _core is None:
+        raise RuntimeError(
+            "backend='cpp' was requested but the C++ extension fastmc._core could not be imported "
+            f"({_CORE_ERROR}); reinstall fastmc with a C++17 compiler or use backend='numba'"
+        )
+    if backend == "numba" and not _numba_available():
+        raise RuntimeError("backend='numba' was requested but numba is not installed")
+    return backend
+
+
+def core():
+    """The compiled extension module (call only after ``resolve_backend`` returned ``"cpp"``)."""
+    return _core
