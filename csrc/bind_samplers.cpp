@@ -1,3 +1,100 @@
-#include <pybind11/pybind11.h>
-namespace py = pybind11;
-void register_samplers(py::module_& m) { (void)m; }
+#include <cstdint>
+#include <vector>
+
+#include "bind_common.hpp"
+#include "fastmc/chains.hpp"
+#include "fastmc/hmc.hpp"
+#include "fastmc/rng.hpp"
+#include "fastmc/rwmh.hpp"
+
+using U8Array = py::array_t<uint8_t>;
+using I64Array = py::array_t<int64_t>;
+
+static void check_x0(const CArray& x0, int64_t d) {
+    require_ndim(x0, 2, "x0");
+    if (x0.shape(1) != d) throw std::invalid_argument("x0 must have shape (chains, d)");
+}
+
+static py::dict rwmh_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
+                             int64_t n, const CArray& prop, int prop_kind, double inv_temp, uint64_t seed,
+                             int64_t n_threads) {
+    const fastmc::Mixture mix = mixture_view(logc, means, prec);
+    check_x0(x0, mix.d);
+    const int64_t chains = x0.shape(0), d = mix.d;
+    if (prop.size() != (prop_kind == 0 ? d : d * d)) throw std::invalid_argument("prop has the wrong size");
+    py::array_t<double> draws({chains, n, d}), lp({chains, n});
+    U8Array acc({chains, n});
+    I64Array nonfinite(chains);
+    double *pd = draws.mutable_data(), *plp = lp.mutable_data();
+    uint8_t* pa = acc.mutable_data();
+    int64_t* pnf = nonfinite.mutable_data();
+    const double *px0 = x0.data(), *pprop = prop.data();
+    {
+        py::gil_scoped_release release;
+        fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
+            std::vector<double> work(static_cast<size_t>(3 * d + mix.work_size()));
+            fastmc::RwmhOut out{pd + c * n * d, plp + c * n, pa + c * n, pnf + c};
+            fastmc::rwmh_chain(mix, px0 + c * d, n, d, pprop, prop_kind, inv_temp, seed, c, out, work.data());
+        });
+    }
+    py::dict r;
+    r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["n_nonfinite"] = nonfinite;
+    return r;
+}
+
+static py::dict hmc_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
+                            int64_t n, double step, int64_t n_leapfrog, const CArray& inv_mass, double inv_temp,
+                            uint64_t seed, int64_t n_threads) {
+    const fastmc::Mixture mix = mixture_view(logc, means, prec);
+    check_x0(x0, mix.d);
+    const int64_t chains = x0.shape(0), d = mix.d;
+    if (inv_mass.size() != d) throw std::invalid_argument("inv_mass must have shape (d,)");
+    py::array_t<double> draws({chains, n, d}), lp({chains, n}), ap({chains, n}), en({chains, n});
+    U8Array acc({chains, n}), div({chains, n});
+    I64Array ngrad(chains), nonfinite(chains);
+    double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pap = ap.mutable_data(), *pen = en.mutable_data();
+    uint8_t *pa = acc.mutable_data(), *pdv = div.mutable_data();
+    int64_t *png = ngrad.mutable_data(), *pnf = nonfinite.mutable_data();
+    const double *px0 = x0.data(), *pim = inv_mass.data();
+    {
+        py::gil_scoped_release release;
+        fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
+            std::vector<double> work(static_cast<size_t>(6 * d + mix.work_size()));
+            fastmc::HmcOut out{pd + c * n * d, plp + c * n, pa + c * n, pap + c * n,
+                               pen + c * n, pdv + c * n, png + c, pnf + c};
+            fastmc::hmc_chain(mix, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed, c, out, work.data());
+        });
+    }
+    py::dict r;
+    r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["accept_prob"] = ap;
+    r["energy"] = en, r["divergent"] = div, r["n_grad"] = ngrad, r["n_nonfinite"] = nonfinite;
+    return r;
+}
+
+// Test hooks for the generator: raw words, uniforms and normals of chain `chain`.
+static py::tuple rng_stream(uint64_t seed, uint64_t chain, int64_t n) {
+    py::array_t<uint64_t> words(n);
+    py::array_t<double> normals(n);
+    fastmc::Rng a(seed, chain), b(seed, chain);
+    for (int64_t i = 0; i < n; ++i) words.mutable_data()[i] = a.next();
+    for (int64_t i = 0; i < n; ++i) normals.mutable_data()[i] = b.normal();
+    return py::make_tuple(words, normals);
+}
+
+static py::tuple ziggurat_tables() {
+    const auto& t = fastmc::ziggurat_tables();
+    py::array_t<double> x(257), f(257);
+    for (int i = 0; i < 257; ++i) x.mutable_data()[i] = t.x[i], f.mutable_data()[i] = t.f[i];
+    return py::make_tuple(x, f);
+}
+
+void register_samplers(py::module_& m) {
+    m.def("rwmh_mixture", &rwmh_mixture, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x0"),
+          py::arg("n"), py::arg("prop"), py::arg("prop_kind"), py::arg("inv_temp"), py::arg("seed"),
+          py::arg("n_threads"));
+    m.def("hmc_mixture", &hmc_mixture, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x0"),
+          py::arg("n"), py::arg("step"), py::arg("n_leapfrog"), py::arg("inv_mass"), py::arg("inv_temp"),
+          py::arg("seed"), py::arg("n_threads"));
+    m.def("rng_stream", &rng_stream, py::arg("seed"), py::arg("chain"), py::arg("n"));
+    m.def("ziggurat_tables", &ziggurat_tables);
+}

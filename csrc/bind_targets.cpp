@@ -1,3 +1,42 @@
-#include <pybind11/pybind11.h>
-namespace py = pybind11;
-void register_targets(py::module_& m) { (void)m; }
+#include <vector>
+
+#include "bind_common.hpp"
+
+// Batched mixture log density and gradient: X (n, d) -> (logp (n,), grad (n, d)).
+static py::tuple mixture_logp_grad(const CArray& logc, const CArray& means, const CArray& prec, const CArray& X) {
+    const fastmc::Mixture mix = mixture_view(logc, means, prec);
+    require_ndim(X, 2, "x");
+    if (X.shape(1) != mix.d) throw std::invalid_argument("x must have shape (n, d)");
+    const auto n = X.shape(0), d = mix.d;
+    py::array_t<double> lp(n), grad({n, d});
+    double* plp = lp.mutable_data();
+    double* pg = grad.mutable_data();
+    const double* px = X.data();
+    {
+        py::gil_scoped_release release;
+        std::vector<double> work(static_cast<size_t>(mix.work_size()));
+        for (py::ssize_t i = 0; i < n; ++i) plp[i] = mix.logp_grad(px + i * d, pg + i * d, work.data());
+    }
+    return py::make_tuple(lp, grad);
+}
+
+static py::array_t<double> mixture_logp(const CArray& logc, const CArray& means, const CArray& prec, const CArray& X) {
+    const fastmc::Mixture mix = mixture_view(logc, means, prec);
+    require_ndim(X, 2, "x");
+    if (X.shape(1) != mix.d) throw std::invalid_argument("x must have shape (n, d)");
+    const auto n = X.shape(0), d = mix.d;
+    py::array_t<double> lp(n);
+    double* plp = lp.mutable_data();
+    const double* px = X.data();
+    {
+        py::gil_scoped_release release;
+        std::vector<double> work(static_cast<size_t>(mix.work_size()));
+        for (py::ssize_t i = 0; i < n; ++i) plp[i] = mix.logp(px + i * d, work.data());
+    }
+    return lp;
+}
+
+void register_targets(py::module_& m) {
+    m.def("mixture_logp_grad", &mixture_logp_grad, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x"));
+    m.def("mixture_logp", &mixture_logp, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x"));
+}

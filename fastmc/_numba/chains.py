@@ -1,0 +1,47 @@
+"""Many chains in parallel (``prange``); twin of csrc/include/fastmc/chains.hpp plus the
+per-sampler drivers of csrc/bind_samplers.cpp. Each chain's generator depends on (seed, chain)
+only, so results do not depend on the number of threads."""
+import numba
+import numpy as np
+
+from .hmc import hmc_chain
+from .rwmh import rwmh_chain
+
+_par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_model="numpy")
+
+
+@_par
+def rwmh_run(logp, tdata, twork_size, x0, n, prop, prop_kind, inv_temp, seed):
+    chains, d = x0.shape
+    draws = np.empty((chains, n, d))
+    log_density = np.empty((chains, n))
+    accepted = np.empty((chains, n), dtype=np.uint8)
+    counters = np.zeros((chains, 1), dtype=np.int64)
+    for c in numba.prange(chains):
+        s = np.empty(4, dtype=np.uint64)
+        work = np.empty(3 * d)
+        twork = np.empty(twork_size)
+        rwmh_chain(logp, tdata, x0[c], n, d, prop, prop_kind, inv_temp, seed, np.uint64(c),
+                   draws[c], log_density[c], accepted[c], counters[c], s, work, twork)
+    return draws, log_density, accepted, counters[:, 0].copy()
+
+
+@_par
+def hmc_run(logp_grad, tdata, twork_size, x0, n, step, n_leapfrog, inv_mass, inv_temp, seed):
+    chains, d = x0.shape
+    draws = np.empty((chains, n, d))
+    log_density = np.empty((chains, n))
+    accepted = np.empty((chains, n), dtype=np.uint8)
+    accept_prob = np.empty((chains, n))
+    energy = np.empty((chains, n))
+    divergent = np.empty((chains, n), dtype=np.uint8)
+    counters = np.zeros((chains, 2), dtype=np.int64)
+    for c in numba.prange(chains):
+        s = np.empty(4, dtype=np.uint64)
+        work = np.empty(6 * d)
+        twork = np.empty(twork_size)
+        hmc_chain(logp_grad, tdata, x0[c], n, d, step, n_leapfrog, inv_mass, inv_temp, seed,
+                  np.uint64(c), draws[c], log_density[c], accepted[c], accept_prob[c], energy[c],
+                  divergent[c], counters[c], s, work, twork)
+    return (draws, log_density, accepted, accept_prob, energy, divergent,
+            counters[:, 0].copy(), counters[:, 1].copy())

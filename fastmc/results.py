@@ -1,0 +1,115 @@
+"""The object every sampler returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["SamplingResult"]
+
+
+@dataclass(repr=False)
+class SamplingResult:
+    """Draws and per-draw statistics of a multi-chain run.
+
+    Attributes
+    ----------
+    sampler : str
+        ``"rwmh"`` or ``"hmc"``.
+    draws : ndarray, shape (chains, n, d)
+    log_density : ndarray, shape (chains, n)
+        Log target density (untempered) at each kept draw.
+    accepted : ndarray of bool, shape (chains, n)
+        Whether the proposal of each iteration was accepted.
+    n_nonfinite : ndarray of int64, shape (chains,)
+        Proposals rejected because the log density (or, for HMC, the energy) was not finite.
+    wall_time : float
+        Seconds spent in the kernel (all chains).
+    seed : int
+        The seed; chain ``c`` draws from a generator seeded by ``(seed, c)`` only.
+    backend : str
+        ``"cpp"`` or ``"numba"``: the backend that ran.
+    settings : dict
+        The sampler settings after validation.
+    accept_prob : ndarray, shape (chains, n), optional
+        HMC: Metropolis acceptance probability min(1, exp(-dH)).
+    energy : ndarray, shape (chains, n), optional
+        HMC: Hamiltonian H = -log pi(q)/T + p^T M^-1 p / 2 of the kept state.
+    divergent : ndarray of bool, shape (chains, n), optional
+        HMC: energy error above 1000 or a non-finite end point.
+    n_grad_evals : ndarray of int64, shape (chains,), optional
+        HMC: gradient evaluations, including the one at the start point.
+    """
+
+    sampler: str
+    draws: np.ndarray
+    log_density: np.ndarray
+    accepted: np.ndarray
+    n_nonfinite: np.ndarray
+    wall_time: float
+    seed: int
+    backend: str
+    settings: dict = field(default_factory=dict)
+    accept_prob: np.ndarray | None = None
+    energy: np.ndarray | None = None
+    divergent: np.ndarray | None = None
+    n_grad_evals: np.ndarray | None = None
+
+    @property
+    def n_chains(self) -> int:
+        return self.draws.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return self.draws.shape[1]
+
+    @property
+    def dim(self) -> int:
+        return self.draws.shape[2]
+
+    @property
+    def acceptance_rate(self) -> np.ndarray:
+        """Fraction of accepted proposals per chain, shape (chains,)."""
+        return self.accepted.mean(axis=1)
+
+    @property
+    def n_divergent(self) -> np.ndarray | None:
+        """HMC: divergent transitions per chain, shape (chains,)."""
+        return None if self.divergent is None else self.divergent.sum(axis=1)
+
+    @property
+    def draws_per_second(self) -> float:
+        """Kept draws (all chains) per second of kernel time."""
+        return self.n_chains * self.n_samples / self.wall_time if self.wall_time > 0 else float("inf")
+
+    def flat_draws(self) -> np.ndarray:
+        """All chains concatenated, shape (chains * n, d)."""
+        return self.draws.reshape(-1, self.dim)
+
+    def ess(self, method: str = "bulk", **kwargs) -> np.ndarray:
+        """Effective sample size per dimension, shape (d,); see :func:`fastmc.ess`."""
+        from .diagnostics import ess
+
+        return ess(self.draws, method=method, **kwargs)
+
+    def rhat(self, method: str = "rank", **kwargs) -> np.ndarray:
+        """R-hat per dimension, shape (d,); see :func:`fastmc.rhat`."""
+        from .diagnostics import rhat
+
+        return rhat(self.draws, method=method, **kwargs)
+
+    def summary(self, **kwargs):
+        """Per-dimension summary table; see :func:`fastmc.summary`."""
+        from .diagnostics import summary
+
+        return summary(self.draws, **kwargs)
+
+    def __repr__(self) -> str:
+        acc = ", ".join(f"{a:.3f}" for a in self.acceptance_rate[:8])
+        more = ", ..." if self.n_chains > 8 else ""
+        extra = ""
+        if self.divergent is not None:
+            extra = f", divergent={int(self.divergent.sum())}"
+        return (f"SamplingResult(sampler={self.sampler!r}, chains={self.n_chains}, n={self.n_samples}, "
+                f"d={self.dim}, backend={self.backend!r}, acceptance_rate=[{acc}{more}]{extra}, "
+                f"nonfinite={int(self.n_nonfinite.sum())}, wall_time={self.wall_time:.3g}s, seed={self.seed})")

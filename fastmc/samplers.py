@@ -1,0 +1,212 @@
+"""Random-walk Metropolis-Hastings and Hamiltonian Monte Carlo over many chains.
+
+The Python layer validates everything before any work, resolves the backend and wraps the
+kernels' output in a :class:`~fastmc.results.SamplingResult`. The kernels themselves live in
+``csrc/include/fastmc`` (C++) and ``fastmc/_numba`` (Numba twins).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from . import _backend
+from ._validation import (as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise,
+                          require_finite)
+from .results import SamplingResult
+from .targets import GaussianMixture
+
+__all__ = ["rwmh", "hmc"]
+
+
+def _check_target(target) -> GaussianMixture:
+    if not isinstance(target, GaussianMixture):
+        raise TypeError(f"target must be a fastmc.GaussianMixture, got {type(target).__name__}")
+    return target
+
+
+def _start_points(target, x0, chains: int) -> np.ndarray:
+    """x0 (d,) or (chains, d) -> (chains, d), each with a finite log density."""
+    d = target.dim
+    x = as_float_array("x0", x0, ndim=(1, 2))
+    if x.ndim == 1:
+        if x.shape != (d,):
+            raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
+        x = np.repeat(x[None, :], chains, axis=0)
+    elif x.shape != (chains, d):
+        raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
+    require_finite("x0", x)
+    lp = target.logpdf(x, backend="numba" if "cpp" not in _backend.available_backends() else "cpp")
+    bad = np.flatnonzero(~np.isfinite(lp))
+    if bad.size:
+        raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({lp[bad[0]]})")
+    return np.ascontiguousarray(x)
+
+
+def _n_threads(n_threads, chains: int) -> int:
+    if n_threads is None:
+        return max(1, min(chains, os.cpu_count() or 1))
+    return as_int("n_threads", n_threads, minimum=1)
+
+
+def _proposal(scale, d: int):
+    """scale -> (prop, kind): per-dimension sds (kind 0) or transposed lower Cholesky (kind 1)."""
+    s = as_float_array("scale", scale, ndim=(0, 1, 2))
+    if s.ndim == 0:
+        s = np.full(d, as_positive_float("scale", float(s)))
+        return s, 0
+    if s.ndim == 1:
+        if s.shape != (d,):
+            raise ValueError(f"scale must be a scalar, shape (d,) = ({d},) or (d, d), got {s.shape}")
+        if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise ValueError("scale must be finite and > 0 in every dimension")
+        return s, 0
+    if s.shape != (d, d):
+        raise ValueError(f"scale must be a scalar, shape (d,) = ({d},) or (d, d), got {s.shape}")
+    L = cholesky_or_raise("scale (proposal covariance)", s)
+    return np.ascontiguousarray(L.T), 1
+
+
+def _run_numba(fn, n_threads, *args):
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return fn(*args)
+    finally:
+        numba.set_num_threads(old)
+
+
+def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
+         n_threads=None) -> SamplingResult:
+    """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
+
+    Parameters
+    ----------
+    target : GaussianMixture
+        The distribution pi to sample.
+    x0 : array_like, shape (d,) or (chains, d)
+        Start point(s); each must have a finite log density.
+    n_samples : int
+        Iterations per chain (all kept), >= 1.
+    scale : float, array_like of shape (d,), or array_like of shape (d, d)
+        Proposal: ``x' = x + N(0, S)`` with S = scale^2 I, diag(scale^2) or the full covariance
+        ``scale``.
+    chains : int
+        Number of chains, >= 1.
+    seed : int or None
+        Chain c uses a generator seeded from (seed, c) only: identical draws for any thread count
+        and on both backends. ``None`` draws a seed, recorded in the result.
+    temperature : float
+        T > 0; the chain targets pi(x)^(1/T).
+    backend : {"auto", "cpp", "numba"}
+        ``FASTMC_BACKEND`` overrides ``"auto"``.
+    n_threads : int or None
+        Worker threads (default: min(chains, CPU count)). Never changes the draws.
+
+    Returns
+    -------
+    SamplingResult
+        ``draws`` (chains, n, d), ``log_density`` (chains, n), ``accepted`` (chains, n), ...
+
+    Notes
+    -----
+    A proposal with a non-finite log density is rejected and counted in ``n_nonfinite``.
+    """
+    target = _check_target(target)
+    n = as_int("n_samples", n_samples, minimum=1)
+    chains = as_int("chains", chains, minimum=1)
+    inv_temp = 1.0 / as_positive_float("temperature", temperature)
+    prop, kind = _proposal(scale, target.dim)
+    seed = as_seed(seed)
+    threads = _n_threads(n_threads, chains)
+    backend = _backend.resolve_backend(backend)
+    x = _start_points(target, x0, chains)
+    t0 = time.perf_counter()
+    if backend == "cpp":
+        r = _backend.core().rwmh_mixture(*target._arrays(), x, n, prop, kind, inv_temp, seed, threads)
+        draws, lp, acc, nonfinite = r["draws"], r["log_density"], r["accepted"], r["n_nonfinite"]
+    else:
+        from ._numba.chains import rwmh_run
+
+        logp, _, tdata, tws = target._numba_target()
+        draws, lp, acc, nonfinite = _run_numba(rwmh_run, threads, logp, tdata, tws, x, n, prop, kind,
+                                               inv_temp, np.uint64(seed))
+    wall = time.perf_counter() - t0
+    settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n,
+                    n_threads=threads)
+    return SamplingResult("rwmh", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings)
+
+
+def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1, seed=None,
+        temperature=1.0, backend="auto", n_threads=None) -> SamplingResult:
+    """Hamiltonian Monte Carlo with a fixed number of leapfrog steps, many chains in parallel.
+
+    Parameters
+    ----------
+    target : GaussianMixture
+        The distribution pi to sample; U(q) = -log pi(q).
+    x0 : array_like, shape (d,) or (chains, d)
+        Start point(s); each must have a finite log density.
+    n_samples : int
+        Iterations per chain (all kept), >= 1.
+    step_size : float
+        Leapfrog step, > 0.
+    n_leapfrog : int
+        Leapfrog steps per iteration, >= 1.
+    inv_mass : float or array_like of shape (d,), optional
+        Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
+    chains, seed, temperature, backend, n_threads
+        As in :func:`rwmh`. The Metropolis correction uses H = U(q)/T + K(p), so the chain
+        targets pi^(1/T).
+
+    Returns
+    -------
+    SamplingResult
+        Also ``accept_prob``, ``energy``, ``divergent`` (chains, n) and ``n_grad_evals``
+        (chains,).
+
+    Notes
+    -----
+    A trajectory ending at a non-finite energy is rejected, counted in ``n_nonfinite`` and
+    flagged divergent; an energy error above 1000 is flagged divergent (as in Stan).
+    """
+    target = _check_target(target)
+    n = as_int("n_samples", n_samples, minimum=1)
+    chains = as_int("chains", chains, minimum=1)
+    inv_temp = 1.0 / as_positive_float("temperature", temperature)
+    step = as_positive_float("step_size", step_size)
+    L = as_int("n_leapfrog", n_leapfrog, minimum=1)
+    d = target.dim
+    if inv_mass is None:
+        im = np.ones(d)
+    else:
+        im = as_float_array("inv_mass", inv_mass, ndim=(0, 1))
+        im = np.full(d, float(im)) if im.ndim == 0 else im
+        if im.shape != (d,):
+            raise ValueError(f"inv_mass must be a scalar or have shape (d,) = ({d},), got {im.shape}")
+        if not np.all(np.isfinite(im)) or np.any(im <= 0):
+            raise ValueError("inv_mass must be finite and > 0 in every dimension")
+    im = np.ascontiguousarray(im)
+    seed = as_seed(seed)
+    threads = _n_threads(n_threads, chains)
+    backend = _backend.resolve_backend(backend)
+    x = _start_points(target, x0, chains)
+    t0 = time.perf_counter()
+    if backend == "cpp":
+        r = _backend.core().hmc_mixture(*target._arrays(), x, n, step, L, im, inv_temp, seed, threads)
+        out = (r["draws"], r["log_density"], r["accepted"], r["accept_prob"], r["energy"], r["divergent"],
+               r["n_grad"], r["n_nonfinite"])
+    else:
+        from ._numba.chains import hmc_run
+
+        _, logp_grad, tdata, tws = target._numba_target()
+        out = _run_numba(hmc_run, threads, logp_grad, tdata, tws, x, n, step, L, im, inv_temp, np.uint64(seed))
+    wall = time.perf_counter() - t0
+    draws, lp, acc, ap, en, div, ngrad, nonfinite = out
+    settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,
+                    n_samples=n, n_threads=threads)
+    return SamplingResult("hmc", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings,
+                          accept_prob=ap, energy=en, divergent=div.view(bool), n_grad_evals=ngrad)

@@ -1,0 +1,40 @@
+"""Slow NumPy oracles the kernels are checked against."""
+import numpy as np
+from scipy import stats
+from scipy.special import logsumexp
+
+
+def mixture_logpdf(mix, X):
+    """log sum_k w_k N(x; mu_k, Sigma_k) by scipy, one component at a time."""
+    X = np.atleast_2d(X)
+    comps = [np.log(w) + stats.multivariate_normal(m, S).logpdf(X)
+             for w, m, S in zip(mix.weights, mix.means, mix.covs) if w > 0]
+    return logsumexp(np.reshape(comps, (len(comps), X.shape[0])), axis=0)
+
+
+def central_diff_grad(f, x, h=1e-5):
+    """Central differences of a scalar function f at x (d,)."""
+    g = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def batch_means_mcse(y, n_batches=40):
+    """Monte Carlo standard error of the mean of y (chains, n) by batch means over all chains.
+
+    Independent of fastmc.diagnostics, so the sampler tests do not lean on the code they judge."""
+    chains, n = y.shape
+    b = n // n_batches
+    means = y[:, : b * n_batches].reshape(chains, n_batches, b).mean(axis=2).ravel()
+    return means.std(ddof=1) / np.sqrt(means.size)
+
+
+def random_spd(rng, d, lo=0.25, hi=4.0):
+    Q, R = np.linalg.qr(rng.standard_normal((d, d)))
+    Q = Q * np.sign(np.diag(R))
+    lam = np.exp(rng.uniform(np.log(lo), np.log(hi), size=d))
+    S = (Q * lam) @ Q.T
+    return 0.5 * (S + S.T)

@@ -1,0 +1,256 @@
+"""RWMH and HMC: twin parity, reproducibility, integrator properties, robustness, bad input."""
+import numpy as np
+import pytest
+
+import fastmc
+from fastmc.workloads import workload
+
+
+def _both():
+    if set(fastmc.available_backends()) != {"cpp", "numba"}:
+        pytest.skip("needs both backends")
+
+
+def _run(sampler, name, n, backend, **kw):
+    mix, s = workload(name)
+    x0 = np.zeros(mix.dim)
+    if sampler == "rwmh":
+        return fastmc.rwmh(mix, x0, n, scale=s["rwmh_sigma"], backend=backend, **kw)
+    return fastmc.hmc(mix, x0, n, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"], backend=backend, **kw)
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
+@pytest.mark.parametrize("name", ["T1", "T2"])
+def test_cpp_and_numba_give_identical_chains(sampler, name):
+    _both()
+    a = _run(sampler, name, 1000, "cpp", chains=3, seed=11)
+    b = _run(sampler, name, 1000, "numba", chains=3, seed=11)
+    np.testing.assert_array_equal(a.accepted, b.accepted)
+    np.testing.assert_allclose(a.draws, b.draws, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.log_density, b.log_density, rtol=1e-12, atol=1e-12)
+    if sampler == "hmc":
+        np.testing.assert_allclose(a.accept_prob, b.accept_prob, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(a.n_grad_evals, b.n_grad_evals)
+    assert a.backend == "cpp" and b.backend == "numba"
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
+def test_draws_do_not_depend_on_thread_count(backend, sampler):
+    one = _run(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=1)
+    two = _run(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=2)
+    np.testing.assert_array_equal(one.draws, two.draws)
+    # chain c of a 4-chain run is chain c of a 2-chain run: it depends on (seed, c) only
+    part = _run(sampler, "T1", 500, backend, chains=2, seed=3)
+    np.testing.assert_array_equal(one.draws[:2], part.draws)
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
+def test_seed_reproducibility_and_distinct_chains(backend, sampler):
+    a = _run(sampler, "T1", 300, backend, chains=2, seed=5)
+    b = _run(sampler, "T1", 300, backend, chains=2, seed=5)
+    c = _run(sampler, "T1", 300, backend, chains=2, seed=6)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    assert not np.array_equal(a.draws, c.draws)
+    assert not np.array_equal(a.draws[0], a.draws[1])
+    d = _run(sampler, "T1", 10, backend)
+    assert 0 <= d.seed < 2**64  # seed=None draws one and records it
+    np.testing.assert_array_equal(_run(sampler, "T1", 10, backend, seed=d.seed).draws, d.draws)
+
+
+def test_result_fields(backend):
+    r = _run("hmc", "T1", 200, backend, chains=3, seed=1)
+    assert r.draws.shape == (3, 200, 2) and r.log_density.shape == (3, 200)
+    for a in (r.accepted, r.accept_prob, r.energy, r.divergent):
+        assert a.shape == (3, 200)
+    assert r.accepted.dtype == bool and r.divergent.dtype == bool
+    np.testing.assert_array_equal(r.n_grad_evals, [1 + 200 * 20] * 3)
+    np.testing.assert_array_equal(r.acceptance_rate, r.accepted.mean(axis=1))
+    mix = fastmc.default_mixture()
+    np.testing.assert_allclose(r.log_density, mix.logpdf(r.draws.reshape(-1, 2)).reshape(3, 200), rtol=1e-13)
+    assert np.all((r.accept_prob >= 0) & (r.accept_prob <= 1))
+    assert r.wall_time > 0 and r.backend == backend and "hmc" in repr(r)
+
+
+def test_x0_per_chain_is_used(backend):
+    mix = fastmc.default_mixture()
+    x0 = np.array([[5.0, 5.0], [-5.0, -5.0]])
+    r = fastmc.rwmh(mix, x0, 1, scale=1e-9, chains=2, seed=1, backend=backend)
+    np.testing.assert_allclose(r.draws[:, 0, :], x0, atol=1e-8)
+
+
+# ---------------------------------------------------------------- integrator
+
+def _leapfrog(mix, q, p, step, L, backend):
+    """One leapfrog trajectory by the Numba twin (the C++ one is tied to it by the parity tests)."""
+    from fastmc._numba.leapfrog import leapfrog
+
+    _, logp_grad, tdata, tws = mix._numba_target()
+    q = q.copy()
+    p = p.copy()
+    g = mix.grad_logpdf(q)
+    lp = leapfrog(logp_grad, tdata, q, p, g, q.size, step, L, np.ones(q.size), 1.0, np.empty(tws))
+    return q, p, lp
+
+
+def test_leapfrog_is_reversible():
+    mix, _ = workload("T2")
+    rng = np.random.default_rng(0)
+    q0, p0 = rng.standard_normal(20), rng.standard_normal(20)
+    q1, p1, _ = _leapfrog(mix, q0, p0, 0.1, 25, "numba")
+    q2, p2, _ = _leapfrog(mix, q1, -p1, 0.1, 25, "numba")
+    np.testing.assert_allclose(q2, q0, atol=1e-10)
+    np.testing.assert_allclose(-p2, p0, atol=1e-10)
+
+
+def test_energy_error_shrinks_as_step_squared():
+    mix, _ = workload("T1")
+    q0, p0 = np.array([0.5, 0.3]), np.array([0.8, -0.6])
+    h0 = -mix.logpdf(q0) + 0.5 * p0 @ p0
+    errs = []
+    steps = [0.04, 0.02, 0.01]
+    for eps in steps:
+        q, p, lp = _leapfrog(mix, q0, p0, eps, int(round(0.8 / eps)), "numba")
+        errs.append(abs(-lp + 0.5 * p @ p - h0))
+    slopes = np.diff(np.log(errs)) / np.diff(np.log(steps))
+    np.testing.assert_allclose(slopes, 2.0, atol=0.15)
+
+
+def test_hmc_kernel_leapfrog_matches_python_twin(backend):
+    """The sampler's first proposal equals the stand-alone integrator's end point."""
+    mix, _ = workload("T1")
+    r = fastmc.hmc(mix, [0.1, 0.2], 1, step_size=0.05, n_leapfrog=7, seed=9, backend=backend)
+    from fastmc._numba.rng import rng_normal, rng_seed
+
+    s = np.empty(4, dtype=np.uint64)
+    rng_seed(np.uint64(9), np.uint64(0), s)
+    p0 = np.array([rng_normal(s), rng_normal(s)])
+    q, p, lp = _leapfrog(mix, np.array([0.1, 0.2]), p0, 0.05, 7, backend)
+    h0 = -mix.logpdf([0.1, 0.2]) + 0.5 * p0 @ p0
+    h1 = -lp + 0.5 * p @ p
+    assert r.accept_prob[0, 0] == pytest.approx(min(1.0, np.exp(h0 - h1)), rel=1e-12)
+    if r.accepted[0, 0]:
+        np.testing.assert_allclose(r.draws[0, 0], q, rtol=1e-13)
+
+
+# ---------------------------------------------------------------- robustness
+
+def test_rwmh_counts_nonfinite_proposals(backend):
+    mix = fastmc.default_mixture()
+    # proposals ~1e300 away: the quadratic form overflows to inf, log density -inf
+    r = fastmc.rwmh(mix, [0.0, 0.0], 200, scale=1e300, chains=2, seed=1, backend=backend)
+    assert np.all(r.n_nonfinite == 200) and not r.accepted.any()
+    assert np.all(np.isfinite(r.draws)) and np.all(np.isfinite(r.log_density))
+
+
+def test_hmc_nonfinite_trajectories_are_rejected_and_flagged(backend):
+    mix = fastmc.default_mixture()
+    r = fastmc.hmc(mix, [0.0, 0.0], 100, step_size=1e200, n_leapfrog=3, chains=2, seed=1, backend=backend)
+    assert np.all(r.n_nonfinite == 100) and r.divergent.all() and not r.accepted.any()
+    assert np.all(np.isfinite(r.draws)) and np.all(np.isfinite(r.energy))
+    assert np.all(r.accept_prob == 0)
+
+
+def test_hmc_large_energy_error_is_divergent(backend):
+    mix, _ = workload("T3")
+    r = fastmc.hmc(mix, np.zeros(100), 50, step_size=0.5, n_leapfrog=5, seed=1, backend=backend)
+    assert r.divergent.mean() > 0.9 and r.acceptance_rate[0] < 0.1
+
+
+def test_temperature_flattens_the_target(backend):
+    """At T = 4 a 1-D standard normal target becomes N(0, 4): variance within MC error."""
+    mix = fastmc.GaussianMixture([1.0], [[0.0]], [[[1.0]]])
+    r = fastmc.hmc(mix, [0.0], 20000, step_size=0.9, n_leapfrog=4, temperature=4.0, chains=2, seed=2,
+                   backend=backend)
+    from reference import batch_means_mcse
+
+    y = r.draws[..., 0] ** 2
+    assert abs(y.mean() - 4.0) < 4.5 * batch_means_mcse(y)
+
+
+# ---------------------------------------------------------------- bad input
+
+BAD = [
+    (dict(x0=[np.nan, 0.0]), ValueError, "x0 must be finite"),
+    (dict(x0=[0.0, 0.0, 0.0]), ValueError, r"x0 must have shape"),
+    (dict(x0=np.zeros((3, 2)), chains=2), ValueError, r"x0 must have shape"),
+    (dict(n_samples=0), ValueError, "n_samples must be >= 1"),
+    (dict(n_samples=2.5), TypeError, "n_samples must be an integer"),
+    (dict(chains=0), ValueError, "chains must be >= 1"),
+    (dict(temperature=0.0), ValueError, "temperature must be finite and > 0"),
+    (dict(temperature=-1.0), ValueError, "temperature must be finite and > 0"),
+    (dict(seed=-1), ValueError, "seed must be in"),
+    (dict(seed="a"), TypeError, "seed must be None or an integer"),
+    (dict(backend="gpu"), ValueError, "backend must be"),
+]
+
+
+@pytest.mark.parametrize("kw, exc, match", BAD)
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
+def test_bad_common_input(sampler, kw, exc, match):
+    mix = fastmc.default_mixture()
+    args = dict(x0=[0.0, 0.0], n_samples=10)
+    args.update(kw)
+    x0, n = args.pop("x0"), args.pop("n_samples")
+    if sampler == "rwmh":
+        args.setdefault("scale", 1.0)
+        f = fastmc.rwmh
+    else:
+        args.setdefault("step_size", 0.1)
+        args.setdefault("n_leapfrog", 5)
+        f = fastmc.hmc
+    with pytest.raises(exc, match=match):
+        f(mix, x0, n, **args)
+
+
+@pytest.mark.parametrize(
+    "scale, match",
+    [(0.0, "scale must be finite and > 0"), (-1.0, "scale must be finite and > 0"),
+     ([1.0, -1.0], "scale must be finite and > 0 in every dimension"),
+     ([1.0, 2.0, 3.0], "scale must be a scalar, shape"),
+     ([[1.0, 2.0], [2.0, 1.0]], "scale .* must be positive definite"),
+     ([[1.0, 0.2], [0.0, 1.0]], "scale .* must be symmetric")],
+)
+def test_bad_rwmh_scale(scale, match):
+    with pytest.raises(ValueError, match=match):
+        fastmc.rwmh(fastmc.default_mixture(), [0.0, 0.0], 10, scale=scale)
+
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [(dict(step_size=0.0), ValueError, "step_size must be finite and > 0"),
+     (dict(step_size=np.inf), ValueError, "step_size must be finite and > 0"),
+     (dict(n_leapfrog=0), ValueError, "n_leapfrog must be >= 1"),
+     (dict(inv_mass=[1.0, 0.0]), ValueError, "inv_mass must be finite and > 0"),
+     (dict(inv_mass=-2.0), ValueError, "inv_mass must be finite and > 0"),
+     (dict(inv_mass=[1.0, 1.0, 1.0]), ValueError, "inv_mass must be a scalar or have shape")],
+)
+def test_bad_hmc_input(kw, exc, match):
+    args = dict(step_size=0.1, n_leapfrog=5)
+    args.update(kw)
+    with pytest.raises(exc, match=match):
+        fastmc.hmc(fastmc.default_mixture(), [0.0, 0.0], 10, **args)
+
+
+def test_bad_target_and_start_point():
+    with pytest.raises(TypeError, match="target must be a fastmc.GaussianMixture"):
+        fastmc.rwmh(lambda x: 0.0, [0.0], 10, scale=1.0)
+    mix = fastmc.default_mixture()
+    with pytest.raises(ValueError, match="x0 for chain 1 has a non-finite log density"):
+        fastmc.rwmh(mix, [[0.0, 0.0], [1e300, 1e300]], 10, scale=1.0, chains=2)
+
+
+def test_backend_selection(monkeypatch):
+    avail = fastmc.available_backends()
+    assert set(avail) <= {"cpp", "numba"} and avail
+    mix = fastmc.default_mixture()
+    monkeypatch.setenv("FASTMC_BACKEND", "numba")
+    assert fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0).backend == "numba"
+    monkeypatch.setenv("FASTMC_BACKEND", "auto")
+    assert fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0).backend == avail[0]
+    import fastmc._backend as b
+
+    monkeypatch.setattr(b, "_core", None)
+    with pytest.raises(RuntimeError, match="backend='cpp' was requested"):
+        fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0, backend="cpp")
+    monkeypatch.setenv("FASTMC_BACKEND", "auto")
+    assert fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0).backend == "numba"

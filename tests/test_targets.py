@@ -1,0 +1,142 @@
+"""GaussianMixture against scipy, central differences, exact moments and its validation."""
+import numpy as np
+import pytest
+
+import fastmc
+from fastmc.workloads import workload
+
+from reference import central_diff_grad, mixture_logpdf, random_spd
+
+
+def _random_mixture(rng, d, K=3):
+    w = rng.uniform(0.1, 1.0, K)
+    means = 2.0 * rng.standard_normal((K, d))
+    covs = np.array([random_spd(rng, d) for _ in range(K)])
+    return fastmc.GaussianMixture(w, means, covs)
+
+
+@pytest.mark.parametrize("d", [1, 2, 20, 100])
+def test_logpdf_matches_scipy(backend, rng, d):
+    mix = _random_mixture(rng, d)
+    X = mix.sample(50, seed=1) + rng.standard_normal((50, d))
+    np.testing.assert_allclose(mix.logpdf(X, backend=backend), mixture_logpdf(mix, X), rtol=1e-10, atol=1e-10)
+    assert mix.logpdf(X[3], backend=backend) == pytest.approx(mixture_logpdf(mix, X[3])[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("d", [1, 2, 20, 100])
+def test_gradient_matches_central_differences(backend, rng, d):
+    mix = _random_mixture(rng, d)
+    for x in mix.sample(3, seed=2):
+        g = mix.grad_logpdf(x, backend=backend)
+        fd = central_diff_grad(lambda y: mixture_logpdf(mix, y)[0], x)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(g).max()))
+
+
+def test_logpdf_and_grad_agree_with_separate_calls(backend, rng):
+    mix = _random_mixture(rng, 5)
+    X = rng.standard_normal((7, 5))
+    lp, g = mix.logpdf_and_grad(X, backend=backend)
+    np.testing.assert_array_equal(lp, mix.logpdf(X, backend=backend))
+    np.testing.assert_array_equal(g, mix.grad_logpdf(X, backend=backend))
+    assert g.shape == (7, 5) and lp.shape == (7,)
+
+
+def test_cpp_and_numba_agree_to_1e12(rng):
+    if set(fastmc.available_backends()) != {"cpp", "numba"}:
+        pytest.skip("needs both backends")
+    for name in ("T1", "T2", "T3"):
+        mix, _ = workload(name)
+        X = mix.sample(200, seed=3) * 1.5
+        lp_c, g_c = mix.logpdf_and_grad(X, backend="cpp")
+        lp_n, g_n = mix.logpdf_and_grad(X, backend="numba")
+        np.testing.assert_allclose(lp_c, lp_n, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(g_c, g_n, rtol=1e-12, atol=1e-12 * np.abs(g_c).max())
+
+
+def test_golden_values():
+    """Hand-derived values, so a bug shared by both twins and scipy-free code is still caught."""
+    mix = fastmc.GaussianMixture([1.0], [[0.0, 0.0]], [[[1.0, 0.0], [0.0, 1.0]]])
+    assert mix.logpdf([0.0, 0.0]) == pytest.approx(-np.log(2 * np.pi), rel=1e-15)
+    np.testing.assert_allclose(mix.grad_logpdf([1.0, -2.0]), [-1.0, 2.0], rtol=1e-15)
+    # equal mixture of N(-1, 1) and N(1, 1) at 0: both components equal
+    mix = fastmc.GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [[[1.0]], [[1.0]]])
+    assert mix.logpdf([0.0]) == pytest.approx(-0.5 - 0.5 * np.log(2 * np.pi), rel=1e-15)
+    assert mix.grad_logpdf([0.0])[0] == pytest.approx(0.0, abs=1e-16)
+
+
+def test_far_tail_is_finite(backend):
+    mix, _ = workload("T1")
+    sd = np.sqrt(np.diag(mix.cov()))
+    for direction in ([1, 0], [0, -1], [1, 1], [-3, 2]):
+        x = 1e3 * sd * np.asarray(direction, float)
+        lp, g = mix.logpdf_and_grad(x, backend=backend)
+        assert np.isfinite(lp) and np.all(np.isfinite(g))
+        # far out the mixture behaves like its widest-tailed component along x: log p ~ -x'Px/2
+        np.testing.assert_allclose(lp, mixture_logpdf(mix, x)[0], rtol=1e-12)
+
+
+def test_tiny_weights_do_not_overflow(backend):
+    w = [1.0, 1e-300, 5e-324]
+    mix = fastmc.GaussianMixture(w, [[0.0], [50.0], [-50.0]], [[[1.0]], [[1.0]], [[1.0]]])
+    x = np.array([[0.0], [50.0], [-50.0]])
+    lp, g = mix.logpdf_and_grad(x, backend=backend)
+    assert np.all(np.isfinite(lp)) and np.all(np.isfinite(g))
+    # at x = 50 the tiny component dominates: log(1e-300) + log N(0; 0, 1)
+    assert lp[1] == pytest.approx(np.log(1e-300) - 0.5 * np.log(2 * np.pi), rel=1e-12)
+
+
+def test_zero_weight_component_is_ignored(backend):
+    a = fastmc.GaussianMixture([0.5, 0.0, 0.5], [[-1.0], [7.0], [1.0]], [[[1.0]], [[2.0]], [[1.0]]])
+    b = fastmc.GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [[[1.0]], [[1.0]]])
+    x = np.linspace(-5, 9, 11)[:, None]
+    np.testing.assert_array_equal(a.logpdf(x, backend=backend), b.logpdf(x, backend=backend))
+    np.testing.assert_allclose(a.mean(), b.mean())
+
+
+def test_exact_moments_against_sampling():
+    mix, _ = workload("T1")
+    X = mix.sample(400_000, seed=5)
+    n = X.shape[0]
+    # the sample mean's standard error is sqrt(diag(cov)/n); allow 5 of them
+    se = np.sqrt(np.diag(mix.cov()) / n)
+    assert np.all(np.abs(X.mean(0) - mix.mean()) < 5 * se)
+    np.testing.assert_allclose(mix.mean(), [0.2, 0.9])
+    # cov by hand: sum w (S + mu mu^T) - m m^T
+    np.testing.assert_allclose(mix.cov(), [[3.56, -0.11], [-0.11, 2.88]], atol=1e-12)
+    C = np.cov(X.T)
+    se_c = np.sqrt((np.mean(((X - X.mean(0))[:, :, None] * (X - X.mean(0))[:, None, :]) ** 2, axis=0) - C**2) / n)
+    assert np.all(np.abs(C - mix.cov()) < 5 * se_c)
+
+
+def test_sample_is_seeded():
+    mix, _ = workload("T2")
+    np.testing.assert_array_equal(mix.sample(10, seed=4), mix.sample(10, seed=4))
+    assert not np.array_equal(mix.sample(10, seed=4), mix.sample(10, seed=5))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(weights=[1, -1], means=[[0], [1]], covs=[[[1]], [[1]]]), "weights must be non-negative"),
+        (dict(weights=[0, 0], means=[[0], [1]], covs=[[[1]], [[1]]]), "weights must have a positive sum"),
+        (dict(weights=[1, np.nan], means=[[0], [1]], covs=[[[1]], [[1]]]), "weights must be finite"),
+        (dict(weights=[1, 1, 1], means=[[0], [1]], covs=[[[1]], [[1]]]), r"weights must have shape \(K,\)"),
+        (dict(weights=[1, 1], means=[0, 1], covs=[[[1]], [[1]]]), "means must have 2 dimension"),
+        (dict(weights=[1, 1], means=[[0], [np.inf]], covs=[[[1]], [[1]]]), "means must be finite"),
+        (dict(weights=[1, 1], means=[[0], [1]], covs=[[[1]]]), r"covs must have shape \(K, d, d\)"),
+        (dict(weights=[1, 1], means=[[0], [1]], covs=[[[1]], [[-1]]]), r"covs\[1\] must be positive definite"),
+        (dict(weights=[1], means=[[0, 0]], covs=[[[1, 0.5], [0, 1]]]), r"covs\[0\] must be symmetric"),
+        (dict(weights=[1], means=[[0, 0]], covs=[[[1, 2], [2, 1]]]), r"covs\[0\] must be positive definite"),
+    ],
+)
+def test_validation_errors_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fastmc.GaussianMixture(**kwargs)
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match="weights"):
+        fastmc.GaussianMixture(["a", "b"], [[0], [1]], [[[1]], [[1]]])
+    mix = fastmc.default_mixture()
+    with pytest.raises(ValueError, match="x must have shape"):
+        mix.logpdf([1.0, 2.0, 3.0])
