@@ -8,17 +8,31 @@ import numpy as np
 
 
 @numba.njit(cache=True, fastmath=False)
-def _logp_grad(x, means, prec, logc, grad, z, a):
+def _quad_terms(x, means, prec, logc, z, a, delta):
+    """a_k = log w_k N(x; mu_k, Sigma_k) and z_k = P_k (x - mu_k): plain loops for small d,
+    BLAS (np.dot into a preallocated output) above, as a user who measured both would."""
     K, d = means.shape
     for k in range(K):
+        for i in range(d):
+            delta[i] = x[i] - means[k, i]
+        if d > 8:
+            np.dot(prec[k], delta, z[k])
+        else:
+            for i in range(d):
+                s = 0.0
+                for j in range(d):
+                    s += prec[k, i, j] * delta[j]
+                z[k, i] = s
         q = 0.0
         for i in range(d):
-            s = 0.0
-            for j in range(d):
-                s += prec[k, i, j] * (x[j] - means[k, j])
-            z[k, i] = s
-            q += (x[i] - means[k, i]) * s
+            q += delta[i] * z[k, i]
         a[k] = logc[k] - 0.5 * q
+
+
+@numba.njit(cache=True, fastmath=False)
+def _logp_grad(x, means, prec, logc, grad, z, a, delta):
+    K, d = means.shape
+    _quad_terms(x, means, prec, logc, z, a, delta)
     m = a.max()
     tot = 0.0
     for k in range(K):
@@ -33,16 +47,9 @@ def _logp_grad(x, means, prec, logc, grad, z, a):
 
 
 @numba.njit(cache=True, fastmath=False)
-def _logp(x, means, prec, logc, a):
+def _logp(x, means, prec, logc, z, a, delta):
     K, d = means.shape
-    for k in range(K):
-        q = 0.0
-        for i in range(d):
-            s = 0.0
-            for j in range(d):
-                s += prec[k, i, j] * (x[j] - means[k, j])
-            q += (x[i] - means[k, i]) * s
-        a[k] = logc[k] - 0.5 * q
+    _quad_terms(x, means, prec, logc, z, a, delta)
     m = a.max()
     tot = 0.0
     for k in range(K):
@@ -57,13 +64,15 @@ def rwmh_baseline(means, prec, logc, x0, n, sigma, seed):
     out = np.empty((n, d))
     x = x0.copy()
     y = np.empty(d)
+    z = np.empty((K, d))
     a = np.empty(K)
-    lp = _logp(x, means, prec, logc, a)
+    delta = np.empty(d)
+    lp = _logp(x, means, prec, logc, z, a, delta)
     acc = 0
     for t in range(n):
         for i in range(d):
             y[i] = x[i] + sigma * np.random.standard_normal()
-        lpy = _logp(y, means, prec, logc, a)
+        lpy = _logp(y, means, prec, logc, z, a, delta)
         if math.log(np.random.random()) < lpy - lp:
             x[:] = y
             lp = lpy
@@ -84,7 +93,8 @@ def hmc_baseline(means, prec, logc, x0, n, eps, L, seed):
     gn = np.empty(d)
     z = np.empty((K, d))
     a = np.empty(K)
-    lp = _logp_grad(q, means, prec, logc, g, z, a)
+    delta = np.empty(d)
+    lp = _logp_grad(q, means, prec, logc, g, z, a, delta)
     acc = 0
     for t in range(n):
         for i in range(d):
@@ -97,7 +107,7 @@ def hmc_baseline(means, prec, logc, x0, n, eps, L, seed):
         for l in range(L):
             for i in range(d):
                 qn[i] += eps * p[i]
-            lpn = _logp_grad(qn, means, prec, logc, gn, z, a)
+            lpn = _logp_grad(qn, means, prec, logc, gn, z, a, delta)
             c = eps if l < L - 1 else 0.5 * eps
             for i in range(d):
                 p[i] += c * gn[i]

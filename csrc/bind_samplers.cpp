@@ -18,9 +18,9 @@ static void check_x0(const CArray& x0, int64_t d) {
 static py::dict rwmh_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
                              int64_t n, const CArray& prop, int prop_kind, double inv_temp, uint64_t seed,
                              int64_t n_threads) {
-    const fastmc::Mixture mix = mixture_view(logc, means, prec);
-    check_x0(x0, mix.d);
-    const int64_t chains = x0.shape(0), d = mix.d;
+    const int64_t d = means.ndim() == 2 ? means.shape(1) : 0;
+    check_x0(x0, d);
+    const int64_t chains = x0.shape(0);
     if (prop.size() != (prop_kind == 0 ? d : d * d)) throw std::invalid_argument("prop has the wrong size");
     py::array_t<double> draws({chains, n, d}), lp({chains, n});
     U8Array acc({chains, n});
@@ -29,14 +29,14 @@ static py::dict rwmh_mixture(const CArray& logc, const CArray& means, const CArr
     uint8_t* pa = acc.mutable_data();
     int64_t* pnf = nonfinite.mutable_data();
     const double *px0 = x0.data(), *pprop = prop.data();
-    {
+    with_mixture(logc, means, prec, [&](const auto& mix) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
             std::vector<double> work(static_cast<size_t>(3 * d + mix.work_size()));
             fastmc::RwmhOut out{pd + c * n * d, plp + c * n, pa + c * n, pnf + c};
             fastmc::rwmh_chain(mix, px0 + c * d, n, d, pprop, prop_kind, inv_temp, seed, c, out, work.data());
         });
-    }
+    });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["n_nonfinite"] = nonfinite;
     return r;
@@ -45,9 +45,9 @@ static py::dict rwmh_mixture(const CArray& logc, const CArray& means, const CArr
 static py::dict hmc_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
                             int64_t n, double step, int64_t n_leapfrog, const CArray& inv_mass, double inv_temp,
                             uint64_t seed, int64_t n_threads) {
-    const fastmc::Mixture mix = mixture_view(logc, means, prec);
-    check_x0(x0, mix.d);
-    const int64_t chains = x0.shape(0), d = mix.d;
+    const int64_t d = means.ndim() == 2 ? means.shape(1) : 0;
+    check_x0(x0, d);
+    const int64_t chains = x0.shape(0);
     if (inv_mass.size() != d) throw std::invalid_argument("inv_mass must have shape (d,)");
     py::array_t<double> draws({chains, n, d}), lp({chains, n}), ap({chains, n}), en({chains, n});
     U8Array acc({chains, n}), div({chains, n});
@@ -56,7 +56,7 @@ static py::dict hmc_mixture(const CArray& logc, const CArray& means, const CArra
     uint8_t *pa = acc.mutable_data(), *pdv = div.mutable_data();
     int64_t *png = ngrad.mutable_data(), *pnf = nonfinite.mutable_data();
     const double *px0 = x0.data(), *pim = inv_mass.data();
-    {
+    with_mixture(logc, means, prec, [&](const auto& mix) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
             std::vector<double> work(static_cast<size_t>(6 * d + mix.work_size()));
@@ -64,7 +64,7 @@ static py::dict hmc_mixture(const CArray& logc, const CArray& means, const CArra
                                pen + c * n, pdv + c * n, png + c, pnf + c};
             fastmc::hmc_chain(mix, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed, c, out, work.data());
         });
-    }
+    });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["accept_prob"] = ap;
     r["energy"] = en, r["divergent"] = div, r["n_grad"] = ngrad, r["n_nonfinite"] = nonfinite;

@@ -2,37 +2,37 @@
 
 #include "bind_common.hpp"
 
+static void check_points(const CArray& X, int64_t d) {
+    require_ndim(X, 2, "x");
+    if (X.shape(1) != d) throw std::invalid_argument("x must have shape (n, d)");
+}
+
 // Batched mixture log density and gradient: X (n, d) -> (logp (n,), grad (n, d)).
 static py::tuple mixture_logp_grad(const CArray& logc, const CArray& means, const CArray& prec, const CArray& X) {
-    const fastmc::Mixture mix = mixture_view(logc, means, prec);
-    require_ndim(X, 2, "x");
-    if (X.shape(1) != mix.d) throw std::invalid_argument("x must have shape (n, d)");
-    const auto n = X.shape(0), d = mix.d;
+    const auto n = X.ndim() == 2 ? X.shape(0) : 0, d = means.ndim() == 2 ? means.shape(1) : 0;
+    check_points(X, d);
     py::array_t<double> lp(n), grad({n, d});
-    double* plp = lp.mutable_data();
-    double* pg = grad.mutable_data();
+    double *plp = lp.mutable_data(), *pg = grad.mutable_data();
     const double* px = X.data();
-    {
+    with_mixture(logc, means, prec, [&](const auto& mix) {
         py::gil_scoped_release release;
         std::vector<double> work(static_cast<size_t>(mix.work_size()));
         for (py::ssize_t i = 0; i < n; ++i) plp[i] = mix.logp_grad(px + i * d, pg + i * d, work.data());
-    }
+    });
     return py::make_tuple(lp, grad);
 }
 
 static py::array_t<double> mixture_logp(const CArray& logc, const CArray& means, const CArray& prec, const CArray& X) {
-    const fastmc::Mixture mix = mixture_view(logc, means, prec);
-    require_ndim(X, 2, "x");
-    if (X.shape(1) != mix.d) throw std::invalid_argument("x must have shape (n, d)");
-    const auto n = X.shape(0), d = mix.d;
+    const auto n = X.ndim() == 2 ? X.shape(0) : 0, d = means.ndim() == 2 ? means.shape(1) : 0;
+    check_points(X, d);
     py::array_t<double> lp(n);
     double* plp = lp.mutable_data();
     const double* px = X.data();
-    {
+    with_mixture(logc, means, prec, [&](const auto& mix) {
         py::gil_scoped_release release;
         std::vector<double> work(static_cast<size_t>(mix.work_size()));
         for (py::ssize_t i = 0; i < n; ++i) plp[i] = mix.logp(px + i * d, work.data());
-    }
+    });
     return lp;
 }
 

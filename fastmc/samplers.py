@@ -131,8 +131,8 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     else:
         from ._numba.chains import rwmh_run
 
-        logp, _, tdata, tws = target._numba_target()
-        draws, lp, acc, nonfinite = _run_numba(rwmh_run, threads, logp, tdata, tws, x, n, prop, kind,
+        logp, _, _, make_work, tdata = target._numba_target()
+        draws, lp, acc, nonfinite = _run_numba(rwmh_run, threads, logp, make_work, tdata, x, n, prop, kind,
                                                inv_temp, np.uint64(seed))
     wall = time.perf_counter() - t0
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n,
@@ -202,8 +202,8 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     else:
         from ._numba.chains import hmc_run
 
-        _, logp_grad, tdata, tws = target._numba_target()
-        out = _run_numba(hmc_run, threads, logp_grad, tdata, tws, x, n, step, L, im, inv_temp, np.uint64(seed))
+        _, logp_grad, grad, make_work, tdata = target._numba_target()
+        out = _run_numba(hmc_run, threads, logp_grad, grad, make_work, tdata, x, n, step, L, im, inv_temp, np.uint64(seed))
     wall = time.perf_counter() - t0
     draws, lp, acc, ap, en, div, ngrad, nonfinite = out
     settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,

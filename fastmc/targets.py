@@ -98,12 +98,11 @@ class GaussianMixture:
         return self._logc, self._kmeans, self._prec
 
     def _numba_target(self):
-        """(logp, logp_grad, tdata, twork_size) for the Numba kernels."""
+        """(logp, logp_grad, grad, make_work, tdata) for the Numba kernels."""
         from ._numba import mixture
 
         tdata = (self._logc, self._kmeans, self._prec)
-        K, d = self._kmeans.shape
-        return mixture.mixture_logp, mixture.mixture_logp_grad, tdata, K * d + d + K
+        return mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad, mixture.mixture_make_work, tdata
 
     # -------------------------------------------------------------- evaluation
     def _points(self, x):

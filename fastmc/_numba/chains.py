@@ -11,7 +11,7 @@ _par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_m
 
 
 @_par
-def rwmh_run(logp, tdata, twork_size, x0, n, prop, prop_kind, inv_temp, seed):
+def rwmh_run(logp, make_work, tdata, x0, n, prop, prop_kind, inv_temp, seed):
     chains, d = x0.shape
     draws = np.empty((chains, n, d))
     log_density = np.empty((chains, n))
@@ -20,14 +20,14 @@ def rwmh_run(logp, tdata, twork_size, x0, n, prop, prop_kind, inv_temp, seed):
     for c in numba.prange(chains):
         s = np.empty(4, dtype=np.uint64)
         work = np.empty(3 * d)
-        twork = np.empty(twork_size)
+        twork = make_work(tdata)
         rwmh_chain(logp, tdata, x0[c], n, d, prop, prop_kind, inv_temp, seed, np.uint64(c),
                    draws[c], log_density[c], accepted[c], counters[c], s, work, twork)
     return draws, log_density, accepted, counters[:, 0].copy()
 
 
 @_par
-def hmc_run(logp_grad, tdata, twork_size, x0, n, step, n_leapfrog, inv_mass, inv_temp, seed):
+def hmc_run(logp_grad, grad_fn, make_work, tdata, x0, n, step, n_leapfrog, inv_mass, inv_temp, seed):
     chains, d = x0.shape
     draws = np.empty((chains, n, d))
     log_density = np.empty((chains, n))
@@ -39,8 +39,8 @@ def hmc_run(logp_grad, tdata, twork_size, x0, n, step, n_leapfrog, inv_mass, inv
     for c in numba.prange(chains):
         s = np.empty(4, dtype=np.uint64)
         work = np.empty(6 * d)
-        twork = np.empty(twork_size)
-        hmc_chain(logp_grad, tdata, x0[c], n, d, step, n_leapfrog, inv_mass, inv_temp, seed,
+        twork = make_work(tdata)
+        hmc_chain(logp_grad, grad_fn, tdata, x0[c], n, d, step, n_leapfrog, inv_mass, inv_temp, seed,
                   np.uint64(c), draws[c], log_density[c], accepted[c], accept_prob[c], energy[c],
                   divergent[c], counters[c], s, work, twork)
     return (draws, log_density, accepted, accept_prob, energy, divergent,

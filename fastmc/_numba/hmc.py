@@ -9,7 +9,7 @@ MAX_ENERGY_ERROR = 1000.0
 
 
 @njit
-def hmc_chain(logp_grad, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, seed, chain,
+def hmc_chain(logp_grad, grad_fn, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, seed, chain,
               draws, log_density, accepted, accept_prob, energy, divergent, counters, s, work, twork):
     """One chain; ``counters[0]`` gets gradient evaluations, ``counters[1]`` non-finite proposals."""
     rng_seed(seed, chain, s)
@@ -34,7 +34,7 @@ def hmc_chain(logp_grad, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, 
         for i in range(d):
             qn[i] = q[i]
             gn[i] = g[i]
-        lpn = leapfrog(logp_grad, tdata, qn, p, gn, d, step, n_leapfrog, inv_mass, inv_temp, twork)
+        lpn = leapfrog(logp_grad, grad_fn, tdata, qn, p, gn, d, step, n_leapfrog, inv_mass, inv_temp, twork)
         n_grad += n_leapfrog
         kin1 = 0.0
         for i in range(d):

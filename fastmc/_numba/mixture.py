@@ -1,82 +1,86 @@
 """Gaussian mixture log density and gradient. Twin: csrc/include/fastmc/mixture.hpp.
 
-``tdata = (logc (K,), means (K, d), prec (K, d, d))``; ``work`` holds K*d + d + K doubles.
-Loops mirror the C++ order of additions exactly (rows of the symmetric precision, scaled).
+``tdata = (logc (K,), means (K, d), prec (K, d, d))``. The workspace is a tuple of separate
+arrays ``(z (K, d), delta (d,), a (K,))`` made by :func:`mixture_make_work`: one shared buffer
+would let LLVM assume that z and delta alias, and the loops would not vectorise.
 """
 import math
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit, njit_inline
+from .linalg import dot4, fma, symv
 
 
 @njit
-def mixture_work_size(tdata):
-    logc, means, prec = tdata
-    K, d = means.shape
-    return K * d + d + K
+def mixture_make_work(tdata):
+    """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,))."""
+    K, d = tdata[1].shape
+    return np.empty((K, d)), np.empty(d), np.empty(K)
 
 
-@njit
+@njit_inline
 def _components(x, tdata, work):
     logc, means, prec = tdata
+    z, delta, a = work
     K, d = means.shape
     for k in range(K):
-        zo = k * d
-        do = K * d
         for i in range(d):
-            work[do + i] = x[i] - means[k, i]
-            work[zo + i] = 0.0
-        for j in range(d):
-            dj = work[do + j]
-            for i in range(d):
-                work[zo + i] += prec[k, j, i] * dj
-        q = 0.0
-        for i in range(d):
-            q += work[do + i] * work[zo + i]
-        work[K * d + d + k] = logc[k] - 0.5 * q
+            delta[i] = x[i] - means[k, i]
+        symv(prec, k, delta, z, d)
+        a[k] = logc[k] - 0.5 * dot4(delta, z, k, d)
 
 
-@njit
-def mixture_logp(x, tdata, work):
-    """log p(x) for one point ``x`` (d,)."""
-    logc, means, prec = tdata
-    K, d = means.shape
-    _components(x, tdata, work)
-    ao = K * d + d
-    m = work[ao]
+@njit_inline
+def _exp_shifted(a, K):
+    """a_k -> exp(a_k - max) in place (the max term is exactly 1); returns (sum, max)."""
+    m = a[0]
     for k in range(1, K):
-        m = work[ao + k] if work[ao + k] > m else m
+        m = a[k] if a[k] > m else m
     s = 0.0
     for k in range(K):
-        s += math.exp(work[ao + k] - m)
-    return m + math.log(s)
+        a[k] = 1.0 if a[k] == m else math.exp(a[k] - m)
+        s += a[k]
+    return s, m
 
 
-@njit
-def mixture_logp_grad(x, grad, tdata, work):
-    """log p(x) for one point ``x`` (d,); writes grad log p into ``grad`` (d,)."""
-    logc, means, prec = tdata
-    K, d = means.shape
-    _components(x, tdata, work)
-    ao = K * d + d
-    m = work[ao]
-    for k in range(1, K):
-        m = work[ao + k] if work[ao + k] > m else m
-    s = 0.0
-    for k in range(K):
-        work[ao + k] = math.exp(work[ao + k] - m)
-        s += work[ao + k]
-    for k in range(K):
-        work[ao + k] /= s
+@njit_inline
+def _gather_grad(z, a, s, grad, K, d):
+    """grad = -sum_k r_k z_k with r_k = e_k / s."""
     for i in range(d):
         grad[i] = 0.0
     for k in range(K):
-        rk = work[ao + k]
-        zo = k * d
+        nr = -(a[k] / s)
         for i in range(d):
-            grad[i] -= rk * work[zo + i]
+            grad[i] = fma(nr, z[k, i], grad[i])
+
+
+@njit_inline
+def mixture_logp(x, tdata, work):
+    """log p(x) for one point ``x`` (d,)."""
+    K, d = tdata[1].shape
+    _components(x, tdata, work)
+    s, m = _exp_shifted(work[2], K)
     return m + math.log(s)
+
+
+@njit_inline
+def mixture_logp_grad(x, grad, tdata, work):
+    """log p(x) for one point ``x`` (d,); writes grad log p into ``grad`` (d,)."""
+    K, d = tdata[1].shape
+    _components(x, tdata, work)
+    s, m = _exp_shifted(work[2], K)
+    _gather_grad(work[0], work[2], s, grad, K, d)
+    return m + math.log(s)
+
+
+@njit_inline
+def mixture_grad(x, grad, tdata, work):
+    """grad log p(x) into ``grad`` (d,), without the log density (leapfrog inner steps)."""
+    K, d = tdata[1].shape
+    _components(x, tdata, work)
+    s, m = _exp_shifted(work[2], K)
+    _gather_grad(work[0], work[2], s, grad, K, d)
 
 
 @njit
@@ -85,7 +89,7 @@ def mixture_logp_grad_batch(X, tdata):
     n, d = X.shape
     lp = np.empty(n)
     grad = np.empty((n, d))
-    work = np.empty(mixture_work_size(tdata))
+    work = mixture_make_work(tdata)
     for i in range(n):
         lp[i] = mixture_logp_grad(X[i], grad[i], tdata, work)
     return lp, grad
@@ -95,7 +99,7 @@ def mixture_logp_grad_batch(X, tdata):
 def mixture_logp_batch(X, tdata):
     n, d = X.shape
     lp = np.empty(n)
-    work = np.empty(mixture_work_size(tdata))
+    work = mixture_make_work(tdata)
     for i in range(n):
         lp[i] = mixture_logp(X[i], tdata, work)
     return lp

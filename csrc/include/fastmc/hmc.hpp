@@ -26,9 +26,11 @@ struct HmcOut {
 constexpr double kMaxEnergyError = 1000.0;
 
 template <class Target>
-void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d, double step,
+void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, double step,
                int64_t n_leapfrog, const double* inv_mass, double inv_temp, uint64_t seed,
                uint64_t chain, HmcOut out, double* work) {
+    const int64_t d = target.dim();  // == d_rt; a constant for small fixed-size targets
+    (void)d_rt;
     Rng rng(seed, chain);
     double* q = work;
     double* g = work + d;

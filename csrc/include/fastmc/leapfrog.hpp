@@ -8,17 +8,23 @@
 namespace fastmc {
 
 template <class Target>
-double leapfrog(const Target& target, double* q, double* p, double* grad, int64_t d, double step,
+double leapfrog(const Target& target, double* q, double* p, double* grad, int64_t d_rt, double step,
                 int64_t n_steps, const double* inv_mass, double inv_temp, double* twork) {
+    const int64_t d = target.dim();  // == d_rt; a constant for small fixed-size targets
+    (void)d_rt;
     const double half = 0.5 * step * inv_temp;  // -dU/dq = grad log pi / T
     const double full = step * inv_temp;
     double lp = 0.0;
     for (int64_t i = 0; i < d; ++i) p[i] += half * grad[i];
     for (int64_t l = 0; l < n_steps; ++l) {
         for (int64_t i = 0; i < d; ++i) q[i] += step * inv_mass[i] * p[i];
-        lp = target.logp_grad(q, grad, twork);
-        const double kick = (l + 1 < n_steps) ? full : half;
-        for (int64_t i = 0; i < d; ++i) p[i] += kick * grad[i];
+        if (l + 1 < n_steps) {
+            target.grad(q, grad, twork);  // inner steps need no log density
+            for (int64_t i = 0; i < d; ++i) p[i] += full * grad[i];
+        } else {
+            lp = target.logp_grad(q, grad, twork);
+            for (int64_t i = 0; i < d; ++i) p[i] += half * grad[i];
+        }
     }
     return lp;
 }

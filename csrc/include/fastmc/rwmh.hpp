@@ -19,9 +19,11 @@ struct RwmhOut {
 
 // work: 3*d + target.work_size()
 template <class Target>
-void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d, const double* prop,
+void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, const double* prop,
                 int prop_kind, double inv_temp, uint64_t seed, uint64_t chain, RwmhOut out,
                 double* work) {
+    const int64_t d = target.dim();  // == d_rt; a constant for small fixed-size targets
+    (void)d_rt;
     Rng rng(seed, chain);
     double* x = work;
     double* y = work + d;

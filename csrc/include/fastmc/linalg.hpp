@@ -1,0 +1,57 @@
+// Small dense kernels with one fixed order of roundings, shared by the targets.
+// Twin: fastmc/_numba/linalg.py. Products are fused (std::fma) explicitly, never by the compiler
+// (-ffp-contract=off), so both twins round identically while using the FMA units.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace fastmc {
+
+// z_i = sum_j P[j, i] * v_j for symmetric P (d, d), accumulated over j in increasing order.
+// Blocks of 8 and 4 outputs stay in registers while the rows stream past; every element sees
+// the same sequence of fma operations as the plain column-axpy form of the Numba twin.
+template <int D>
+inline void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
+    const int64_t d = D > 0 ? D : d_rt;
+    int64_t ib = 0;
+    for (; ib + 8 <= d; ib += 8) {
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t j = 0; j < d; ++j) {
+            const double vj = v[j];
+            const double* row = P + j * d + ib;
+            for (int l = 0; l < 8; ++l) acc[l] = std::fma(row[l], vj, acc[l]);
+        }
+        for (int l = 0; l < 8; ++l) z[ib + l] = acc[l];
+    }
+    for (; ib + 4 <= d; ib += 4) {
+        double acc[4] = {0, 0, 0, 0};
+        for (int64_t j = 0; j < d; ++j) {
+            const double vj = v[j];
+            const double* row = P + j * d + ib;
+            for (int l = 0; l < 4; ++l) acc[l] = std::fma(row[l], vj, acc[l]);
+        }
+        for (int l = 0; l < 4; ++l) z[ib + l] = acc[l];
+    }
+    for (; ib < d; ++ib) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < d; ++j) acc = std::fma(P[j * d + ib], v[j], acc);
+        z[ib] = acc;
+    }
+}
+
+// a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then
+// (s0 + s1) + (s2 + s3): short dependency chains, and a fixed order for both twins.
+inline double dot4(const double* __restrict a, const double* __restrict b, int64_t n) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 = std::fma(a[i], b[i], s0);
+        s1 = std::fma(a[i + 1], b[i + 1], s1);
+        s2 = std::fma(a[i + 2], b[i + 2], s2);
+        s3 = std::fma(a[i + 3], b[i + 3], s3);
+    }
+    for (; i < n; ++i) s0 = std::fma(a[i], b[i], s0);
+    return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace fastmc
