@@ -7,6 +7,7 @@ from ._backend import available_backends
 from .results import SamplingResult
 from .samplers import hmc, rwmh
 from .targets import GaussianMixture, default_mixture
+from . import workloads
 
 __all__ = [
     "available_backends",
