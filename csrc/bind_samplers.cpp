@@ -15,63 +15,91 @@ static void check_x0(const CArray& x0, int64_t d) {
     if (x0.shape(1) != d) throw std::invalid_argument("x0 must have shape (chains, d)");
 }
 
-static py::dict rwmh_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
-                             int64_t n, const CArray& prop, int prop_kind, double inv_temp, uint64_t seed,
-                             int64_t n_threads) {
-    const int64_t d = means.ndim() == 2 ? means.shape(1) : 0;
+// Chain c of the call is chain first_chain + c of the run: its generator is seeded from
+// (seed, first_chain + c), so a run split into calls draws exactly what one call would.
+static py::dict rwmh(const py::tuple& target, const CArray& x0, int64_t n, const CArray& prop, int prop_kind,
+                     double inv_temp, uint64_t seed, int64_t first_chain, int64_t n_threads) {
+    const int64_t d = target_dim(target);
     check_x0(x0, d);
     const int64_t chains = x0.shape(0);
     if (prop.size() != (prop_kind == 0 ? d : d * d)) throw std::invalid_argument("prop has the wrong size");
     py::array_t<double> draws({chains, n, d}), lp({chains, n});
     U8Array acc({chains, n});
-    I64Array nonfinite(chains);
+    I64Array nonfinite(chains), done(chains);
     double *pd = draws.mutable_data(), *plp = lp.mutable_data();
     uint8_t* pa = acc.mutable_data();
-    int64_t* pnf = nonfinite.mutable_data();
+    int64_t *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data();
     const double *px0 = x0.data(), *pprop = prop.data();
-    with_mixture(logc, means, prec, [&](const auto& mix) {
+    py::object error = py::none();
+    with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(3 * d + mix.work_size()));
-            fastmc::RwmhOut out{pd + c * n * d, plp + c * n, pa + c * n, pnf + c};
-            fastmc::rwmh_chain(mix, px0 + c * d, n, d, pprop, prop_kind, inv_temp, seed, c, out, work.data());
+            std::vector<double> work(static_cast<size_t>(3 * d + tgt.work_size()));
+            fastmc::RwmhOut out{pd + c * n * d, plp + c * n, pa + c * n, pnf + c, pdone + c};
+            fastmc::rwmh_chain(tgt, px0 + c * d, n, d, pprop, prop_kind, inv_temp, seed,
+                               static_cast<uint64_t>(first_chain + c), out, work.data());
         });
     });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["n_nonfinite"] = nonfinite;
+    r["n_done"] = done, r["error"] = error;
     return r;
 }
 
-static py::dict hmc_mixture(const CArray& logc, const CArray& means, const CArray& prec, const CArray& x0,
-                            int64_t n, double step, int64_t n_leapfrog, const CArray& inv_mass, double inv_temp,
-                            uint64_t seed, int64_t n_threads) {
-    const int64_t d = means.ndim() == 2 ? means.shape(1) : 0;
+static py::dict hmc(const py::tuple& target, const CArray& x0, int64_t n, double step, int64_t n_leapfrog,
+                    const CArray& inv_mass, double inv_temp, uint64_t seed, int64_t first_chain, int64_t n_threads) {
+    const int64_t d = target_dim(target);
     check_x0(x0, d);
     const int64_t chains = x0.shape(0);
     if (inv_mass.size() != d) throw std::invalid_argument("inv_mass must have shape (d,)");
     py::array_t<double> draws({chains, n, d}), lp({chains, n}), ap({chains, n}), en({chains, n});
     U8Array acc({chains, n}), div({chains, n});
-    I64Array ngrad(chains), nonfinite(chains);
+    I64Array ngrad(chains), nonfinite(chains), done(chains);
     double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pap = ap.mutable_data(), *pen = en.mutable_data();
     uint8_t *pa = acc.mutable_data(), *pdv = div.mutable_data();
-    int64_t *png = ngrad.mutable_data(), *pnf = nonfinite.mutable_data();
+    int64_t *png = ngrad.mutable_data(), *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data();
     const double *px0 = x0.data(), *pim = inv_mass.data();
-    with_mixture(logc, means, prec, [&](const auto& mix) {
+    py::object error = py::none();
+    with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(6 * d + mix.work_size()));
+            std::vector<double> work(static_cast<size_t>(6 * d + tgt.work_size()));
             fastmc::HmcOut out{pd + c * n * d, plp + c * n, pa + c * n, pap + c * n,
-                               pen + c * n, pdv + c * n, png + c, pnf + c};
-            fastmc::hmc_chain(mix, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed, c, out, work.data());
+                               pen + c * n, pdv + c * n, png + c, pnf + c, pdone + c};
+            fastmc::hmc_chain(tgt, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed,
+                              static_cast<uint64_t>(first_chain + c), out, work.data());
         });
     });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["accept_prob"] = ap;
     r["energy"] = en, r["divergent"] = div, r["n_grad"] = ngrad, r["n_nonfinite"] = nonfinite;
+    r["n_done"] = done, r["error"] = error;
     return r;
 }
 
-// Test hooks for the generator: raw words, uniforms and normals of chain `chain`.
+// Batched log density and gradient of any target: X (n, d) -> (logp (n,), grad (n, d)).
+static py::tuple target_logp_grad(const py::tuple& target, const CArray& X) {
+    const int64_t d = target_dim(target);
+    require_ndim(X, 2, "x");
+    if (X.shape(1) != d) throw std::invalid_argument("x must have shape (n, d)");
+    const auto n = X.shape(0);
+    py::array_t<double> lp(n), grad({n, d});
+    double *plp = lp.mutable_data(), *pg = grad.mutable_data();
+    const double* px = X.data();
+    py::object error = py::none();
+    with_target(target, &error, [&](const auto& tgt) {
+        py::gil_scoped_release release;
+        std::vector<double> work(static_cast<size_t>(tgt.work_size()));
+        for (py::ssize_t i = 0; i < n; ++i) plp[i] = tgt.logp_grad(px + i * d, pg + i * d, work.data());
+    });
+    if (!error.is_none()) {
+        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
+        throw py::error_already_set();
+    }
+    return py::make_tuple(lp, grad);
+}
+
+// Test hooks for the generator: raw words and normals of chain `chain`.
 static py::tuple rng_stream(uint64_t seed, uint64_t chain, int64_t n) {
     py::array_t<uint64_t> words(n);
     py::array_t<double> normals(n);
@@ -89,12 +117,11 @@ static py::tuple ziggurat_tables() {
 }
 
 void register_samplers(py::module_& m) {
-    m.def("rwmh_mixture", &rwmh_mixture, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x0"),
-          py::arg("n"), py::arg("prop"), py::arg("prop_kind"), py::arg("inv_temp"), py::arg("seed"),
-          py::arg("n_threads"));
-    m.def("hmc_mixture", &hmc_mixture, py::arg("logc"), py::arg("means"), py::arg("prec"), py::arg("x0"),
-          py::arg("n"), py::arg("step"), py::arg("n_leapfrog"), py::arg("inv_mass"), py::arg("inv_temp"),
-          py::arg("seed"), py::arg("n_threads"));
+    m.def("rwmh", &rwmh, py::arg("target"), py::arg("x0"), py::arg("n"), py::arg("prop"), py::arg("prop_kind"),
+          py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));
+    m.def("hmc", &hmc, py::arg("target"), py::arg("x0"), py::arg("n"), py::arg("step"), py::arg("n_leapfrog"),
+          py::arg("inv_mass"), py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));
+    m.def("target_logp_grad", &target_logp_grad, py::arg("target"), py::arg("x"));
     m.def("rng_stream", &rng_stream, py::arg("seed"), py::arg("chain"), py::arg("n"));
     m.def("ziggurat_tables", &ziggurat_tables);
 }

@@ -1,13 +1,16 @@
 """fastmc: fast Markov chain Monte Carlo from Python.
 
 Samplers (:func:`rwmh`, :func:`hmc`) run many chains in parallel threads in C++ kernels
-(``fastmc._core``) or their Numba twins; :class:`GaussianMixture` is the built-in target.
+(``fastmc._core``) or their Numba twins; :class:`GaussianMixture` is the built-in target,
+:class:`Target` wraps a log density you write (C function pointer, Numba or Python), and
+:mod:`fastmc.models` holds examples written that way.
 """
 from ._backend import available_backends
 from .results import SamplingResult
 from .samplers import hmc, rwmh
 from .targets import GaussianMixture, default_mixture
-from . import workloads
+from .user_target import GradientCheckWarning, Target
+from . import models, workloads
 
 __all__ = [
     "available_backends",
@@ -16,5 +19,9 @@ __all__ = [
     "rwmh",
     "hmc",
     "SamplingResult",
+    "Target",
+    "GradientCheckWarning",
+    "models",
+    "workloads",
 ]
 __version__ = "0.1.0"

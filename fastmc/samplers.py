@@ -20,9 +20,11 @@ from .targets import GaussianMixture
 __all__ = ["rwmh", "hmc"]
 
 
-def _check_target(target) -> GaussianMixture:
-    if not isinstance(target, GaussianMixture):
-        raise TypeError(f"target must be a fastmc.GaussianMixture, got {type(target).__name__}")
+def _check_target(target):
+    from .user_target import Target
+
+    if not isinstance(target, (GaussianMixture, Target)):
+        raise TypeError(f"target must be a fastmc.GaussianMixture or a fastmc.Target, got {type(target).__name__}")
     return target
 
 
@@ -38,9 +40,10 @@ def _start_points(target, x0, chains: int) -> np.ndarray:
         raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
     require_finite("x0", x)
     lp = target.logpdf(x, backend="numba" if "cpp" not in _backend.available_backends() else "cpp")
-    bad = np.flatnonzero(~np.isfinite(lp))
+    bad = np.flatnonzero(~np.isfinite(np.atleast_1d(lp)))
     if bad.size:
-        raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({lp[bad[0]]})")
+        raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({np.atleast_1d(lp)[bad[0]]})")
+    target._check_gradient_at(x[0])
     return np.ascontiguousarray(x)
 
 
@@ -77,6 +80,77 @@ def _run_numba(fn, n_threads, *args):
         return fn(*args)
     finally:
         numba.set_num_threads(old)
+
+
+_NUMBA_KEYS = {
+    "rwmh": ("draws", "log_density", "accepted", "n_nonfinite", "n_done"),
+    "hmc": ("draws", "log_density", "accepted", "accept_prob", "energy", "divergent", "n_grad", "n_nonfinite",
+            "n_done"),
+}
+
+
+def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
+    """One kernel call over the chains in x (chains, d); returns the binding's dict of outputs."""
+    *params, seed = args
+    if backend == "cpp":
+        fn = getattr(_backend.core(), sampler)
+        return fn(target._cpp_spec(), x, *params, seed, first_chain, threads)
+    from ._numba import chains
+
+    nt = target._numba_target()
+    if sampler == "rwmh":
+        fns = (nt.logp, nt.stop, nt.make_work)
+        run = chains.rwmh_run
+    else:
+        fns = (nt.logp_grad, nt.grad, nt.stop, nt.make_work)
+        run = chains.hmc_run
+    res = _run_numba(run, threads, *fns, nt.tdata, x, *params, np.uint64(seed), first_chain)
+    out = dict(zip(_NUMBA_KEYS[sampler], res))
+    out["error"] = None
+    return out
+
+
+def _run(sampler, target, backend, threads, x, *args):
+    """Run all chains; a Python target runs them one by one (it holds the GIL anyway), so the
+    chain whose function raised is known."""
+    target._reset()
+    t0 = time.perf_counter()
+    if target.kind != "python":
+        out = _call_kernel(sampler, target, backend, threads, x, 0, args)
+    else:
+        parts = []
+        for c in range(x.shape[0]):
+            parts.append(_call_kernel(sampler, target, backend, 1, x[c:c + 1], c, args))
+            if parts[-1]["error"] is not None:
+                break
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
+        out["error"] = parts[-1]["error"]
+        out["failed_chain"] = len(parts) - 1
+    out["wall"] = time.perf_counter() - t0
+    return out
+
+
+def _finish(res: SamplingResult, out: dict) -> SamplingResult:
+    """Return the result, or raise the target's exception with the draws done so far attached."""
+    err = out.get("error")
+    if err is None:
+        return res
+    c = out["failed_chain"]
+    t = int(out["n_done"][c])
+    keep = slice(0, c + 1)
+    for name in ("draws", "log_density", "accepted", "accept_prob", "energy", "divergent"):
+        v = getattr(res, name)
+        if v is not None:
+            setattr(res, name, v[keep])
+    for name in ("n_nonfinite", "n_grad_evals"):
+        v = getattr(res, name)
+        if v is not None:
+            setattr(res, name, v[keep])
+    res.n_done = out["n_done"][keep]
+    err.add_note(f"fastmc: raised by the target in chain {c} at iteration {t}; the draws done so far are on "
+                 f"this exception as .partial_result (chains 0..{c}, valid up to n_done per chain)")
+    err.partial_result = res
+    raise err
 
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
@@ -124,20 +198,12 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     threads = _n_threads(n_threads, chains)
     backend = _backend.resolve_backend(backend)
     x = _start_points(target, x0, chains)
-    t0 = time.perf_counter()
-    if backend == "cpp":
-        r = _backend.core().rwmh_mixture(*target._arrays(), x, n, prop, kind, inv_temp, seed, threads)
-        draws, lp, acc, nonfinite = r["draws"], r["log_density"], r["accepted"], r["n_nonfinite"]
-    else:
-        from ._numba.chains import rwmh_run
-
-        logp, _, _, make_work, tdata = target._numba_target()
-        draws, lp, acc, nonfinite = _run_numba(rwmh_run, threads, logp, make_work, tdata, x, n, prop, kind,
-                                               inv_temp, np.uint64(seed))
-    wall = time.perf_counter() - t0
+    out = _run("rwmh", target, backend, threads, x, n, prop, kind, inv_temp, seed)
+    draws, lp, acc, nonfinite, wall = out["draws"], out["log_density"], out["accepted"], out["n_nonfinite"], out["wall"]
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n,
                     n_threads=threads)
-    return SamplingResult("rwmh", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings)
+    res = SamplingResult("rwmh", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings)
+    return _finish(res, out)
 
 
 def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1, seed=None,
@@ -194,19 +260,13 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     threads = _n_threads(n_threads, chains)
     backend = _backend.resolve_backend(backend)
     x = _start_points(target, x0, chains)
-    t0 = time.perf_counter()
-    if backend == "cpp":
-        r = _backend.core().hmc_mixture(*target._arrays(), x, n, step, L, im, inv_temp, seed, threads)
-        out = (r["draws"], r["log_density"], r["accepted"], r["accept_prob"], r["energy"], r["divergent"],
-               r["n_grad"], r["n_nonfinite"])
-    else:
-        from ._numba.chains import hmc_run
-
-        _, logp_grad, grad, make_work, tdata = target._numba_target()
-        out = _run_numba(hmc_run, threads, logp_grad, grad, make_work, tdata, x, n, step, L, im, inv_temp, np.uint64(seed))
-    wall = time.perf_counter() - t0
-    draws, lp, acc, ap, en, div, ngrad, nonfinite = out
+    if not target.has_grad:
+        raise TypeError("hmc needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
+    out = _run("hmc", target, backend, threads, x, n, step, L, im, inv_temp, seed)
+    wall = out["wall"]
     settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,
                     n_samples=n, n_threads=threads)
-    return SamplingResult("hmc", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings,
-                          accept_prob=ap, energy=en, divergent=div.view(bool), n_grad_evals=ngrad)
+    res = SamplingResult("hmc", out["draws"], out["log_density"], out["accepted"].view(bool), out["n_nonfinite"],
+                         wall, seed, backend, settings, accept_prob=out["accept_prob"], energy=out["energy"],
+                         divergent=out["divergent"].view(bool), n_grad_evals=out["n_grad"])
+    return _finish(res, out)

@@ -94,15 +94,29 @@ class GaussianMixture:
         return f"GaussianMixture(K={self.n_components}, d={self.dim})"
 
     # ------------------------------------------------------------ kernel views
+    kind = "mixture"
+    has_grad = True
+    check_gradient = False  # the gradient is exact by construction (and tested)
+
     def _arrays(self):
         return self._logc, self._kmeans, self._prec
 
-    def _numba_target(self):
-        """(logp, logp_grad, grad, make_work, tdata) for the Numba kernels."""
-        from ._numba import mixture
+    def _reset(self):
+        pass
 
-        tdata = (self._logc, self._kmeans, self._prec)
-        return mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad, mixture.mixture_make_work, tdata
+    def _cpp_spec(self):
+        return ("mixture",) + self._arrays()
+
+    def _numba_target(self):
+        """The jitted functions and data the Numba kernels take (see ``user_target.NumbaTarget``)."""
+        from ._numba import mixture
+        from .user_target import NumbaTarget
+
+        return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,
+                           mixture.mixture_stop, mixture.mixture_make_work, self._arrays())
+
+    def _check_gradient_at(self, x):
+        pass
 
     # -------------------------------------------------------------- evaluation
     def _points(self, x):

@@ -84,11 +84,11 @@ def _leapfrog(mix, q, p, step, L, backend):
     """One leapfrog trajectory by the Numba twin (the C++ one is tied to it by the parity tests)."""
     from fastmc._numba.leapfrog import leapfrog
 
-    _, logp_grad, grad_fn, make_work, tdata = mix._numba_target()
+    nt = mix._numba_target()
     q = q.copy()
     p = p.copy()
     g = mix.grad_logpdf(q)
-    lp = leapfrog(logp_grad, grad_fn, tdata, q, p, g, q.size, step, L, np.ones(q.size), 1.0, make_work(tdata))
+    lp = leapfrog(nt.logp_grad, nt.grad, nt.tdata, q, p, g, q.size, step, L, np.ones(q.size), 1.0, nt.make_work(nt.tdata))
     return q, p, lp
 
 

@@ -1,6 +1,7 @@
 """Many chains in parallel (``prange``); twin of csrc/include/fastmc/chains.hpp plus the
-per-sampler drivers of csrc/bind_samplers.cpp. Each chain's generator depends on (seed, chain)
-only, so results do not depend on the number of threads."""
+per-sampler drivers of csrc/bind_samplers.cpp. Chain c of a call is chain ``first_chain + c`` of
+the run, and its generator depends on (seed, chain) only, so results do not depend on the number
+of threads or on how a run is split into calls."""
 import numba
 import numpy as np
 
@@ -11,23 +12,24 @@ _par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_m
 
 
 @_par
-def rwmh_run(logp, make_work, tdata, x0, n, prop, prop_kind, inv_temp, seed):
+def rwmh_run(logp, stop, make_work, tdata, x0, n, prop, prop_kind, inv_temp, seed, first_chain):
     chains, d = x0.shape
     draws = np.empty((chains, n, d))
     log_density = np.empty((chains, n))
     accepted = np.empty((chains, n), dtype=np.uint8)
-    counters = np.zeros((chains, 1), dtype=np.int64)
+    counters = np.zeros((chains, 2), dtype=np.int64)
     for c in numba.prange(chains):
         s = np.empty(4, dtype=np.uint64)
         work = np.empty(3 * d)
         twork = make_work(tdata)
-        rwmh_chain(logp, tdata, x0[c], n, d, prop, prop_kind, inv_temp, seed, np.uint64(c),
+        rwmh_chain(logp, stop, tdata, x0[c], n, d, prop, prop_kind, inv_temp, seed, np.uint64(first_chain + c),
                    draws[c], log_density[c], accepted[c], counters[c], s, work, twork)
-    return draws, log_density, accepted, counters[:, 0].copy()
+    return draws, log_density, accepted, counters[:, 0].copy(), counters[:, 1].copy()
 
 
 @_par
-def hmc_run(logp_grad, grad_fn, make_work, tdata, x0, n, step, n_leapfrog, inv_mass, inv_temp, seed):
+def hmc_run(logp_grad, grad_fn, stop, make_work, tdata, x0, n, step, n_leapfrog, inv_mass, inv_temp, seed,
+            first_chain):
     chains, d = x0.shape
     draws = np.empty((chains, n, d))
     log_density = np.empty((chains, n))
@@ -35,13 +37,13 @@ def hmc_run(logp_grad, grad_fn, make_work, tdata, x0, n, step, n_leapfrog, inv_m
     accept_prob = np.empty((chains, n))
     energy = np.empty((chains, n))
     divergent = np.empty((chains, n), dtype=np.uint8)
-    counters = np.zeros((chains, 2), dtype=np.int64)
+    counters = np.zeros((chains, 3), dtype=np.int64)
     for c in numba.prange(chains):
         s = np.empty(4, dtype=np.uint64)
         work = np.empty(6 * d)
         twork = make_work(tdata)
-        hmc_chain(logp_grad, grad_fn, tdata, x0[c], n, d, step, n_leapfrog, inv_mass, inv_temp, seed,
-                  np.uint64(c), draws[c], log_density[c], accepted[c], accept_prob[c], energy[c],
+        hmc_chain(logp_grad, grad_fn, stop, tdata, x0[c], n, d, step, n_leapfrog, inv_mass, inv_temp, seed,
+                  np.uint64(first_chain + c), draws[c], log_density[c], accepted[c], accept_prob[c], energy[c],
                   divergent[c], counters[c], s, work, twork)
     return (draws, log_density, accepted, accept_prob, energy, divergent,
-            counters[:, 0].copy(), counters[:, 1].copy())
+            counters[:, 0].copy(), counters[:, 1].copy(), counters[:, 2].copy())

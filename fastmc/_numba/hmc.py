@@ -9,9 +9,10 @@ MAX_ENERGY_ERROR = 1000.0
 
 
 @njit
-def hmc_chain(logp_grad, grad_fn, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, seed, chain,
+def hmc_chain(logp_grad, grad_fn, stop, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, seed, chain,
               draws, log_density, accepted, accept_prob, energy, divergent, counters, s, work, twork):
-    """One chain; ``counters[0]`` gets gradient evaluations, ``counters[1]`` non-finite proposals."""
+    """One chain; ``counters`` gets gradient evaluations, non-finite proposals and the
+    iterations completed (n unless ``stop(tdata)`` turned true)."""
     rng_seed(seed, chain, s)
     q = work[0:d]
     g = work[d:2 * d]
@@ -25,6 +26,7 @@ def hmc_chain(logp_grad, grad_fn, tdata, x0, n, d, step, n_leapfrog, inv_mass, i
     lp = logp_grad(q, g, tdata, twork)
     n_grad = 1
     nonfinite = 0
+    done = n
     for t in range(n):
         kin0 = 0.0
         for i in range(d):
@@ -36,6 +38,9 @@ def hmc_chain(logp_grad, grad_fn, tdata, x0, n, d, step, n_leapfrog, inv_mass, i
             gn[i] = g[i]
         lpn = leapfrog(logp_grad, grad_fn, tdata, qn, p, gn, d, step, n_leapfrog, inv_mass, inv_temp, twork)
         n_grad += n_leapfrog
+        if stop(tdata):
+            done = t
+            break
         kin1 = 0.0
         for i in range(d):
             kin1 += inv_mass[i] * p[i] * p[i]
@@ -71,3 +76,4 @@ def hmc_chain(logp_grad, grad_fn, tdata, x0, n, d, step, n_leapfrog, inv_mass, i
         divergent[t] = 1 if div else 0
     counters[0] = n_grad
     counters[1] = nonfinite
+    counters[2] = done

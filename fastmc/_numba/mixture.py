@@ -12,6 +12,12 @@ from ._jit import njit, njit_inline
 from .linalg import dot4, fma, symv
 
 
+@njit_inline
+def mixture_stop(tdata):
+    """A mixture never asks the sampler to stop."""
+    return False
+
+
 @njit
 def mixture_make_work(tdata):
     """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,))."""

@@ -11,10 +11,11 @@ from .rng import rng_normal, rng_seed, rng_uniform
 
 
 @njit
-def rwmh_chain(logp, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
+def rwmh_chain(logp, stop, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
                draws, log_density, accepted, counters, s, work, twork):
     """Fill ``draws`` (n, d), ``log_density`` (n,), ``accepted`` (n,) for one chain;
-    ``counters[0]`` receives the number of non-finite proposals."""
+    ``counters[0]`` receives the number of non-finite proposals, ``counters[1]`` the iterations
+    completed (n unless ``stop(tdata)`` turned true)."""
     rng_seed(seed, chain, s)
     x = work[0:d]
     y = work[d:2 * d]
@@ -23,6 +24,7 @@ def rwmh_chain(logp, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
         x[i] = x0[i]
     lp = logp(x, tdata, twork)
     nonfinite = 0
+    done = n
     for t in range(n):
         for i in range(d):
             eps[i] = rng_normal(s)
@@ -37,6 +39,9 @@ def rwmh_chain(logp, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
                 for i in range(j, d):
                     y[i] += prop.flat[j * d + i] * ej
         lpy = logp(y, tdata, twork)
+        if stop(tdata):
+            done = t
+            break
         u = rng_uniform(s)
         acc = False
         if math.isfinite(lpy):
@@ -53,3 +58,4 @@ def rwmh_chain(logp, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
         log_density[t] = lp
         accepted[t] = 1 if acc else 0
     counters[0] = nonfinite
+    counters[1] = done

@@ -21,6 +21,7 @@ struct HmcOut {
     uint8_t* divergent;    // (n,)
     int64_t* n_grad;       // scalar
     int64_t* n_nonfinite;  // scalar
+    int64_t* n_done;       // scalar: iterations completed (n unless the target asked to stop)
 };
 
 constexpr double kMaxEnergyError = 1000.0;
@@ -44,8 +45,8 @@ void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, 
         sd[i] = 1.0 / std::sqrt(inv_mass[i]);
     }
     double lp = target.logp_grad(q, g, twork);
-    int64_t n_grad = 1, nonfinite = 0;
-    for (int64_t t = 0; t < n; ++t) {
+    int64_t n_grad = 1, nonfinite = 0, t = 0;
+    for (; t < n; ++t) {
         double kin0 = 0.0;
         for (int64_t i = 0; i < d; ++i) {
             p[i] = sd[i] * rng.normal();
@@ -58,6 +59,7 @@ void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, 
         }
         const double lpn = leapfrog(target, qn, p, gn, d, step, n_leapfrog, inv_mass, inv_temp, twork);
         n_grad += n_leapfrog;
+        if (target.stop_requested()) break;
         double kin1 = 0.0;
         for (int64_t i = 0; i < d; ++i) kin1 += inv_mass[i] * p[i] * p[i];
         const double h1 = -lpn * inv_temp + 0.5 * kin1;
@@ -92,6 +94,7 @@ void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, 
     }
     *out.n_grad = n_grad;
     *out.n_nonfinite = nonfinite;
+    *out.n_done = t;
 }
 
 }  // namespace fastmc

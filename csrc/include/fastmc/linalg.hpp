@@ -10,33 +10,31 @@ namespace fastmc {
 // z_i = sum_j P[j, i] * v_j for symmetric P (d, d), accumulated over j in increasing order.
 // Blocks of 8 and 4 outputs stay in registers while the rows stream past; every element sees
 // the same sequence of fma operations as the plain column-axpy form of the Numba twin.
+template <int B>
+inline void symv_block(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
+                       int64_t ib) {
+    double acc[B];
+    for (int l = 0; l < B; ++l) acc[l] = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+        const double vj = v[j];
+        const double* row = P + j * d + ib;
+        for (int l = 0; l < B; ++l) acc[l] = std::fma(row[l], vj, acc[l]);
+    }
+    for (int l = 0; l < B; ++l) z[ib + l] = acc[l];
+}
+
+// z_i = sum_j P[j, i] * v_j for symmetric P (d, d), accumulated over j in increasing order.
+// Blocks of 16, 8, 4 and 1 outputs stay in registers while the rows stream past (16: four
+// independent vector chains hide the fma latency); every element sees the same sequence of fma
+// operations as the plain column-axpy form of the Numba twin.
 template <int D>
 inline void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
     const int64_t d = D > 0 ? D : d_rt;
     int64_t ib = 0;
-    for (; ib + 8 <= d; ib += 8) {
-        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int64_t j = 0; j < d; ++j) {
-            const double vj = v[j];
-            const double* row = P + j * d + ib;
-            for (int l = 0; l < 8; ++l) acc[l] = std::fma(row[l], vj, acc[l]);
-        }
-        for (int l = 0; l < 8; ++l) z[ib + l] = acc[l];
-    }
-    for (; ib + 4 <= d; ib += 4) {
-        double acc[4] = {0, 0, 0, 0};
-        for (int64_t j = 0; j < d; ++j) {
-            const double vj = v[j];
-            const double* row = P + j * d + ib;
-            for (int l = 0; l < 4; ++l) acc[l] = std::fma(row[l], vj, acc[l]);
-        }
-        for (int l = 0; l < 4; ++l) z[ib + l] = acc[l];
-    }
-    for (; ib < d; ++ib) {
-        double acc = 0.0;
-        for (int64_t j = 0; j < d; ++j) acc = std::fma(P[j * d + ib], v[j], acc);
-        z[ib] = acc;
-    }
+    for (; ib + 16 <= d; ib += 16) symv_block<16>(P, v, z, d, ib);
+    for (; ib + 8 <= d; ib += 8) symv_block<8>(P, v, z, d, ib);
+    for (; ib + 4 <= d; ib += 4) symv_block<4>(P, v, z, d, ib);
+    for (; ib < d; ++ib) symv_block<1>(P, v, z, d, ib);
 }
 
 // a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then

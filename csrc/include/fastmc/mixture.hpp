@@ -19,6 +19,8 @@ struct Mixture {
     const double* prec;   // (K, d, d), symmetric
 
     int64_t dim() const { return D > 0 ? D : d_rt; }
+    // A mixture never asks to stop; the sampler's check compiles away.
+    static constexpr bool stop_requested() { return false; }
     // work: K*d (P_k delta_k) + d (delta) + K (component terms)
     int64_t work_size() const { return K * dim() + dim() + K; }
 

@@ -15,6 +15,7 @@ struct RwmhOut {
     double* log_density;   // (n,)
     uint8_t* accepted;     // (n,)
     int64_t* n_nonfinite;  // scalar: proposals rejected for a non-finite log density
+    int64_t* n_done;       // scalar: iterations completed (n unless the target asked to stop)
 };
 
 // work: 3*d + target.work_size()
@@ -31,8 +32,8 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt,
     double* twork = work + 3 * d;
     for (int64_t i = 0; i < d; ++i) x[i] = x0[i];
     double lp = target.logp(x, twork);
-    int64_t nonfinite = 0;
-    for (int64_t t = 0; t < n; ++t) {
+    int64_t nonfinite = 0, t = 0;
+    for (; t < n; ++t) {
         for (int64_t i = 0; i < d; ++i) eps[i] = rng.normal();
         if (prop_kind == 0) {
             for (int64_t i = 0; i < d; ++i) y[i] = x[i] + prop[i] * eps[i];
@@ -45,6 +46,7 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt,
             }
         }
         const double lpy = target.logp(y, twork);
+        if (target.stop_requested()) break;
         const double u = rng.uniform();
         bool acc = false;
         if (std::isfinite(lpy)) {
@@ -63,6 +65,7 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt,
         out.accepted[t] = acc ? 1 : 0;
     }
     *out.n_nonfinite = nonfinite;
+    *out.n_done = t;
 }
 
 }  // namespace fastmc

@@ -1,0 +1,86 @@
+"""Numba glue that must be generated per user function (closures over the function or over a
+ctypes pointer), so it cannot live in the cached kernel modules of fastmc._numba."""
+import numba
+import numpy as np
+from numba import types
+
+_inline = dict(nogil=True, fastmath=False, error_model="numpy", inline="always")
+
+
+def _make_work(dim):
+    @numba.njit(**_inline)
+    def make_work(tdata):
+        return np.empty(dim), np.empty(1)
+
+    return make_work
+
+
+def make_njit_target(fn, dim, data):
+    from .user_target import NumbaTarget
+
+    @numba.njit(**_inline)
+    def logp_grad(x, grad, tdata, work):
+        return fn(x, grad, tdata)
+
+    @numba.njit(**_inline)
+    def logp(x, tdata, work):
+        return fn(x, work[0], tdata)
+
+    @numba.njit(**_inline)
+    def grad(x, g, tdata, work):
+        fn(x, g, tdata)
+
+    @numba.njit(**_inline)
+    def stop(tdata):
+        return False
+
+    return NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), data)
+
+
+def make_cfunc_target(cproto, dim, data, stop_flag):
+    """Call a C function pointer from the Numba kernels (ctypes prototype with integer arguments,
+    ABI-identical to the pointer signature)."""
+    from .user_target import NumbaTarget
+
+    @numba.njit(**_inline)
+    def logp_grad(x, grad, tdata, work):
+        data, stop_arr = tdata
+        lp = work[1]
+        rc = cproto(x.size, x.ctypes.data, grad.ctypes.data, lp.ctypes.data, data.ctypes.data)
+        if rc == 0:
+            return lp[0]
+        if rc < 0:
+            stop_arr[0] = 1
+        return -np.inf
+
+    @numba.njit(**_inline)
+    def logp(x, tdata, work):
+        return logp_grad(x, work[0], tdata, work)
+
+    @numba.njit(**_inline)
+    def grad(x, g, tdata, work):
+        logp_grad(x, g, tdata, work)
+
+    @numba.njit(**_inline)
+    def stop(tdata):
+        return tdata[1][0] != 0
+
+    return NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), (data, stop_flag))
+
+
+def make_cfunc(fn, data_shape):
+    """A C-callable ``int logp(size_t, const double*, double*, double*, void*)`` around an njit
+    ``fn(x, grad, data)``, for the C++ kernels."""
+    sig = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
+                     types.CPointer(types.float64), types.voidptr)
+    shape = tuple(int(s) for s in data_shape)
+
+    @numba.cfunc(sig, nopython=True, nogil=True)
+    def c_logp(dim, x_ptr, grad_ptr, lp_ptr, data_ptr):
+        x = numba.carray(x_ptr, (dim,))
+        g = numba.carray(grad_ptr, (dim,))
+        data = numba.carray(data_ptr, shape, np.float64)
+        lp_ptr[0] = fn(x, g, data)
+        return 0
+
+    return c_logp

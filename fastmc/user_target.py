@@ -1,0 +1,274 @@
+"""Targets users write themselves: a C function pointer, a Numba function, or plain Python.
+
+The C signature is the one nutpie and walnutpie use, so a target moves between them unchanged::
+
+    int logp(size_t dim, const double* x, double* grad, double* lp, void* data)
+
+It writes log pi(x) to ``*lp`` and its gradient to ``grad[0:dim]`` and returns 0; a positive
+return means "outside the support" (the proposal is rejected and counted, never a crash); a
+negative return stops sampling after the current iteration of every chain. The C++ kernels call
+it directly from every chain thread with the GIL released, so it must be thread-safe (pure).
+"""
+from __future__ import annotations
+
+import ctypes
+import numbers
+import warnings
+from collections import namedtuple
+
+import numpy as np
+
+from . import _backend
+from ._validation import as_float_array, as_int
+
+__all__ = ["Target", "GradientCheckWarning"]
+
+#: What the Numba kernels receive for a target: jitted functions and their data.
+NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
+
+_CPROTO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
+                           ctypes.c_size_t)
+
+
+class GradientCheckWarning(UserWarning):
+    """The target's gradient disagrees with central differences at the start point."""
+
+
+def _as_data(data) -> np.ndarray:
+    if data is None:
+        return np.zeros(1)
+    if not isinstance(data, np.ndarray) or data.dtype != np.float64 or not data.flags.c_contiguous:
+        raise TypeError("data must be None or a C-contiguous float64 numpy array "
+                        "(pack several parameters into one array)")
+    return data
+
+
+def _address(fn) -> int:
+    """The address of a Numba cfunc, a ctypes function pointer, or an int."""
+    from numba.core.ccallback import CFunc
+
+    if isinstance(fn, CFunc):
+        _check_cfunc_signature(fn)
+        return fn.address
+    if isinstance(fn, ctypes._CFuncPtr):
+        return ctypes.cast(fn, ctypes.c_void_p).value
+    if isinstance(fn, numbers.Integral) and not isinstance(fn, bool):
+        if int(fn) <= 0:
+            raise ValueError("cfunc_or_address must be a non-null function address")
+        return int(fn)
+    raise TypeError("cfunc_or_address must be a numba @cfunc, a ctypes function pointer or an integer address "
+                    f"(for cffi: int(ffi.cast('uintptr_t', fn))), got {type(fn).__name__}")
+
+
+def _check_cfunc_signature(fn) -> None:
+    from numba import types
+
+    want = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
+                      types.CPointer(types.float64), types.voidptr)
+    if fn._sig != want:
+        raise TypeError(f"cfunc_or_address has signature {fn._sig}; expected {want}, i.e. "
+                        "int logp(size_t dim, const double* x, double* grad, double* lp, void* data)")
+
+
+class Target:
+    """A log density pi(x) (and its gradient) written by the user.
+
+    Build one with :meth:`from_cfunc`, :meth:`from_numba` or :meth:`from_python`, then pass it to
+    :func:`fastmc.rwmh` or :func:`fastmc.hmc` like a :class:`fastmc.GaussianMixture`.
+
+    Attributes
+    ----------
+    dim : int
+        Dimension d of x.
+    kind : str
+        ``"cfunc"``, ``"numba"`` or ``"python"``.
+    check_gradient : bool
+        Whether samplers compare the gradient with central differences at the start point and warn
+        (:class:`GradientCheckWarning`) naming the worst coordinate.
+    """
+
+    def __init__(self, kind, dim, *, address=None, data=None, fn=None, with_grad=True, check_gradient=True):
+        self.kind = kind
+        self.dim = as_int("dim", dim, minimum=1)
+        self.check_gradient = bool(check_gradient)
+        self.has_grad = with_grad
+        self._address = address
+        self._data = _as_data(data)
+        self._fn = fn
+        self._stop = np.zeros(1, dtype=np.int64)
+        self._numba = None
+        self._keepalive = None
+
+    def __repr__(self) -> str:
+        return f"Target(kind={self.kind!r}, dim={self.dim})"
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_cfunc(cls, cfunc_or_address, dim, data=None, *, check_gradient=True) -> "Target":
+        """A target from a C function pointer ``int logp(size_t dim, const double* x, double* grad,
+        double* lp, void* data)``.
+
+        Parameters
+        ----------
+        cfunc_or_address : numba CFunc, ctypes function pointer or int
+            The function (a Numba ``@cfunc`` is checked against the signature).
+        dim : int
+            Dimension d.
+        data : ndarray of float64, optional
+            Passed to the function as ``void* data`` (its buffer address); kept alive by the Target.
+        check_gradient : bool
+            Compare the gradient with central differences at the start point (warning).
+        """
+        t = cls("cfunc", dim, address=_address(cfunc_or_address), data=data, check_gradient=check_gradient)
+        t._keepalive = cfunc_or_address
+        return t
+
+    @classmethod
+    def from_numba(cls, fn, dim, data=None, *, check_gradient=True) -> "Target":
+        """A target from a Numba ``@njit`` function ``fn(x, grad, data) -> logp``.
+
+        ``x`` and ``grad`` are float64 arrays of shape (dim,); ``fn`` writes the gradient into
+        ``grad`` and returns log pi(x) (-inf outside the support). The Numba backend inlines it into
+        its kernels; the C++ backend calls a ``@cfunc`` compiled from it, with the GIL released.
+
+        Parameters
+        ----------
+        fn : numba dispatcher
+        dim : int
+        data : ndarray of float64, optional
+            Passed as the third argument (a length-1 array of zeros when None).
+        check_gradient : bool
+        """
+        from numba.core.registry import CPUDispatcher
+
+        if not isinstance(fn, CPUDispatcher):
+            raise TypeError(f"fn must be a numba @njit function fn(x, grad, data) -> float, got {type(fn).__name__}")
+        t = cls("numba", dim, fn=fn, data=data, check_gradient=check_gradient)
+        x = np.zeros(t.dim)
+        g = np.zeros(t.dim)
+        try:
+            out = fn(x, g, t._data)  # compiles, and checks the signature at a finite point
+        except Exception as exc:
+            raise TypeError(f"fn must accept (x: float64[:] of shape ({t.dim},), grad: float64[:], data: float64[:]) "
+                            f"and return a float; calling it failed: {exc}") from exc
+        if not isinstance(out, numbers.Real):
+            raise TypeError(f"fn must return the log density as a float, got {type(out).__name__}")
+        return t
+
+    @classmethod
+    def from_python(cls, logp_and_grad=None, dim=None, *, logp=None, check_gradient=True) -> "Target":
+        """A target from plain Python: the slow path, for quick experiments.
+
+        Parameters
+        ----------
+        logp_and_grad : callable, optional
+            ``f(x (d,)) -> (logp, grad (d,))``. Needed by HMC.
+        dim : int
+        logp : callable, optional
+            ``f(x (d,)) -> logp`` instead, enough for RWMH.
+        check_gradient : bool
+
+        Notes
+        -----
+        Every call holds the GIL, so chains run one after the other (C++ backend only). A Python
+        exception inside the function stops sampling and is re-raised with the chain and iteration
+        in a note; the draws done so far are on it as ``exc.partial_result``.
+        """
+        if (logp_and_grad is None) == (logp is None):
+            raise TypeError("give exactly one of logp_and_grad (returning (logp, grad)) and logp")
+        fn = logp_and_grad if logp_and_grad is not None else logp
+        if not callable(fn):
+            raise TypeError(f"{'logp_and_grad' if logp is None else 'logp'} must be callable")
+        if dim is None:
+            raise TypeError("dim is required")
+        return cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+
+    # ------------------------------------------------------------ kernel views
+    def _reset(self):
+        self._stop[0] = 0
+
+    def _cpp_spec(self):
+        if self.kind == "python":
+            return ("python", self._fn, self.has_grad, self.dim, self._stop)
+        if self.kind == "numba" and self._address is None:
+            self._keepalive = _cfunc_from_numba(self._fn, self._data.shape)
+            self._address = self._keepalive.address
+        return ("cfunc", self._address, self._data.ctypes.data, self.dim, self._stop)
+
+    def _numba_target(self) -> NumbaTarget:
+        if self.kind == "python":
+            raise RuntimeError("Target.from_python runs on the C++ backend only (the Numba kernels cannot call "
+                               "Python without the GIL); use Target.from_numba, or backend='cpp'")
+        if self._numba is None:
+            if self.kind == "numba":
+                self._numba = _numba_wrappers(self._fn, self.dim, self._data)
+            else:
+                self._numba = _cfunc_wrappers(self._address, self.dim, self._data, self._stop)
+        return self._numba
+
+    # -------------------------------------------------------------- evaluation
+    def logpdf_and_grad(self, x, *, backend: str = "auto"):
+        """Log density and gradient at ``x`` (d,) -> (float, (d,)) or (n, d) -> ((n,), (n, d)).
+
+        Outside the support the log density is -inf."""
+        X = as_float_array("x", x, ndim=(1, 2))
+        single = X.ndim == 1
+        X2 = np.ascontiguousarray(X[None, :] if single else X)
+        if X2.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (d,) or (n, d) with d = {self.dim}, got {X.shape}")
+        self._reset()
+        be = "cpp" if self.kind == "python" else _backend.resolve_backend(backend)
+        if be == "cpp":
+            lp, g = _backend.core().target_logp_grad(self._cpp_spec(), X2)
+        else:
+            nt = self._numba_target()
+            from ._numba.user import batch_logp_grad
+
+            lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X2)
+        return (float(lp[0]), g[0]) if single else (lp, g)
+
+    def logpdf(self, x, *, backend: str = "auto"):
+        """Log density at ``x`` (d,) -> float or (n, d) -> (n,)."""
+        return self.logpdf_and_grad(x, backend=backend)[0]
+
+    def grad_logpdf(self, x, *, backend: str = "auto"):
+        """Gradient at ``x`` (d,) -> (d,) or (n, d) -> (n, d)."""
+        return self.logpdf_and_grad(x, backend=backend)[1]
+
+    def _check_gradient_at(self, x: np.ndarray) -> None:
+        """Warn when the gradient disagrees with central differences at x (d,)."""
+        if not (self.check_gradient and self.has_grad):
+            return
+        backend = "cpp" if "cpp" in _backend.available_backends() else "numba"
+        lp, g = self.logpdf_and_grad(x, backend=backend)
+        h = 1e-6 * np.maximum(1.0, np.abs(x))
+        pts = np.concatenate([x + np.diag(h), x - np.diag(h)])
+        lps = self.logpdf(pts, backend=backend)
+        fd = (lps[: self.dim] - lps[self.dim:]) / (2 * h)
+        err = np.abs(g - fd) / np.maximum(1.0, np.abs(fd))
+        if np.all(np.isfinite(lps)) and err.max() > 1e-4:
+            i = int(np.argmax(err))
+            warnings.warn(f"the gradient of {self!r} disagrees with central differences at the start point: "
+                          f"coordinate {i}: gradient {g[i]:.6g}, finite difference {fd[i]:.6g} "
+                          "(pass check_gradient=False to silence)", GradientCheckWarning, stacklevel=4)
+
+
+# ---------------------------------------------------------------- Numba glue
+
+def _numba_wrappers(fn, dim, data) -> NumbaTarget:
+    """Kernel-facing functions around a user's njit ``fn(x, grad, data)``: Numba inlines them."""
+    from ._jit_user import make_njit_target
+
+    return make_njit_target(fn, dim, data)
+
+
+def _cfunc_wrappers(address, dim, data, stop) -> NumbaTarget:
+    from ._jit_user import make_cfunc_target
+
+    return make_cfunc_target(_CPROTO(address), dim, data, stop)
+
+
+def _cfunc_from_numba(fn, data_shape):
+    from ._jit_user import make_cfunc
+
+    return make_cfunc(fn, data_shape)
