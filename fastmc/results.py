@@ -39,6 +39,10 @@ class SamplingResult:
         HMC: energy error above 1000 or a non-finite end point.
     n_grad_evals : ndarray of int64, shape (chains,), optional
         HMC: gradient evaluations, including the one at the start point.
+    n_done : ndarray of int64, shape (chains,), optional
+        Iterations completed per chain: n, unless a user target stopped sampling (a negative
+        return from a C function, or a Python exception); the rows after n_done are NaN
+        (False for flags), and a warning says so.
     """
 
     sampler: str
@@ -54,6 +58,7 @@ class SamplingResult:
     energy: np.ndarray | None = None
     divergent: np.ndarray | None = None
     n_grad_evals: np.ndarray | None = None
+    n_done: np.ndarray | None = None
 
     @property
     def n_chains(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -77,7 +78,10 @@ def _run_numba(fn, n_threads, *args):
     old = numba.get_num_threads()
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        return fn(*args)
+        with warnings.catch_warnings():
+            # kernels specialised for a user's cfunc embed its address, so Numba cannot cache them
+            warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
+            return fn(*args)
     finally:
         numba.set_num_threads(old)
 
@@ -131,9 +135,26 @@ def _run(sampler, target, backend, threads, x, *args):
 
 
 def _finish(res: SamplingResult, out: dict) -> SamplingResult:
-    """Return the result, or raise the target's exception with the draws done so far attached."""
+    """Return the result, or raise the target's exception with the draws done so far attached.
+    Rows after a chain's n_done (the target stopped sampling) hold NaN, never stale memory."""
+    res.n_done = np.asarray(out["n_done"])
+    n = res.n_samples
+    if np.any(res.n_done < n):
+        for c in np.flatnonzero(res.n_done < n):
+            t = int(res.n_done[c])
+            for name in ("draws", "log_density", "accept_prob", "energy"):
+                v = getattr(res, name)
+                if v is not None:
+                    v[c, t:] = np.nan
+            for name in ("accepted", "divergent"):
+                v = getattr(res, name)
+                if v is not None:
+                    v[c, t:] = False
     err = out.get("error")
     if err is None:
+        if np.any(res.n_done < n):
+            warnings.warn(f"the target stopped sampling early: iterations done per chain {res.n_done.tolist()} of "
+                          f"{n}; the draws after that are NaN", RuntimeWarning, stacklevel=3)
         return res
     c = out["failed_chain"]
     t = int(out["n_done"][c])
@@ -146,7 +167,7 @@ def _finish(res: SamplingResult, out: dict) -> SamplingResult:
         v = getattr(res, name)
         if v is not None:
             setattr(res, name, v[keep])
-    res.n_done = out["n_done"][keep]
+    res.n_done = res.n_done[keep]
     err.add_note(f"fastmc: raised by the target in chain {c} at iteration {t}; the draws done so far are on "
                  f"this exception as .partial_result (chains 0..{c}, valid up to n_done per chain)")
     err.partial_result = res

@@ -1,0 +1,124 @@
+"""User targets (issue: targets users write themselves).
+
+- T2's mixture hand-written as a Numba @cfunc, sampled by HMC through the C++ backend, against
+  the built-in GaussianMixture (goal >= 0.7x). BlackJAX is compared only when importable.
+- The Python path: per-call overhead over the cost of the function itself (goal <= 2 us).
+- Two chains of a cfunc target on two threads against one thread (goal: wall <= 0.65x).
+"""
+import time
+
+import numba
+import numpy as np
+import pytest
+from numba import cfunc, types
+
+import fastmc
+from conftest import goal, record
+from fastmc.workloads import workload
+
+pytestmark = pytest.mark.skipif("cpp" not in fastmc.available_backends(), reason="needs the C++ extension")
+
+CSIG = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
+                  types.CPointer(types.float64), types.voidptr)
+
+goal("T2 HMC: hand-written cfunc / built-in mixture", ("T2 hmc user", "cfunc (C++ backend)"),
+     ("T2 hmc user", "built-in mixture"), 0.7)
+goal("cfunc 2 chains: 2 threads speed-up over 1 (1/0.65)", ("cfunc threads", "2 chains, 2 threads"),
+     ("cfunc threads", "2 chains, 1 thread"), 1 / 0.65)
+
+
+def _t2_cfunc():
+    """What a careful user writes: the sizes as compile-time constants, one scratch array per
+    call (the C signature has no workspace), precision rows scaled and summed so the loops
+    vectorise, log-sum-exp over components. data = [logc (K), means (K*d), prec (K*d*d)]."""
+    mix, _ = workload("T2")
+    K, d = mix._kmeans.shape
+    n = K + K * d + K * d * d
+
+    @cfunc(CSIG, nogil=True, error_model="numpy")
+    def logp(dim, x, grad, lp, data_ptr):
+        data = numba.carray(data_ptr, (n,), np.float64)
+        scratch = np.empty(K * d + d + K)
+        for k in range(K):
+            zo = k * d
+            for i in range(d):
+                scratch[zo + i] = 0.0
+            for j in range(d):
+                dj = x[j] - data[K + k * d + j]
+                po = K + K * d + k * d * d + j * d
+                for i in range(d):
+                    scratch[zo + i] += data[po + i] * dj
+            q = 0.0
+            for i in range(d):
+                q += (x[i] - data[K + k * d + i]) * scratch[zo + i]
+            scratch[K * d + d + k] = data[k] - 0.5 * q
+        m = scratch[K * d + d]
+        for k in range(1, K):
+            m = max(m, scratch[K * d + d + k])
+        s = 0.0
+        for k in range(K):
+            scratch[K * d + d + k] = np.exp(scratch[K * d + d + k] - m)
+            s += scratch[K * d + d + k]
+        for i in range(d):
+            grad[i] = 0.0
+        for k in range(K):
+            r = scratch[K * d + d + k] / s
+            for i in range(d):
+                grad[i] -= r * scratch[k * d + i]
+        lp[0] = m + np.log(s)
+        return 0
+
+    data = np.concatenate([mix._logc, mix._kmeans.ravel(), mix._prec.ravel()])
+    return fastmc.Target.from_cfunc(logp, d, data), mix
+
+
+@pytest.mark.parametrize("variant", ["built-in mixture", "cfunc (C++ backend)"])
+def test_t2_cfunc_vs_builtin(benchmark, variant):
+    target, mix = _t2_cfunc()
+    t = mix if variant == "built-in mixture" else target
+    _, s = workload("T2")
+    n, eps, L = s["hmc_iters"] // 4, s["hmc_eps"], s["hmc_L"]
+    x0 = np.zeros(20)
+    benchmark.group = "T2 hmc user"
+    benchmark.pedantic(lambda: fastmc.hmc(t, x0, n, step_size=eps, n_leapfrog=L, seed=1, backend="cpp"),
+                       rounds=5, iterations=1, warmup_rounds=1)
+    record("T2 hmc user", variant, n * L / benchmark.stats.stats.min, "gradients/s")
+
+
+def test_blackjax_on_t2():
+    pytest.importorskip("blackjax", reason="BlackJAX is not installed: compare with PEERS.md (911 k gradients/s)")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cfunc_two_chains_use_both_cores(benchmark, threads):
+    target, _ = _t2_cfunc()
+    n = 2000
+    benchmark.group = "cfunc threads"
+    benchmark.pedantic(lambda: fastmc.hmc(target, np.zeros(20), n, step_size=0.45, n_leapfrog=20, chains=2,
+                                          n_threads=threads, seed=1, backend="cpp"),
+                       rounds=5, iterations=1, warmup_rounds=1)
+    record("cfunc threads", f"2 chains, {threads} thread{'s' if threads > 1 else ''}",
+           2 * n * 20 / benchmark.stats.stats.min, "gradients/s")
+
+
+def test_python_path_overhead(benchmark):
+    def logp(x):
+        return -0.5 * float(x @ x)
+
+    target = fastmc.Target.from_python(logp=logp, dim=4)
+    x = np.zeros(4)
+    n = 20_000
+    direct = np.inf
+    for _ in range(5):  # best of 5, like the sampler's rounds
+        t0 = time.perf_counter()
+        for _ in range(n):
+            logp(x)
+        direct = min(direct, (time.perf_counter() - t0) / n)
+    benchmark.group = "python path"
+    benchmark.pedantic(lambda: fastmc.rwmh(target, x, n, scale=1.0, seed=1), rounds=3, iterations=1,
+                       warmup_rounds=1)
+    per_call = benchmark.stats.stats.min / (n + 1)
+    overhead = per_call - direct
+    record("python path", "function alone", direct * 1e9, "ns/call")
+    record("python path", "overhead (goal <= 2000)", overhead * 1e9, "ns/call")
+    assert overhead < 2e-6 * 5, "far above the goal: the Python path has regressed"

@@ -1,0 +1,308 @@
+"""Targets users write: cfunc, njit and Python paths, built-in models, rejection, errors."""
+import math
+
+import numba
+import numpy as np
+import pytest
+from numba import cfunc, types
+from scipy import stats
+
+import fastmc
+from fastmc.models import funnel_logp, gaussian_logp, logistic_regression_logp, rosenbrock_logp
+from reference import batch_means_mcse, central_diff_grad, random_spd
+
+CSIG = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
+                  types.CPointer(types.float64), types.voidptr)
+
+
+@cfunc(CSIG)
+def std_normal_c(dim, x, grad, lp, data):
+    s = 0.0
+    for i in range(dim):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    lp[0] = -0.5 * s
+    return 0
+
+
+@numba.njit
+def std_normal_nb(x, grad, data):
+    s = 0.0
+    for i in range(x.size):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    return -0.5 * s
+
+
+def std_normal_py(x):
+    s = 0.0
+    for v in x:
+        s += v * v
+    return -0.5 * s, -x
+
+
+@cfunc(CSIG)
+def half_normal_c(dim, x, grad, lp, data):
+    """Standard normal restricted to x[0] > 0: outside, 'outside the support' (return 1)."""
+    if x[0] <= 0.0:
+        return 1
+    s = 0.0
+    for i in range(dim):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    lp[0] = -0.5 * s
+    return 0
+
+
+@cfunc(CSIG)
+def stops_beyond_3(dim, x, grad, lp, data):
+    """Asks the sampler to stop (negative return) once it proposes x[0] > 3."""
+    if x[0] > 3.0:
+        return -1
+    lp[0] = -0.5 * x[0] * x[0]
+    grad[0] = -x[0]
+    return 0
+
+
+def _three_ways(dim):
+    return [fastmc.Target.from_cfunc(std_normal_c, dim), fastmc.Target.from_numba(std_normal_nb, dim),
+            fastmc.Target.from_python(std_normal_py, dim)]
+
+
+# ---------------------------------------------------------------- the three paths agree
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
+def test_cfunc_njit_and_python_give_identical_draws(backend, sampler):
+    kw = dict(scale=0.8) if sampler == "rwmh" else dict(step_size=0.3, n_leapfrog=7)
+    f = getattr(fastmc, sampler)
+    runs = []
+    for t in _three_ways(3):
+        if t.kind == "python" and backend != "cpp":
+            with pytest.raises(RuntimeError, match="C\\+\\+ backend only"):
+                f(t, np.zeros(3), 300, chains=2, seed=4, backend=backend, **kw)
+            continue
+        runs.append(f(t, np.zeros(3), 300, chains=2, seed=4, backend=backend, **kw))
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.draws, runs[0].draws)
+        np.testing.assert_array_equal(r.accepted, runs[0].accepted)
+
+
+def test_user_target_twins_agree():
+    if set(fastmc.available_backends()) != {"cpp", "numba"}:
+        pytest.skip("needs both backends")
+    t = fastmc.models.funnel(4)
+    a = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="cpp")
+    b = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="numba")
+    np.testing.assert_array_equal(a.draws, b.draws)
+
+
+# ---------------------------------------------------------------- built-in models vs oracles
+
+def test_gaussian_model_matches_scipy(backend, rng):
+    d = 6
+    mu, S = rng.standard_normal(d), random_spd(rng, d)
+    t = fastmc.models.gaussian(mu, S)
+    X = rng.standard_normal((10, d))
+    lp, g = t.logpdf_and_grad(X, backend=backend)
+    np.testing.assert_allclose(lp, stats.multivariate_normal(mu, S).logpdf(X), rtol=1e-10)
+    np.testing.assert_allclose(g, -(X - mu) @ np.linalg.inv(S), rtol=1e-8, atol=1e-10)
+
+
+def _oracle_rosenbrock(x, a=1.0, b=5.0):
+    return -(a - x[0]) ** 2 - b * (x[1] - x[0] ** 2) ** 2
+
+
+def _oracle_funnel(x, s=3.0):
+    v = x[0]
+    return stats.norm(0, s).logpdf(v) + stats.norm(0, np.exp(v / 2)).logpdf(x[1:]).sum()
+
+
+def _oracle_logreg(beta, X, y, s):
+    eta = X @ beta
+    return np.sum(y * eta - np.logaddexp(0, eta)) + stats.norm(0, s).logpdf(beta).sum()
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "funnel", "logistic"])
+def test_models_against_oracles_and_finite_differences(backend, rng, name):
+    if name == "rosenbrock":
+        t, f, pts = fastmc.models.rosenbrock(), _oracle_rosenbrock, rng.standard_normal((5, 2))
+    elif name == "funnel":
+        t, f, pts = fastmc.models.funnel(5), _oracle_funnel, rng.standard_normal((5, 5))
+    else:
+        X = np.column_stack([np.ones(40), rng.standard_normal((40, 2))])
+        y = (rng.uniform(size=40) < 0.4).astype(float)
+        t = fastmc.models.logistic_regression(X, y, prior_scale=2.0)
+        f, pts = (lambda b: _oracle_logreg(b, X, y, 2.0)), rng.standard_normal((5, 3))
+    for x in pts:
+        lp, g = t.logpdf_and_grad(x, backend=backend)
+        assert lp == pytest.approx(f(x), rel=1e-11, abs=1e-11)
+        np.testing.assert_allclose(g, central_diff_grad(f, x), rtol=1e-6, atol=1e-6)
+
+
+def test_logistic_regression_is_stable_for_large_margins():
+    t = fastmc.models.logistic_regression(np.array([[1.0], [1.0]]), np.array([1.0, 0.0]), prior_scale=1e3)
+    lp, g = t.logpdf_and_grad(np.array([800.0]))
+    assert np.isfinite(lp) and np.all(np.isfinite(g))
+    assert lp == pytest.approx(-800.0 + stats.norm(0, 1e3).logpdf(800.0) - np.log1p(np.exp(-800.0)), rel=1e-12)
+
+
+def _within_mcse(y, target, n_stats):
+    z = stats.norm.isf(0.001 / (2 * n_stats))
+    assert abs(y.mean() - target) < z * batch_means_mcse(y), (y.mean(), target, batch_means_mcse(y))
+
+
+def test_rosenbrock_moments():
+    t = fastmc.models.rosenbrock(a=1.0, b=5.0)
+    r = fastmc.hmc(t, np.array([1.0, 1.0]), 20000, step_size=0.15, n_leapfrog=10, chains=4, seed=7)
+    x = r.draws[:, 2000:]
+    _within_mcse(x[..., 0], 1.0, 3)
+    _within_mcse((x[..., 0] - 1.0) ** 2, 0.5, 3)
+    _within_mcse(x[..., 1], 1.5, 3)
+
+
+def test_funnel_scale_marginal_and_divergences():
+    """RWMH recovers v ~ N(0, 3^2) in a 2-D funnel; fixed-step HMC in 10-D diverges in the neck,
+    and the divergences are counted without a crash or a NaN."""
+    t = fastmc.models.funnel(2)
+    r = fastmc.rwmh(t, np.array([0.0, 0.5]), 400_000, scale=[2.0, 1.0], chains=4, seed=1)
+    v = r.draws[:, 20000:, 0]
+    _within_mcse(v, 0.0, 2)
+    _within_mcse(v**2, 9.0, 2)
+    h = fastmc.hmc(fastmc.models.funnel(10), np.full(10, 0.5), 2000, step_size=0.5, n_leapfrog=10, chains=2, seed=1)
+    assert h.n_divergent.sum() > 0 and np.all(np.isfinite(h.draws))
+
+
+def test_logistic_regression_matches_laplace():
+    """n = 2000 observations: the posterior is close to its Laplace approximation N(MAP, H^-1);
+    allowed: 4.5 MCSE plus 0.1 posterior sd for the mean (the Laplace bias is O(1/n)), and 10%
+    for the variances."""
+    rng = np.random.default_rng(3)
+    n, beta = 2000, np.array([-0.5, 1.0, -2.0])
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 2))])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-X @ beta))).astype(float)
+    t = fastmc.models.logistic_regression(X, y, prior_scale=5.0)
+    from scipy.optimize import minimize
+
+    opt = minimize(lambda b: -t.logpdf(b), np.zeros(3), jac=lambda b: -t.grad_logpdf(b), method="BFGS", tol=1e-10)
+    p = 1 / (1 + np.exp(-X @ opt.x))
+    H = (X * (p * (1 - p))[:, None]).T @ X + np.eye(3) / 25.0
+    cov = np.linalg.inv(H)
+    sd = np.sqrt(np.diag(cov))
+    r = fastmc.hmc(t, opt.x, 4000, step_size=0.5 * sd.min(), n_leapfrog=8, inv_mass=sd**2, chains=4, seed=2)
+    x = r.draws[:, 400:]
+    for j in range(3):
+        err = abs(x[..., j].mean() - opt.x[j])
+        assert err < 4.5 * batch_means_mcse(x[..., j]) + 0.1 * sd[j]
+        assert x[..., j].var() == pytest.approx(cov[j, j], rel=0.1)
+
+
+# ---------------------------------------------------------------- rejection, stop, errors
+
+def test_cfunc_outside_support_is_rejected_and_counted(backend):
+    t = fastmc.Target.from_cfunc(half_normal_c, 1)
+    r = fastmc.rwmh(t, [0.5], 200_000, scale=1.5, chains=2, seed=3, backend=backend)
+    assert r.n_nonfinite.sum() > 0.2 * r.draws.size  # about half the proposals land below 0
+    assert np.all(r.draws > 0)
+    _within_mcse(r.draws[..., 0], np.sqrt(2 / np.pi), 2)
+    _within_mcse(r.draws[..., 0] ** 2, 1.0, 2)
+
+
+def test_negative_return_stops_sampling_and_keeps_draws(backend):
+    t = fastmc.Target.from_cfunc(stops_beyond_3, 1, check_gradient=False)
+    with pytest.warns(RuntimeWarning, match="stopped sampling early"):
+        r = fastmc.rwmh(t, [0.0], 100_000, scale=3.0, chains=2, seed=1, backend=backend)
+    assert np.all(r.n_done < 100_000)
+    for c in range(2):
+        assert np.all(r.draws[c, : r.n_done[c], 0] <= 3.0)
+        assert np.all(np.isnan(r.draws[c, r.n_done[c]:])) and not r.accepted[c, r.n_done[c]:].any()
+
+
+def test_python_exception_stops_with_partial_draws():
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] > 150:
+            raise ZeroDivisionError("boom")
+        return -0.5 * float(x @ x), -x
+
+    t = fastmc.Target.from_python(flaky, 2, check_gradient=False)
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        fastmc.rwmh(t, np.zeros(2), 100, scale=1.0, chains=3, seed=1)
+    exc = info.value
+    assert any("chain 1 at iteration" in n for n in exc.__notes__)
+    part = exc.partial_result
+    assert part.draws.shape[0] == 2 and part.n_done[0] == 100 and part.n_done[1] < 100
+    # the first chain is intact: identical to the same chain of a clean run
+    clean = fastmc.rwmh(fastmc.Target.from_python(std_normal_py, 2), np.zeros(2), 100, scale=1.0, chains=1, seed=1)
+    np.testing.assert_array_equal(part.draws[0], clean.draws[0])
+
+
+def test_python_logp_only_for_rwmh_and_not_for_hmc():
+    t = fastmc.Target.from_python(logp=lambda x: -0.5 * float(x @ x), dim=2)
+    if "cpp" in fastmc.available_backends():
+        r = fastmc.rwmh(t, np.zeros(2), 50, scale=1.0, seed=1)
+        assert r.draws.shape == (1, 50, 2)
+    with pytest.raises(TypeError, match="hmc needs a gradient"):
+        fastmc.hmc(t, np.zeros(2), 10, step_size=0.1, n_leapfrog=2)
+
+
+def test_validation_at_construction():
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        fastmc.Target.from_cfunc(std_normal_c, 0)
+    with pytest.raises(TypeError, match="cfunc_or_address has signature"):
+        fastmc.Target.from_cfunc(cfunc(types.float64(types.float64))(lambda x: x), 2)
+    with pytest.raises(TypeError, match="cfunc_or_address must be"):
+        fastmc.Target.from_cfunc("not a function", 2)
+    with pytest.raises(TypeError, match="fn must be a numba @njit function"):
+        fastmc.Target.from_numba(lambda x, g, d: 0.0, 2)
+    with pytest.raises(TypeError, match="fn must accept"):
+        fastmc.Target.from_numba(numba.njit(lambda x: 0.0), 2)
+    with pytest.raises(TypeError, match="data must be None or a C-contiguous float64"):
+        fastmc.Target.from_numba(std_normal_nb, 2, data=[1, 2])
+    with pytest.raises(TypeError, match="exactly one of"):
+        fastmc.Target.from_python(dim=2)
+
+
+def test_wrong_dimension_of_start_point():
+    t = fastmc.Target.from_numba(std_normal_nb, 3)
+    with pytest.raises(ValueError, match=r"x0 must have shape \(d,\) = \(3,\)"):
+        fastmc.hmc(t, np.zeros(2), 10, step_size=0.1, n_leapfrog=2)
+
+
+def test_nonfinite_start_names_the_chain():
+    t = fastmc.Target.from_cfunc(half_normal_c, 1)
+    with pytest.raises(ValueError, match="x0 for chain 1 has a non-finite log density"):
+        fastmc.rwmh(t, [[1.0], [-1.0]], 10, scale=1.0, chains=2)
+
+
+@numba.njit
+def wrong_gradient(x, grad, data):
+    grad[0] = -x[0]
+    grad[1] = -3.0 * x[1]  # should be -x[1]
+    return -0.5 * (x[0] ** 2 + x[1] ** 2)
+
+
+def test_gradient_check_warns_with_worst_coordinate():
+    t = fastmc.Target.from_numba(wrong_gradient, 2)
+    with pytest.warns(fastmc.GradientCheckWarning, match="coordinate 1"):
+        fastmc.hmc(t, np.array([0.3, 0.7]), 5, step_size=0.1, n_leapfrog=2)
+    quiet = fastmc.Target.from_numba(wrong_gradient, 2, check_gradient=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastmc.hmc(quiet, np.array([0.3, 0.7]), 5, step_size=0.1, n_leapfrog=2)
+
+
+def test_model_argument_errors():
+    with pytest.raises(ValueError, match="cov must be positive definite"):
+        fastmc.models.gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(ValueError, match="y must contain only 0 and 1"):
+        fastmc.models.logistic_regression(np.ones((3, 1)), [0, 1, 2])
+    with pytest.raises(ValueError, match="dim must be >= 2"):
+        fastmc.models.funnel(1)
+    with pytest.raises(ValueError, match="b must be finite and > 0"):
+        fastmc.models.rosenbrock(b=-1.0)
