@@ -39,6 +39,15 @@ class SamplingResult:
         HMC: energy error above 1000 or a non-finite end point.
     n_grad_evals : ndarray of int64, shape (chains,), optional
         HMC: gradient evaluations, including the one at the start point.
+    sample_stats : dict, optional
+        Further per-draw statistics, each (chains, n): NUTS ``tree_depth`` and ``n_leapfrog``,
+        and ``step_size`` for adapted runs.
+    warmup : SamplingResult, optional
+        The warm-up iterations (``n_warmup > 0``), with their own draws and statistics; never mixed
+        into ``draws``.
+    state : AdaptedState, optional
+        Adapted step size and inverse metric, last position and generator state of every chain:
+        pass it as ``resume=`` to continue the run, or its step size and metric to a new run.
     """
 
     sampler: str
@@ -54,6 +63,9 @@ class SamplingResult:
     energy: np.ndarray | None = None
     divergent: np.ndarray | None = None
     n_grad_evals: np.ndarray | None = None
+    sample_stats: dict = field(default_factory=dict)
+    warmup: "SamplingResult | None" = None
+    state: object = None
 
     @property
     def n_chains(self) -> int:
@@ -76,6 +88,13 @@ class SamplingResult:
     def n_divergent(self) -> np.ndarray | None:
         """HMC: divergent transitions per chain, shape (chains,)."""
         return None if self.divergent is None else self.divergent.sum(axis=1)
+
+    @property
+    def ebfmi(self) -> np.ndarray | None:
+        """HMC/NUTS: E-BFMI per chain from ``energy``, shape (chains,)."""
+        from .adaptation import ebfmi
+
+        return None if self.energy is None else ebfmi(self.energy)
 
     @property
     def draws_per_second(self) -> float:
