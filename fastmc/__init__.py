@@ -7,6 +7,8 @@ Samplers (:func:`rwmh`, :func:`hmc`) run many chains in parallel threads in C++ 
 """
 from ._backend import available_backends
 from .results import SamplingResult
+from .adaptation import AdaptedState, SamplingWarning
+from .nuts import nuts
 from .samplers import hmc, rwmh
 from .targets import GaussianMixture, default_mixture
 from .user_target import GradientCheckWarning, Target
@@ -18,6 +20,9 @@ __all__ = [
     "default_mixture",
     "rwmh",
     "hmc",
+    "nuts",
+    "AdaptedState",
+    "SamplingWarning",
     "SamplingResult",
     "Target",
     "GradientCheckWarning",

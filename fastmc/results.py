@@ -43,6 +43,15 @@ class SamplingResult:
         Iterations completed per chain: n, unless a user target stopped sampling (a negative
         return from a C function, or a Python exception); the rows after n_done are NaN
         (False for flags), and a warning says so.
+    sample_stats : dict, optional
+        Further per-draw statistics, each (chains, n): NUTS ``tree_depth`` and ``n_leapfrog``,
+        and ``step_size`` for adapted runs.
+    warmup : SamplingResult, optional
+        The warm-up iterations (``n_warmup > 0``), with their own draws and statistics; never mixed
+        into ``draws``.
+    state : AdaptedState, optional
+        Adapted step size and inverse metric, last position and generator state of every chain:
+        pass it as ``resume=`` to continue the run, or its step size and metric to a new run.
     """
 
     sampler: str
@@ -59,6 +68,9 @@ class SamplingResult:
     divergent: np.ndarray | None = None
     n_grad_evals: np.ndarray | None = None
     n_done: np.ndarray | None = None
+    sample_stats: dict = field(default_factory=dict)
+    warmup: "SamplingResult | None" = None
+    state: object = None
 
     @property
     def n_chains(self) -> int:
@@ -81,6 +93,13 @@ class SamplingResult:
     def n_divergent(self) -> np.ndarray | None:
         """HMC: divergent transitions per chain, shape (chains,)."""
         return None if self.divergent is None else self.divergent.sum(axis=1)
+
+    @property
+    def ebfmi(self) -> np.ndarray | None:
+        """HMC/NUTS: E-BFMI per chain from ``energy``, shape (chains,)."""
+        from .adaptation import ebfmi
+
+        return None if self.energy is None else ebfmi(self.energy)
 
     @property
     def draws_per_second(self) -> float:

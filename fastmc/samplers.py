@@ -228,7 +228,8 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
 
 
 def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1, seed=None,
-        temperature=1.0, backend="auto", n_threads=None) -> SamplingResult:
+        temperature=1.0, backend="auto", n_threads=None, n_warmup=0, metric="diag", target_accept=0.8,
+        warn=True, **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps, many chains in parallel.
 
     Parameters
@@ -248,6 +249,21 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     chains, seed, temperature, backend, n_threads
         As in :func:`rwmh`. The Metropolis correction uses H = U(q)/T + K(p), so the chain
         targets pi^(1/T).
+    n_warmup : int
+        Warm-up iterations (default 0: none). With ``n_warmup > 0`` the run adapts the step size
+        (dual averaging from ``step_size`` toward ``target_accept``) and the metric as
+        :func:`fastmc.nuts` does, returns the warm-up in ``result.warmup`` and the adapted state
+        in ``result.state``; it requires ``temperature=1``.
+    metric : {"diag", "dense", "unit"}
+        Metric adapted during warm-up (``inv_mass`` is its diagonal start value).
+    target_accept : float
+        In (0, 1); Stan's default 0.8.
+    warn : bool
+        Post-sampling warnings (warm-up runs only), as in :func:`fastmc.nuts`.
+    **adapt_kwargs
+        ``gamma``, ``kappa``, ``t0``, ``init_buffer``, ``term_buffer``, ``base_window``,
+        ``adapt_step_size``, ``inv_metric``, ``resume``: see :func:`fastmc.nuts` (with ``resume``
+        the step size and metric come from the resumed state).
 
     Returns
     -------
@@ -266,6 +282,23 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     inv_temp = 1.0 / as_positive_float("temperature", temperature)
     step = as_positive_float("step_size", step_size)
     L = as_int("n_leapfrog", n_leapfrog, minimum=1)
+    if as_int("n_warmup", n_warmup, minimum=0) > 0 or adapt_kwargs.get("resume") is not None:
+        from .nuts import _run_adaptive
+
+        if inv_temp != 1.0:
+            raise ValueError("temperature must be 1 when n_warmup > 0")
+        bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
+                                   "adapt_step_size", "inv_metric", "resume"}
+        if bad:
+            raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
+        kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,
+                  adapt_step_size=True, inv_metric=inv_mass, resume=None)
+        kw.update(adapt_kwargs)
+        return _run_adaptive("hmc", target, x0, n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
+                             step_size=None if kw["resume"] is not None else step, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
+                             warn=warn, backend=backend, n_threads=n_threads, **kw)
+    if adapt_kwargs:
+        raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(adapt_kwargs)} (only with n_warmup > 0)")
     d = target.dim
     if inv_mass is None:
         im = np.ones(d)

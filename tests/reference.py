@@ -4,11 +4,16 @@ from scipy import stats
 from scipy.special import logsumexp
 
 
+_FROZEN = {}
+
+
 def mixture_logpdf(mix, X):
     """log sum_k w_k N(x; mu_k, Sigma_k) by scipy, one component at a time."""
     X = np.atleast_2d(X)
-    comps = [np.log(w) + stats.multivariate_normal(m, S).logpdf(X)
-             for w, m, S in zip(mix.weights, mix.means, mix.covs) if w > 0]
+    if id(mix) not in _FROZEN:  # scipy factorises each covariance once per frozen distribution
+        _FROZEN[id(mix)] = (mix, [(np.log(w), stats.multivariate_normal(m, S))
+                                  for w, m, S in zip(mix.weights, mix.means, mix.covs) if w > 0])
+    comps = [lw + dist.logpdf(X) for lw, dist in _FROZEN[id(mix)][1]]
     return logsumexp(np.reshape(comps, (len(comps), X.shape[0])), axis=0)
 
 

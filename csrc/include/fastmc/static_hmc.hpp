@@ -1,0 +1,50 @@
+// One static HMC transition (a fixed number of leapfrog steps and a Metropolis correction)
+// under a diagonal or dense metric: the transition the warm-up engine runs for
+// fastmc.hmc(n_warmup > 0). Twin: fastmc/_numba/static_hmc.py.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "metric.hpp"
+#include "nuts.hpp"
+#include "rng.hpp"
+
+namespace fastmc {
+
+inline int64_t static_hmc_work_size(int64_t d) { return 4 * d; }
+
+template <class Target>
+TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
+                                      double eps, int kind, const double* A, const double* F,
+                                      int64_t n_leapfrog, double* w, double* twork) {
+    const int64_t d = target.dim();
+    double* qn = w;
+    double* p = w + d;
+    double* gn = w + 2 * d;
+    double* v = w + 3 * d;
+    metric_momentum(rng, kind, d, F, p);
+    metric_mul(kind, d, A, p, v);
+    const double h0 = -lp + kinetic(p, v, d);
+    for (int64_t i = 0; i < d; ++i) {
+        qn[i] = q[i];
+        gn[i] = g[i];
+    }
+    double lpn = lp;
+    for (int64_t l = 0; l < n_leapfrog; ++l) lpn = metric_leapfrog(target, qn, p, gn, v, eps, kind, A, twork);
+    double h1 = -lpn + kinetic(p, v, d);
+    if (std::isnan(h1)) h1 = std::numeric_limits<double>::infinity();
+    const double u = rng.uniform();
+    const double dh = h1 - h0;
+    const double a = dh <= 0.0 ? 1.0 : std::exp(-dh);  // 0 for an infinite energy
+    const bool acc = u < a;
+    if (acc) {
+        for (int64_t i = 0; i < d; ++i) {
+            q[i] = qn[i];
+            g[i] = gn[i];
+        }
+        lp = lpn;
+    }
+    return {a, acc ? h1 : h0, 0, n_leapfrog, dh > kNutsMaxEnergyError};
+}
+
+}  // namespace fastmc
