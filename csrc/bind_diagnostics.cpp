@@ -1,5 +1,87 @@
+// Bindings of the diagnostics kernels (fastmc/diagnostics.py is the public layer): check shapes,
+// allocate outputs and scratch, release the GIL, call the kernel.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-namespace py = pybind11;
+#include <stdexcept>
+#include <tuple>
+#include <vector>
 
-void register_diagnostics(py::module_& m) { (void)m; }
+#include "fastmc/ess.hpp"
+#include "fastmc/rank.hpp"
+
+namespace py = pybind11;
+using Arr = py::array_t<double, py::array::c_style>;
+
+namespace {
+
+void need(bool ok, const char* msg) {
+    if (!ok) throw std::invalid_argument(msg);
+}
+
+py::tuple rank_normalize(const Arr& x, const Arr& ztab, int n_threads) {
+    need(x.ndim() == 2, "x must have shape (n_var, n)");
+    const int64_t V = x.shape(0), n = x.shape(1);
+    need(ztab.ndim() == 1 && ztab.shape(0) == n, "ztab must have shape (n,)");
+    need(n < (int64_t(1) << 32), "n must be below 2**32");
+    Arr z({V, n}), sorted({V, n});
+    py::array_t<int64_t> tied(V);
+    const int T = n_threads < 1 ? 1 : n_threads;
+    std::vector<uint64_t> keys(size_t(2 * T * n));
+    std::vector<uint32_t> idx(size_t(2 * T * n));
+    std::vector<int64_t> hist(size_t(T) * 6 * 2048);
+    {
+        py::gil_scoped_release nogil;
+        fastmc::rank_normalize(x.data(), V, n, ztab.data(), z.mutable_data(), sorted.mutable_data(),
+                               tied.mutable_data(), keys.data(), idx.data(), hist.data(), T);
+    }
+    return py::make_tuple(z, sorted, tied);
+}
+
+Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int n_threads) {
+    need(x.ndim() == 3 && x.shape(2) >= 2, "x must have shape (n_var, chains, draws >= 2)");
+    const int64_t V = x.shape(0), m = x.shape(1), n = x.shape(2);
+    need(max_lag >= 2, "max_lag must be >= 2");
+    const int T = n_threads < 1 ? 1 : n_threads;
+    Arr out(V);
+    std::vector<double> scratch(size_t(T) * size_t(m * n + 4 * (max_lag + 3) + m));
+    {
+        py::gil_scoped_release nogil;
+        fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, out.mutable_data(), scratch.data(), T);
+    }
+    return out;
+}
+
+double ess_from_autocov(const Arr& acm, const Arr& chain_mean, bool relative) {
+    need(acm.ndim() == 1 && acm.shape(0) >= 2, "acm must have shape (draws >= 2,)");
+    need(chain_mean.ndim() == 1 && chain_mean.shape(0) >= 1, "chain_mean must have shape (chains,)");
+    const int64_t n = acm.shape(0), m = chain_mean.shape(0);
+    std::vector<double> rho(size_t(n + 2));
+    py::gil_scoped_release nogil;
+    return fastmc::ess_from_autocov(acm.data(), chain_mean.data(), m, n, relative, rho.data());
+}
+
+Arr rhat(const Arr& x, int n_threads) {
+    need(x.ndim() == 3 && x.shape(2) >= 2, "x must have shape (n_var, chains, draws >= 2)");
+    const int64_t V = x.shape(0), m = x.shape(1), n = x.shape(2);
+    const int T = n_threads < 1 ? 1 : n_threads;
+    Arr out(V);
+    std::vector<double> scratch(size_t(T) * size_t(2 * m));
+    {
+        py::gil_scoped_release nogil;
+        fastmc::rhat(x.data(), V, m, n, out.mutable_data(), scratch.data(), T);
+    }
+    return out;
+}
+
+}  // namespace
+
+void register_diagnostics(py::module_& m) {
+    m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("ztab"), py::arg("n_threads"),
+          "Normal scores of average ranks per row; returns (z, sorted, n_tied).");
+    m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
+          py::arg("n_threads"), "Geyer ESS per variable by direct lags; -1 where an FFT is needed.");
+    m.def("ess_from_autocov", &ess_from_autocov, py::arg("acm"), py::arg("chain_mean"),
+          py::arg("relative"), "Geyer ESS from chain-averaged autocovariances.");
+    m.def("rhat", &rhat, py::arg("x"), py::arg("n_threads"), "Basic R-hat per variable.");
+}
