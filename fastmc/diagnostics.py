@@ -203,6 +203,9 @@ def _rank_normalize(Y, backend):
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
         hist = np.empty((Tw, 6, 2048), dtype=np.int64)
         nb.rank_normalize(flat, ztab, z, srt, tied, keys, idx, hist, T)
+    nan_rows = np.isnan(srt[:, -1])  # NaN keys sort last; ArviZ gives NaN scores there
+    if nan_rows.any():
+        z[nan_rows] = np.nan
     return z.reshape(d, m, n), srt
 
 
@@ -714,6 +717,13 @@ def _hdi_sorted(S, prob):
     return S[rows, i], S[rows, i + k]
 
 
+def _interval(S, kind, prob):
+    if kind == "hdi":
+        return _hdi_sorted(S, prob)
+    q = _quantiles_sorted(S, ((1 - prob) / 2, (1 + prob) / 2))
+    return q[:, 0], q[:, 1]
+
+
 def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", backend="auto"):
     """Per-dimension summary like ``arviz.summary``.
 
@@ -762,6 +772,10 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
     with np.errstate(invalid="ignore", divide="ignore"):
         table[:, 0] = flat.mean(axis=1)
         table[:, 1] = np.std(flat, axis=1, ddof=1) if N > 1 else np.nan
+    finite = ~np.isnan(flat).any(axis=1)
+    if (n < 4 or not finite.all()) and finite.any():  # intervals need no 4 draws (as ArviZ)
+        S = _sorted_full(X[finite], be)
+        table[finite, 2:4] = np.column_stack(_interval(S, kind, hdi_prob))
     ok = _valid_mask(X)
     if ok.any():
         Xv = X[ok] if not ok.all() else X
@@ -771,11 +785,7 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
             z, S = _rank_normalize(Ys, be)
             if n % 2:
                 S = _sorted_full(Xv, be)
-            if kind == "hdi":
-                lo, hi = _hdi_sorted(S, hdi_prob)
-            else:
-                q = _quantiles_sorted(S, ((1 - hdi_prob) / 2, (1 + hdi_prob) / 2))
-                lo, hi = q[:, 0], q[:, 1]
+            lo, hi = _interval(S, kind, hdi_prob)
             q = _quantiles_sorted(S, (0.05, 0.95))
             ind = np.concatenate((Xv <= q[:, 0, None, None], Xv <= q[:, 1, None, None]))
             mu = Xv.reshape(dv, -1).mean(axis=1)
