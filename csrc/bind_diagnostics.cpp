@@ -19,9 +19,10 @@ void need(bool ok, const char* msg) {
     if (!ok) throw std::invalid_argument(msg);
 }
 
-py::tuple rank_normalize(const Arr& x, const Arr& ztab, int n_threads) {
+py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& ztab, int n_threads) {
     need(x.ndim() == 2, "x must have shape (n_var, n)");
     const int64_t V = x.shape(0), n = x.shape(1);
+    need(center.ndim() == 1 && center.shape(0) == V, "center must have shape (n_var,)");
     need(ztab.ndim() == 1 && ztab.shape(0) == n, "ztab must have shape (n,)");
     need(n < (int64_t(1) << 32), "n must be below 2**32");
     Arr z({V, n}), sorted({V, n});
@@ -29,25 +30,30 @@ py::tuple rank_normalize(const Arr& x, const Arr& ztab, int n_threads) {
     const int T = n_threads < 1 ? 1 : n_threads;
     std::vector<uint64_t> keys(size_t(2 * T * n));
     std::vector<uint32_t> idx(size_t(2 * T * n));
-    std::vector<int64_t> hist(size_t(T) * 6 * 2048);
+    std::vector<int64_t> hist(size_t(T) * 8 * 256);
     {
         py::gil_scoped_release nogil;
-        fastmc::rank_normalize(x.data(), V, n, ztab.data(), z.mutable_data(), sorted.mutable_data(),
+        fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(), sorted.mutable_data(),
                                tied.mutable_data(), keys.data(), idx.data(), hist.data(), T);
     }
     return py::make_tuple(z, sorted, tied);
 }
 
-Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int n_threads) {
+Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
+               int n_threads) {
     need(x.ndim() == 3 && x.shape(2) >= 2, "x must have shape (n_var, chains, draws >= 2)");
     const int64_t V = x.shape(0), m = x.shape(1), n = x.shape(2);
+    need(a.ndim() == 1 && a.shape(0) == V && b.ndim() == 1 && b.shape(0) == V,
+         "a and b must have shape (n_var,)");
+    need(kind >= 0 && kind <= 4, "kind must be 0..4");
     need(max_lag >= 2, "max_lag must be >= 2");
     const int T = n_threads < 1 ? 1 : n_threads;
     Arr out(V);
-    std::vector<double> scratch(size_t(T) * size_t(m * n + 4 * (max_lag + 3) + m));
+    std::vector<double> scratch(size_t(T) * size_t(m * n + 3 * (max_lag + 3) + m));
     {
         py::gil_scoped_release nogil;
-        fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, out.mutable_data(), scratch.data(), T);
+        fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, kind, a.data(), b.data(),
+                           out.mutable_data(), scratch.data(), T);
     }
     return out;
 }
@@ -74,13 +80,26 @@ Arr rhat(const Arr& x, int n_threads) {
     return out;
 }
 
+Arr moments(const Arr& x, int n_threads) {
+    need(x.ndim() == 2 && x.shape(1) >= 1, "x must have shape (n_var, N >= 1)");
+    const int64_t V = x.shape(0), N = x.shape(1);
+    Arr out({V, int64_t(3)});
+    py::gil_scoped_release nogil;
+    fastmc::moments(x.data(), V, N, out.mutable_data(), n_threads);
+    return out;
+}
+
 }  // namespace
 
 void register_diagnostics(py::module_& m) {
-    m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("ztab"), py::arg("n_threads"),
-          "Normal scores of average ranks per row; returns (z, sorted, n_tied).");
+    m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("fold"), py::arg("center"),
+          py::arg("ztab"), py::arg("n_threads"),
+          "Normal scores of average ranks per row (of |x - center| if fold); returns (z, sorted, n_tied).");
     m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
-          py::arg("n_threads"), "Geyer ESS per variable by direct lags; -1 where an FFT is needed.");
+          py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("n_threads"),
+          "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed.");
+    m.def("moments", &moments, py::arg("x"), py::arg("n_threads"),
+          "Per row: mean, sum of squared and of fourth-power deviations.");
     m.def("ess_from_autocov", &ess_from_autocov, py::arg("acm"), py::arg("chain_mean"),
           py::arg("relative"), "Geyer ESS from chain-averaged autocovariances.");
     m.def("rhat", &rhat, py::arg("x"), py::arg("n_threads"), "Basic R-hat per variable.");

@@ -183,15 +183,21 @@ def _ztable(N):
     return z
 
 
-def _rank_normalize(Y, backend):
-    """Y (d, m, n) -> (z (d, m, n) normal scores of the pooled average ranks, sorted (d, m*n))."""
+def _rank_normalize(Y, backend, center=None):
+    """Y (d, m, n) -> (z (d, m, n) normal scores of the pooled average ranks, sorted (d, m*n)).
+
+    With ``center`` (d,), the values ranked are ``|Y - center|`` (folding, done inside the kernel).
+    Rows holding a NaN get NaN scores (as ArviZ); NaNs sort last in ``sorted``.
+    """
     d, m, n = Y.shape
     N = m * n
-    flat = np.ascontiguousarray(Y.reshape(d, N))
+    flat = np.ascontiguousarray(Y.reshape(d, N), dtype=np.float64)
+    fold = center is not None
+    cen = np.ascontiguousarray(center, dtype=np.float64) if fold else np.zeros(d)
     ztab = _ztable(N)
     T = _n_threads(backend)
     if backend == "cpp":
-        z, srt, _ = core().rank_normalize(flat, ztab, T)
+        z, srt, _ = core().rank_normalize(flat, fold, cen, ztab, T)
     else:
         from ._numba import rank as nb
 
@@ -201,9 +207,9 @@ def _rank_normalize(Y, backend):
         Tw = max(1, min(T, d))
         keys = np.empty((Tw, 2, N), dtype=np.uint64)
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
-        hist = np.empty((Tw, 6, 2048), dtype=np.int64)
-        nb.rank_normalize(flat, ztab, z, srt, tied, keys, idx, hist, T)
-    nan_rows = np.isnan(srt[:, -1])  # NaN keys sort last; ArviZ gives NaN scores there
+        hist = np.empty((Tw, 8, 256), dtype=np.int64)
+        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, hist, T)
+    nan_rows = np.isnan(srt[:, -1])
     if nan_rows.any():
         z[nan_rows] = np.nan
     return z.reshape(d, m, n), srt
@@ -213,30 +219,63 @@ def _max_lag(n):
     return int(min(n - 1, max(16, _MAX_DIRECT_LAG_FACTOR * n.bit_length() * 8)))
 
 
-def _ess_core(Y, backend, relative=False):
-    """Geyer ESS of each (m, n) block of Y (d, m, n) (no splitting here)."""
+# what an ESS is of (see ess.hpp): g(x) = x, x <= a, (x - a)^2, |x - a|, a <= x <= b
+_IDENTITY, _BELOW, _SQUARE_DEV, _ABS_DEV, _INSIDE = 0, 1, 2, 3, 4
+
+
+def _transform(Y, kind, a, b):
+    """NumPy version of the kernels' transform (used only on the FFT fallback path)."""
+    if kind == _BELOW:
+        return (Y <= a).astype(np.float64)
+    if kind == _SQUARE_DEV:
+        return (Y - a) ** 2
+    if kind == _ABS_DEV:
+        return np.abs(Y - a)
+    if kind == _INSIDE:
+        return ((a <= Y) & (Y <= b)).astype(np.float64)
+    return Y
+
+
+def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None):
+    """Geyer ESS of g(each (m, n) block of Y (d, m, n)) (no splitting here); a, b: (d,)."""
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     d, m, n = Y.shape
+    a = np.zeros(d) if a is None else np.ascontiguousarray(a, dtype=np.float64)
+    b = np.zeros(d) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     max_lag = max(2, _max_lag(n))
     T = _n_threads(backend)
     if backend == "cpp":
-        out = core().ess_direct(Y, max_lag, bool(relative), T)
+        out = core().ess_direct(Y, max_lag, bool(relative), kind, a, b, T)
         from_acov = core().ess_from_autocov
     else:
         from ._numba import ess as nb
 
         out = np.empty(d)
-        nb.ess_direct(Y, max_lag, bool(relative), out, T)
+        nb.ess_direct(Y, max_lag, bool(relative), kind, a, b, out, T)
 
         def from_acov(acm, mean, rel):
             return nb.ess_from_autocov(acm, mean, rel, np.empty(acm.shape[0] + 2))
 
     for v in np.flatnonzero(out == -1.0):  # slowly mixing: finish with one FFT per variable
-        mean = Y[v].mean(axis=1)
-        acm = _autocov_fft(Y[v] - mean[:, None]).mean(axis=0) if m > 1 else _autocov_fft(
-            Y[v] - mean[:, None])[0]
+        G = _transform(Y[v], kind, a[v], b[v])
+        mean = G.mean(axis=1)
+        acm = _autocov_fft(G - mean[:, None]).mean(axis=0)
         out[v] = from_acov(np.ascontiguousarray(acm), np.ascontiguousarray(mean), bool(relative))
     return out
+
+
+def _moments(flat, backend):
+    """flat (d, N) -> (mean, sum of squared deviations, sum of fourth powers), each (d,)."""
+    flat = np.ascontiguousarray(flat, dtype=np.float64)
+    T = _n_threads(backend)
+    if backend == "cpp":
+        out = core().moments(flat, T)
+    else:
+        from ._numba import ess as nb
+
+        out = np.empty((flat.shape[0], 3))
+        nb.moments(flat, out, T)
+    return out[:, 0], out[:, 1], out[:, 2]
 
 
 def _rhat_core(Y, backend):
@@ -318,41 +357,39 @@ def _ess_batch(X, method, prob, relative, backend):
     if not ok.any():
         return out
     Xv = X[ok] if not ok.all() else X
+    dv = Xv.shape[0]
     if method in ("bulk", "z_scale"):
         z, _ = _rank_normalize(_split(Xv), backend)
         res = _ess_core(z, backend, relative)
     elif method == "folded":
         Ys = _split(Xv)
         _, S = _rank_normalize(Ys, backend)  # S: sorted split draws, for the median
-        z, _ = _rank_normalize(_fold(Ys, S), backend)
+        z, _ = _rank_normalize(Ys, backend, center=_median_sorted(S))
         res = _ess_core(z, backend, relative)
     elif method in ("tail", "quantile", "median", "local"):
         S = _sorted_full(Xv, backend)
+        Ys = _split(Xv)
         if method == "tail":
             lo, hi = (0.05, 0.95) if prob is None else _tail_probs(prob)
             q = _quantiles_sorted(S, (lo, hi))
-            ind = np.concatenate((Xv <= q[:, 0, None, None], Xv <= q[:, 1, None, None]))
-            e = _ess_core(_split(ind.astype(np.float64)), backend, relative)
-            res = np.minimum(e[: Xv.shape[0]], e[Xv.shape[0]:])
+            e_lo = _ess_core(Ys, backend, relative, _BELOW, q[:, 0])
+            e_hi = _ess_core(Ys, backend, relative, _BELOW, q[:, 1])
+            res = np.where(np.isnan(e_lo) | np.isnan(e_hi), np.nan, np.minimum(e_lo, e_hi))
         elif method == "local":
-            lo, hi = prob
-            q = _quantiles_sorted(S, (lo, hi))
-            ind = (q[:, 0, None, None] <= Xv) & (Xv <= q[:, 1, None, None])
-            res = _ess_core(_split(ind.astype(np.float64)), backend, relative)
+            q = _quantiles_sorted(S, prob)
+            res = _ess_core(Ys, backend, relative, _INSIDE, q[:, 0], q[:, 1])
         else:
-            p = 0.5 if method == "median" else prob
-            q = _quantiles_sorted(S, (p,))
-            ind = Xv <= q[:, 0, None, None]
-            res = _ess_core(_split(ind.astype(np.float64)), backend, relative)
+            q = _quantiles_sorted(S, (0.5 if method == "median" else prob,))
+            res = _ess_core(Ys, backend, relative, _BELOW, q[:, 0])
     elif method == "mean":
         res = _ess_core(_split(Xv), backend, relative)
     elif method == "sd":
-        mu = Xv.reshape(Xv.shape[0], -1).mean(axis=1)
-        res = _ess_core(_split((Xv - mu[:, None, None]) ** 2), backend, relative)
+        mu = Xv.reshape(dv, -1).mean(axis=1)
+        res = _ess_core(_split(Xv), backend, relative, _SQUARE_DEV, mu)
     elif method == "mad":
         S = _sorted_full(Xv, backend)
         A = _fold(Xv, S)
-        SA = np.sort(A.reshape(A.shape[0], -1), axis=1)
+        SA = np.sort(A.reshape(dv, -1), axis=1)
         ind = (A <= _median_sorted(SA)[:, None, None]).astype(np.float64)
         z, _ = _rank_normalize(_split(ind), backend)
         res = _ess_core(z, backend, relative)
@@ -438,7 +475,7 @@ def _rhat_batch(X, method, backend):
             if method == "z_scale":
                 res = _rhat_core(z, backend)
             else:
-                zf, _ = _rank_normalize(_fold(Ys, S), backend)
+                zf, _ = _rank_normalize(Ys, backend, center=_median_sorted(S))
                 tail = _rhat_core(zf, backend)
                 res = tail if method == "folded" else np.fmax(_rhat_core(z, backend), tail)
                 if method == "rank":  # max() in ArviZ propagates a NaN bulk R-hat
@@ -483,14 +520,13 @@ _BETA_PROBS = (0.1586553, 0.8413447)  # Phi(-1), Phi(1): a +-1 sd interval of th
 def _mcse_sd_batch(X, variant, backend):
     d = X.shape[0]
     flat = X.reshape(d, -1)
-    c = X - flat.mean(axis=1)[:, None, None]
-    c2 = c * c
-    ess_src = c2 if variant == "arviz" else np.abs(c)
-    e = _ess_core(_split(ess_src), backend)
-    c2f = c2.reshape(d, -1)
-    evar = c2f.mean(axis=1)
+    N = flat.shape[1]
+    mu = flat.mean(axis=1)
+    e = _ess_core(_split(X), backend, False, _SQUARE_DEV if variant == "arviz" else _ABS_DEV, mu)
+    c2 = (flat - mu[:, None]) ** 2
+    evar = c2.mean(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        varvar = ((c2f ** 2).mean(axis=1) - evar ** 2) / e
+        varvar = ((c2 ** 2).mean(axis=1) - evar ** 2) / e
         return np.sqrt(varvar / evar / 4.0)
 
 
@@ -769,47 +805,40 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
     table = np.full((d, len(columns)), np.nan)
     flat = X.reshape(d, -1)
     N = flat.shape[1]
+    mu, c2_sum, c4_sum = _moments(flat, be)
     with np.errstate(invalid="ignore", divide="ignore"):
-        table[:, 0] = flat.mean(axis=1)
-        table[:, 1] = np.std(flat, axis=1, ddof=1) if N > 1 else np.nan
-    finite = ~np.isnan(flat).any(axis=1)
-    if (n < 4 or not finite.all()) and finite.any():  # intervals need no 4 draws (as ArviZ)
-        S = _sorted_full(X[finite], be)
-        table[finite, 2:4] = np.column_stack(_interval(S, kind, hdi_prob))
-    ok = _valid_mask(X)
-    if ok.any():
-        Xv = X[ok] if not ok.all() else X
-        dv = Xv.shape[0]
+        table[:, 0] = mu
+        table[:, 1] = np.sqrt(c2_sum / (N - 1)) if N > 1 else np.nan
+    if n >= 4:
+        Ys = _split(X)
+        z, S = _rank_normalize(Ys, be)  # one sort: bulk scores, medians, quantiles, intervals
+        if n % 2:
+            S = _sorted_full(X, be)
+    else:
+        S = _sorted_full(X, be)
+    finite = ~np.isnan(S[:, -1])  # NaNs sort last
+    if finite.any():  # intervals need no 4 draws (as ArviZ)
+        lo, hi = _interval(S if finite.all() else S[finite], kind, hdi_prob)
+        table[finite, 2], table[finite, 3] = lo, hi
+    if n >= 4 and finite.any():
         with np.errstate(invalid="ignore", divide="ignore"):
-            Ys = _split(Xv)
-            z, S = _rank_normalize(Ys, be)
-            if n % 2:
-                S = _sorted_full(Xv, be)
-            lo, hi = _interval(S, kind, hdi_prob)
             q = _quantiles_sorted(S, (0.05, 0.95))
-            ind = np.concatenate((Xv <= q[:, 0, None, None], Xv <= q[:, 1, None, None]))
-            mu = Xv.reshape(dv, -1).mean(axis=1)
-            c = Xv - mu[:, None, None]
-            c2 = c * c
-            src_sd = c2 if sd_variant == "arviz" else np.abs(c)
-            # one batched ESS call: bulk, the two tail indicators, mean and the sd's deviations
-            batch = np.concatenate((z, _split(ind.astype(np.float64)), _split(Xv), _split(src_sd)))
-            e = _ess_core(batch, be)
-            ess_bulk = e[:dv]
-            ess_tail = np.minimum(e[dv:2 * dv], e[2 * dv:3 * dv])
-            ess_mean = e[3 * dv:4 * dv]
-            ess_sd_src = e[4 * dv:]
-            c2f = c2.reshape(dv, -1)
-            c2_sum = c2f.sum(axis=1)
+            e_lo = _ess_core(Ys, be, False, _BELOW, q[:, 0])
+            e_hi = _ess_core(Ys, be, False, _BELOW, q[:, 1])
+            ess_tail = np.where(np.isnan(e_lo) | np.isnan(e_hi), np.nan, np.minimum(e_lo, e_hi))
+            ess_bulk = _ess_core(z, be)
+            ess_mean = _ess_core(Ys, be)
+            ess_dev = _ess_core(Ys, be, False, _SQUARE_DEV if sd_variant == "arviz" else _ABS_DEV, mu)
             mcse_mean = np.sqrt(c2_sum / (N - 1) / ess_mean)
             evar = c2_sum / N
-            mcse_sd = np.sqrt(((c2f ** 2).mean(axis=1) - evar ** 2) / ess_sd_src / evar / 4.0)
+            mcse_sd = np.sqrt((c4_sum / N - evar ** 2) / ess_dev / evar / 4.0)
             if m >= 2:
-                med = _median_sorted(S)  # ArviZ's summary folds about the median of all draws
-                zf, _ = _rank_normalize(_split(np.abs(Xv - med[:, None, None])), be)
-                r = _rhat_core(np.concatenate((z, zf)), be)
-                rh = np.where(np.isnan(r[:dv]) | np.isnan(r[dv:]), np.nan, np.fmax(r[:dv], r[dv:]))
+                # ArviZ's summary folds about the median of all draws (not the split ones)
+                zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S))
+                rb, rt = _rhat_core(z, be), _rhat_core(zf, be)
+                rh = np.where(np.isnan(rb) | np.isnan(rt), np.nan, np.fmax(rb, rt))
             else:
-                rh = np.full(dv, np.nan)
-        table[ok, 2:] = np.column_stack((lo, hi, mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
+                rh = np.full(d, np.nan)
+        cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
+        table[finite, 4:] = cols[finite]
     return Summary(names, columns, table, be)

@@ -88,34 +88,54 @@ def ess_from_autocov(acm, chain_mean, relative, rho):
     return ess_from_tau(geyer_tau(acm, n, n, mean_var, var_plus, rho), m * n, relative)
 
 
+IDENTITY, BELOW, SQUARE_DEV, ABS_DEV, INSIDE = 0, 1, 2, 3, 4
+
+
 @njit(cache=True, nogil=True)
-def ess_direct_one(x, max_lag, relative, centred, acm, rho, cov, chain_mean):
-    """Direct path for one (m, n) block; NEED_FFT if more than max_lag lags are needed."""
+def ess_transform(v, kind, a, b):
+    """g(x): 0 identity, 1 x <= a, 2 (x - a)^2, 3 |x - a|, 4 a <= x <= b (see ess.hpp)."""
+    if kind == BELOW:
+        return 1.0 if v <= a else 0.0
+    if kind == SQUARE_DEV:
+        return (v - a) * (v - a)
+    if kind == ABS_DEV:
+        return abs(v - a)
+    if kind == INSIDE:
+        return 1.0 if (a <= v and v <= b) else 0.0
+    return v
+
+
+@njit(cache=True, nogil=True)
+def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean):
+    """Direct path for one (m, n) block of g(x); NEED_FFT if more than max_lag lags are needed."""
     m, n = x.shape
     N = m * n
-    lo = x[0, 0]
-    hi = x[0, 0]
     has_nan = False
     for c in range(m):
         for i in range(n):
-            v = x[c, i]
+            if math.isnan(x[c, i]):
+                has_nan = True
+            centred[c, i] = ess_transform(x[c, i], kind, a, b)
+    if has_nan:
+        return np.nan
+    lo = centred[0, 0]
+    hi = centred[0, 0]
+    for c in range(m):
+        for i in range(n):
+            v = centred[c, i]
             if v < lo:
                 lo = v
             if v > hi:
                 hi = v
-            if math.isnan(v):
-                has_nan = True
-    if has_nan:
-        return np.nan
     if hi - lo < 1e-15:
         return 1.0 if relative else float(N)
     for c in range(m):
         s = 0.0
         for i in range(n):
-            s += x[c, i]
+            s += centred[c, i]
         chain_mean[c] = s / float(n)
         for i in range(n):
-            centred[c, i] = x[c, i] - chain_mean[c]
+            centred[c, i] = centred[c, i] - chain_mean[c]
     lag_cap = min(max_lag + 1, n)
     have = 0
     want = min(8, lag_cap)
@@ -142,8 +162,9 @@ def ess_direct_one(x, max_lag, relative, centred, acm, rho, cov, chain_mean):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def ess_direct(x, max_lag, relative, out, n_threads):
-    """Batch: x (n_var, m, n) -> out (n_var,): ESS, NaN if a draw is NaN, NEED_FFT if an FFT is needed."""
+def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
+    """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
+    NEED_FFT where the caller must use an FFT.  Scratch is allocated once per worker."""
     n_var, m, n = x.shape
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
@@ -153,7 +174,30 @@ def ess_direct(x, max_lag, relative, out, n_threads):
         cov = np.empty(max_lag + 3)
         chain_mean = np.empty(m)
         for v in range(w, n_var, T):
-            out[v] = ess_direct_one(x[v], max_lag, relative, centred, acm, rho, cov, chain_mean)
+            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], centred, acm, rho,
+                                    cov, chain_mean)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def moments(x, out, n_threads):
+    """Per row of x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4)."""
+    n_var, N = x.shape
+    T = max(1, min(n_threads, n_var))
+    for w in prange(T):
+        for v in range(w, n_var, T):
+            s = 0.0
+            for i in range(N):
+                s += x[v, i]
+            mu = s / float(N)
+            s2 = 0.0
+            s4 = 0.0
+            for i in range(N):
+                c2 = (x[v, i] - mu) * (x[v, i] - mu)
+                s2 += c2
+                s4 += c2 * c2
+            out[v, 0] = mu
+            out[v, 1] = s2
+            out[v, 2] = s4
 
 
 @njit(cache=True, nogil=True)

@@ -11,11 +11,12 @@ from numba import njit, prange
 
 _SIGN = np.uint64(0x8000000000000000)
 _LOW63 = np.uint64(0x7FFFFFFFFFFFFFFF)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _U63 = np.uint64(63)
-_MASK = np.uint64(2047)
-_BITS = 11
-_PASSES = 6
-_BUCKETS = 2048
+_MASK = np.uint64(255)
+_BITS = 8
+_PASSES = 8
+_BUCKETS = 256
 
 
 @njit(cache=True, nogil=True)
@@ -44,7 +45,7 @@ def normal_quantile(p):
 
 @njit(cache=True, nogil=True)
 def radix_sort_keys(n, ka, ia, kb, ib, hist):
-    """Sort ka (with positions ia) in 6 passes of 11 bits; True if the result is in (ka, ia)."""
+    """Sort ka (with positions ia) in 8 passes of 8 bits; True if the result is in (ka, ia)."""
     hist[:] = 0
     for i in range(n):
         k = ka[i]
@@ -77,18 +78,23 @@ def radix_sort_keys(n, ka, ia, kb, ib, hist):
 
 
 @njit(cache=True, nogil=True)
-def rank_normalize_one(x, ztab, z, sorted_, ka, ia, kb, ib, hist):
-    """One variable: normal scores z (n,) and sorted values (n,); returns the number of tied draws."""
+def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
+    """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
+    fold; returns the number of tied draws."""
     n = x.shape[0]
     if n <= 0:
         return 0
     kf = ka.view(np.float64)
     for i in range(n):
-        kf[i] = x[i] + 0.0  # -0.0 -> +0.0 so that the zeros tie
+        v = abs(x[i] - center) if fold else x[i]
+        kf[i] = v + 0.0  # -0.0 -> +0.0 so that the zeros tie
         ia[i] = np.uint32(i)
     for i in range(n):
-        b = ka[i]
-        ka[i] = ~b if (b >> _U63) else (b | _SIGN)
+        if math.isnan(kf[i]):
+            ka[i] = _ALL  # every NaN sorts last
+        else:
+            b = ka[i]
+            ka[i] = ~b if (b >> _U63) else (b | _SIGN)
     in_a = radix_sort_keys(n, ka, ia, kb, ib, hist)
     k = ka if in_a else kb
     idx = ia if in_a else ib
@@ -118,14 +124,14 @@ def rank_normalize_one(x, ztab, z, sorted_, ka, ia, kb, ib, hist):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def rank_normalize(x, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
-    """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,).
+def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
+    """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,); center (n_var,) if fold.
 
-    Scratch per worker: keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 6, 2048) int64.
+    Scratch per worker: keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256) int64.
     """
     n_var = x.shape[0]
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
         for v in range(w, n_var, T):
-            n_tied[v] = rank_normalize_one(x[v], ztab, z[v], sorted_[v], keys[w, 0], idx[w, 0],
+            n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0], idx[w, 0],
                                            keys[w, 1], idx[w, 1], hist[w])

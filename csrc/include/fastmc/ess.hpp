@@ -86,29 +86,46 @@ inline double ess_from_autocov(const double* acm, const double* chain_mean, int6
     return ess_from_tau(geyer_tau(acm, n, n, mean_var, var_plus, rho), m * n, relative);
 }
 
+// What the ESS is of: g(x) for kind 0 identity, 1 indicator x <= a, 2 (x - a)^2, 3 |x - a|,
+// 4 indicator a <= x <= b.  Transforming while copying saves the caller a pass over the draws.
+enum EssKind : int { kIdentity = 0, kBelow = 1, kSquareDev = 2, kAbsDev = 3, kInside = 4 };
+
+inline double ess_transform(double v, int kind, double a, double b) {
+    switch (kind) {
+        case kBelow: return v <= a ? 1.0 : 0.0;
+        case kSquareDev: return (v - a) * (v - a);
+        case kAbsDev: return std::fabs(v - a);
+        case kInside: return (a <= v && v <= b) ? 1.0 : 0.0;
+        default: return v;
+    }
+}
+
 // Direct path for one (m, n) block, n >= 2.  Computes lags in growing blocks until Geyer's
 // sequence truncates; returns kNeedFFT if that needs more than max_lag lags.
-// Scratch: centred (m*n), acm (max_lag + 1), rho (max_lag + 3), cov (max_lag + 1), mean (m).
+// Scratch: centred (m*n), acm (max_lag + 3), rho (max_lag + 3), cov (max_lag + 3), mean (m).
 inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_lag, bool relative,
-                             double* centred, double* acm, double* rho, double* cov,
-                             double* chain_mean) {
+                             int kind, double a, double b, double* centred, double* acm, double* rho,
+                             double* cov, double* chain_mean) {
     const int64_t N = m * n;
-    double lo = x[0], hi = x[0];
     bool has_nan = false;
     for (int64_t i = 0; i < N; ++i) {
-        const double v = x[i];
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-        if (std::isnan(v)) has_nan = true;
+        if (std::isnan(x[i])) has_nan = true;
+        centred[i] = ess_transform(x[i], kind, a, b);
     }
     if (has_nan) return NAN;
+    double lo = centred[0], hi = centred[0];
+    for (int64_t i = 0; i < N; ++i) {
+        const double v = centred[i];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
     if (hi - lo < 1e-15) return relative ? 1.0 : static_cast<double>(N);  // constant: every draw counts
     for (int64_t c = 0; c < m; ++c) {
-        const double* xc = x + c * n;
+        double* xc = centred + c * n;
         double s = 0.0;
         for (int64_t i = 0; i < n; ++i) s += xc[i];
         chain_mean[c] = s / static_cast<double>(n);
-        for (int64_t i = 0; i < n; ++i) centred[c * n + i] = xc[i] - chain_mean[c];
+        for (int64_t i = 0; i < n; ++i) xc[i] = xc[i] - chain_mean[c];
     }
     const int64_t lag_cap = (max_lag + 1 < n) ? max_lag + 1 : n;  // lags 0 .. lag_cap-1
     int64_t have = 0;
@@ -130,19 +147,40 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
     }
 }
 
-// Batch: x (n_var, m, n).  out[v] = ESS, NaN when a draw is NaN, kNeedFFT when the caller must
-// finish variable v with an FFT.  Scratch per worker: see ess_direct_one.
+// Batch: x (n_var, m, n), a and b (n_var,) transform parameters.  out[v] = ESS of g(x[v]), NaN when
+// a draw is NaN, kNeedFFT when the caller must finish variable v with an FFT.
 inline void ess_direct(const double* x, int64_t n_var, int64_t m, int64_t n, int64_t max_lag,
-                       bool relative, double* out, double* scratch, int n_threads) {
-    const int64_t per = m * n + 4 * (max_lag + 3) + m;
+                       bool relative, int kind, const double* a, const double* b, double* out,
+                       double* scratch, int n_threads) {
+    const int64_t per = m * n + 3 * (max_lag + 3) + m;
     strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
         double* s = scratch + w * per;
         double* centred = s;
         double* acm = centred + m * n;
         double* rho = acm + (max_lag + 3);
-        double* cov = rho + 2 * (max_lag + 3);
+        double* cov = rho + (max_lag + 3);
         double* mean = cov + (max_lag + 3);
-        out[v] = ess_direct_one(x + v * m * n, m, n, max_lag, relative, centred, acm, rho, cov, mean);
+        out[v] = ess_direct_one(x + v * m * n, m, n, max_lag, relative, kind, a[v], b[v], centred,
+                                acm, rho, cov, mean);
+    });
+}
+
+// Moments for the summary, x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4).
+inline void moments(const double* x, int64_t n_var, int64_t N, double* out, int n_threads) {
+    strided_parallel(n_var, n_threads, [&](int, int64_t v) {
+        const double* xv = x + v * N;
+        double s = 0.0;
+        for (int64_t i = 0; i < N; ++i) s += xv[i];
+        const double mu = s / static_cast<double>(N);
+        double s2 = 0.0, s4 = 0.0;
+        for (int64_t i = 0; i < N; ++i) {
+            const double c2 = (xv[i] - mu) * (xv[i] - mu);
+            s2 += c2;
+            s4 += c2 * c2;
+        }
+        out[3 * v] = mu;
+        out[3 * v + 1] = s2;
+        out[3 * v + 2] = s4;
     });
 }
 

@@ -15,8 +15,10 @@
 namespace fastmc {
 
 // Order-preserving map double -> uint64 (sign flip for positives, bitwise not for negatives).
-// Adding 0.0 first maps -0.0 to +0.0 so that the two zeros tie, as they compare equal.
+// Adding 0.0 first maps -0.0 to +0.0 so that the two zeros tie, as they compare equal; every NaN
+// (whatever its sign bit) maps to the largest key, so NaNs sort last.
 inline uint64_t double_to_key(double v) {
+    if (std::isnan(v)) return ~uint64_t(0);
     v = v + 0.0;
     uint64_t b;
     std::memcpy(&b, &v, sizeof b);
@@ -54,12 +56,13 @@ inline double normal_quantile(double p) {
     return upper ? -z : z;
 }
 
-// LSD radix sort of keys (with their original positions) in 6 passes of 11 bits; passes in which
+// LSD radix sort of keys (with their original positions) in 8 passes of 8 bits (measured twice as
+// fast here as 6 passes of 11 bits: 256 scatter streams stay in the write buffers); passes in which
 // every key has the same digit are skipped.  Returns true when the result is in (ka, ia), false
 // when it is in (kb, ib).
 inline bool radix_sort_keys(int64_t n, uint64_t* ka, uint32_t* ia, uint64_t* kb, uint32_t* ib,
-                            int64_t* hist /* 6 * 2048 */) {
-    constexpr int kBits = 11, kPasses = 6;
+                            int64_t* hist /* 8 * 256 */) {
+    constexpr int kBits = 8, kPasses = 8;
     constexpr int64_t kBuckets = int64_t(1) << kBits;
     std::memset(hist, 0, sizeof(int64_t) * kPasses * kBuckets);
     for (int64_t i = 0; i < n; ++i) {
@@ -93,13 +96,14 @@ inline bool radix_sort_keys(int64_t n, uint64_t* ka, uint32_t* ia, uint64_t* kb,
 }
 
 // One variable: x (n,) -> z (n,) normal scores of average ranks, sorted (n,) the values in
-// ascending order.  Returns the number of draws that share their value with another draw.
-inline int64_t rank_normalize_one(const double* x, int64_t n, const double* ztab, double* z,
-                                  double* sorted, uint64_t* ka, uint32_t* ia, uint64_t* kb,
-                                  uint32_t* ib, int64_t* hist) {
+// ascending order.  With fold, the values ranked are |x - center| (folding about the median).
+// Returns the number of draws that share their value with another draw.
+inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double center,
+                                  const double* ztab, double* z, double* sorted, uint64_t* ka,
+                                  uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* hist) {
     if (n <= 0) return 0;
     for (int64_t i = 0; i < n; ++i) {
-        ka[i] = double_to_key(x[i]);
+        ka[i] = double_to_key(fold ? std::fabs(x[i] - center) : x[i]);
         ia[i] = static_cast<uint32_t>(i);
     }
     const bool in_a = radix_sort_keys(n, ka, ia, kb, ib, hist);
@@ -130,16 +134,18 @@ inline int64_t rank_normalize_one(const double* x, int64_t n, const double* ztab
     return n_tied;
 }
 
-// Batch over variables: x (n_var, n) C-contiguous; scratch sized per worker thread.
-inline void rank_normalize(const double* x, int64_t n_var, int64_t n, const double* ztab, double* z,
+// Batch over variables: x (n_var, n) C-contiguous; center (n_var,) used when fold; scratch sized
+// per worker thread.
+inline void rank_normalize(const double* x, int64_t n_var, int64_t n, bool fold,
+                           const double* center, const double* ztab, double* z,
                            double* sorted, int64_t* n_tied, uint64_t* keys /* 2 * T * n */,
-                           uint32_t* idx /* 2 * T * n */, int64_t* hist /* T * 6 * 2048 */,
+                           uint32_t* idx /* 2 * T * n */, int64_t* hist /* T * 8 * 256 */,
                            int n_threads) {
     strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
         uint64_t* ka = keys + int64_t(2) * w * n;
         uint32_t* ia = idx + int64_t(2) * w * n;
-        n_tied[v] = rank_normalize_one(x + v * n, n, ztab, z + v * n, sorted + v * n, ka, ia, ka + n,
-                                       ia + n, hist + int64_t(w) * 6 * 2048);
+        n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n, sorted + v * n, ka, ia, ka + n,
+                                       ia + n, hist + int64_t(w) * 8 * 256);
     });
 }
 
