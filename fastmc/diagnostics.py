@@ -841,4 +841,6 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
                 rh = np.full(d, np.nan)
         cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
         table[finite, 4:] = cols[finite]
+    undefined = np.isnan(table[:, 4:]).any(axis=1)
+    _warn_nan(np.where(undefined, np.nan, 0.0), X, "summary: some of mcse/ess/r_hat", min_chains=2)
     return Summary(names, columns, table, be)

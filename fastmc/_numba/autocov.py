@@ -8,7 +8,7 @@ from numba import njit
 LAG_BLOCK = 16
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def autocov_lags_centered(d, n, t0, t1, out):
     """out[t - t0] = sum_{i=0}^{n-1-t} d[i] d[i+t] for t in [t0, t1); d centred, t1 <= n."""
     for b0 in range(t0, t1, LAG_BLOCK):

@@ -12,7 +12,7 @@ from .autocov import autocov_lags_centered
 NEED_FFT = -1.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def geyer_tau(acm, n_lags, n, mean_var, var_plus, rho):
     """tau from chain-averaged autocovariances acm[:n_lags]; NEED_FFT if more lags are needed."""
     for i in range(n_lags + 2):
@@ -51,7 +51,7 @@ def geyer_tau(acm, n_lags, n, mean_var, var_plus, rho):
     return -1.0 + 2.0 * total + tail
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ess_from_tau(tau, n_total, relative):
     if math.isnan(tau):
         return np.nan
@@ -62,7 +62,7 @@ def ess_from_tau(tau, n_total, relative):
     return (1.0 if relative else N) / tau
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ess_variances(chain_mean, m, n, acm0):
     nd = float(n)
     mean_var = acm0 * nd / (nd - 1.0)
@@ -79,7 +79,7 @@ def ess_variances(chain_mean, m, n, acm0):
     return mean_var, vp
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ess_from_autocov(acm, chain_mean, relative, rho):
     """FFT path: acm (n,) chain-averaged autocovariances; rho scratch (n + 2,)."""
     n = acm.shape[0]
@@ -91,7 +91,7 @@ def ess_from_autocov(acm, chain_mean, relative, rho):
 IDENTITY, BELOW, SQUARE_DEV, ABS_DEV, INSIDE = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ess_transform(v, kind, a, b):
     """g(x): 0 identity, 1 x <= a, 2 (x - a)^2, 3 |x - a|, 4 a <= x <= b (see ess.hpp)."""
     if kind == BELOW:
@@ -105,7 +105,7 @@ def ess_transform(v, kind, a, b):
     return v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean):
     """Direct path for one (m, n) block of g(x); NEED_FFT if more than max_lag lags are needed."""
     m, n = x.shape
@@ -161,7 +161,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
         want = min(2 * have, lag_cap)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
     """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
     NEED_FFT where the caller must use an FFT.  Scratch is allocated once per worker."""
@@ -178,7 +178,7 @@ def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
                                     cov, chain_mean)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def moments(x, out, n_threads):
     """Per row of x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4)."""
     n_var, N = x.shape
@@ -200,7 +200,7 @@ def moments(x, out, n_threads):
             out[v, 2] = s4
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rhat_one(x, chain_mean, chain_var):
     """Basic R-hat of one (m, n) block; NaN when m < 2."""
     m, n = x.shape
@@ -229,7 +229,7 @@ def rhat_one(x, chain_mean, chain_var):
     return math.sqrt((b / w + nd - 1.0) / nd)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rhat(x, out, n_threads):
     """Batch: x (n_var, m, n) -> out (n_var,)."""
     n_var, m, n = x.shape

@@ -19,7 +19,7 @@ _PASSES = 8
 _BUCKETS = 256
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def normal_quantile(p):
     """Standard normal quantile: A&S 26.2.23 start, three Halley steps on erfc (see rank.hpp)."""
     if not (p > 0.0 and p < 1.0):
@@ -43,7 +43,7 @@ def normal_quantile(p):
     return -z if upper else z
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def radix_sort_keys(n, ka, ia, kb, ib, hist):
     """Sort ka (with positions ia) in 8 passes of 8 bits; True if the result is in (ka, ia)."""
     hist[:] = 0
@@ -77,7 +77,7 @@ def radix_sort_keys(n, ka, ia, kb, ib, hist):
     return in_a
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
     """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
     fold; returns the number of tied draws."""
@@ -123,7 +123,7 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
     return n_tied
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
     """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,); center (n_var,) if fold.
 
