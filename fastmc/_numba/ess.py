@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .autocov import autocov_lags_centered
+from .autocov import LAG_BLOCK, autocov_lags_centered
 
 NEED_FFT = -1.0
 
@@ -138,7 +138,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
             centred[c, i] = centred[c, i] - chain_mean[c]
     lag_cap = min(max_lag + 1, n)
     have = 0
-    want = min(8, lag_cap)
+    want = min(LAG_BLOCK, lag_cap)  # one full block first
     mean_var = 0.0
     var_plus = 0.0
     while True:

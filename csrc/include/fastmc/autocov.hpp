@@ -9,7 +9,7 @@
 
 namespace fastmc {
 
-constexpr int64_t kLagBlock = 16;  // accumulators held at once
+constexpr int64_t kLagBlock = 32;  // accumulators held at once (32 measured fastest: 8 AVX2 chains)
 
 // out[t - t0] = sum_{i=0}^{n-1-t} d[i] * d[i+t] for t in [t0, t1), d already centred, t1 <= n.
 inline void autocov_lags_centered(const double* d, int64_t n, int64_t t0, int64_t t1, double* out) {
@@ -20,10 +20,18 @@ inline void autocov_lags_centered(const double* d, int64_t n, int64_t t0, int64_
         for (int64_t k = 0; k < kLagBlock; ++k) acc[k] = 0.0;
         // draws for which every lag of the block is in range
         const int64_t i_full = n - (b1 - 1);
-        for (int64_t i = 0; i < i_full; ++i) {
-            const double di = d[i];
-            const double* dj = d + i + b0;
-            for (int64_t k = 0; k < w; ++k) acc[k] += di * dj[k];
+        if (w == kLagBlock) {  // constant trip count: the compiler keeps acc in vector registers
+            for (int64_t i = 0; i < i_full; ++i) {
+                const double di = d[i];
+                const double* dj = d + i + b0;
+                for (int64_t k = 0; k < kLagBlock; ++k) acc[k] += di * dj[k];
+            }
+        } else {
+            for (int64_t i = 0; i < i_full; ++i) {
+                const double di = d[i];
+                const double* dj = d + i + b0;
+                for (int64_t k = 0; k < w; ++k) acc[k] += di * dj[k];
+            }
         }
         for (int64_t i = (i_full > 0 ? i_full : 0); i < n - b0; ++i) {
             const double di = d[i];

@@ -129,7 +129,7 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
     }
     const int64_t lag_cap = (max_lag + 1 < n) ? max_lag + 1 : n;  // lags 0 .. lag_cap-1
     int64_t have = 0;
-    int64_t want = (8 < lag_cap) ? 8 : lag_cap;
+    int64_t want = (kLagBlock < lag_cap) ? kLagBlock : lag_cap;  // one full block first
     double mean_var = 0.0, var_plus = 0.0;
     for (;;) {
         for (int64_t t = have; t < want; ++t) acm[t] = 0.0;
