@@ -205,9 +205,10 @@ def _rank_normalize(Y, backend, center=None):
         srt = np.empty((d, N))
         tied = np.empty(d, dtype=np.int64)
         Tw = max(1, min(T, d))
+        Th = T if (d < T and N >= nb.SPLIT_SORT_MIN) else Tw  # histograms: one per chunk
         keys = np.empty((Tw, 2, N), dtype=np.uint64)
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
-        hist = np.empty((Tw, 8, 256), dtype=np.int64)
+        hist = np.empty((Th, 8, 256), dtype=np.int64)
         nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, hist, T)
     nan_rows = np.isnan(srt[:, -1])
     if nan_rows.any():

@@ -78,31 +78,59 @@ def radix_sort_keys(n, ka, ia, kb, ib, hist):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
-    """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
-    fold; returns the number of tied draws."""
-    n = x.shape[0]
-    if n <= 0:
-        return 0
+def make_keys(x, lo, hi, fold, center, ka, ia):
+    """Keys of x[lo:hi] (of |x - center| with fold) and their positions."""
     kf = ka.view(np.float64)
-    for i in range(n):
+    for i in range(lo, hi):
         v = abs(x[i] - center) if fold else x[i]
         kf[i] = v + 0.0  # -0.0 -> +0.0 so that the zeros tie
         ia[i] = np.uint32(i)
-    for i in range(n):
+    for i in range(lo, hi):
         if math.isnan(kf[i]):
             ka[i] = _ALL  # every NaN sorts last
         else:
             b = ka[i]
             ka[i] = ~b if (b >> _U63) else (b | _SIGN)
-    in_a = radix_sort_keys(n, ka, ia, kb, ib, hist)
-    k = ka if in_a else kb
-    idx = ia if in_a else ib
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def merge_runs(k0, i0, n0, k1, i1, n1, ko, io):
+    """Merge sorted runs (k0, i0)[:n0] and (k1, i1)[:n1] into (ko, io); ties take run 0 first."""
+    a = 0
+    b = 0
+    o = 0
+    while a < n0 and b < n1:
+        if k1[b] < k0[a]:
+            ko[o] = k1[b]
+            io[o] = i1[b]
+            b += 1
+        else:
+            ko[o] = k0[a]
+            io[o] = i0[a]
+            a += 1
+        o += 1
+    while a < n0:
+        ko[o] = k0[a]
+        io[o] = i0[a]
+        a += 1
+        o += 1
+    while b < n1:
+        ko[o] = k1[b]
+        io[o] = i1[b]
+        b += 1
+        o += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
+    """Scores of the tie groups starting in [lo, hi) of the sorted keys (see rank.hpp)."""
+    while lo < hi and lo > 0 and k[lo] == k[lo - 1]:
+        lo += 1
     su = sorted_.view(np.uint64)
     denom = float(n) + 0.25
     n_tied = 0
-    i = 0
-    while i < n:
+    i = lo
+    while i < hi:
         j = i
         while j + 1 < n and k[j + 1] == k[i]:
             j += 1
@@ -123,15 +151,79 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
     return n_tied
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
-    """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,); center (n_var,) if fold.
+@njit(cache=True, nogil=True, error_model="numpy")
+def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
+    """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
+    fold; returns the number of tied draws."""
+    n = x.shape[0]
+    if n <= 0:
+        return 0
+    make_keys(x, 0, n, fold, center, ka, ia)
+    if radix_sort_keys(n, ka, ia, kb, ib, hist):
+        return assign_scores(ka, ia, n, 0, n, ztab, z, sorted_)
+    return assign_scores(kb, ib, n, 0, n, ztab, z, sorted_)
 
-    Scratch per worker: keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256) int64.
-    """
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def rank_normalize_split(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist, T):
+    """One large variable on T threads: chunk sorts, pairwise merges, scores over T ranges."""
+    n = x.shape[0]
+    lo = np.empty(T + 1, dtype=np.int64)
+    for c in range(T + 1):
+        lo[c] = n * c // T
+    for c in prange(T):
+        a = lo[c]
+        e = lo[c + 1]
+        make_keys(x, a, e, fold, center, ka, ia)
+        if e > a and not radix_sort_keys(e - a, ka[a:e], ia[a:e], kb[a:e], ib[a:e], hist[c]):
+            ka[a:e] = kb[a:e]  # keep every run in (ka, ia)
+            ia[a:e] = ib[a:e]
+    bounds = lo.copy()
+    ks, is_, kd, id_ = ka, ia, kb, ib
+    while bounds.shape[0] > 2:
+        runs = bounds.shape[0] - 1
+        for p in prange((runs + 1) // 2):
+            a = bounds[2 * p]
+            m = bounds[min(2 * p + 1, runs)]
+            e = bounds[min(2 * p + 2, runs)]
+            merge_runs(ks[a:m], is_[a:m], m - a, ks[m:e], is_[m:e], e - m, kd[a:e], id_[a:e])
+        nxt = bounds[::2].copy()
+        if nxt[-1] != n:
+            nxt = np.append(nxt, n)
+        bounds = nxt
+        ks, kd = kd, ks
+        is_, id_ = id_, is_
+    tied = np.zeros(T, dtype=np.int64)
+    for c in prange(T):
+        tied[c] = assign_scores(ks, is_, n, lo[c], lo[c + 1], ztab, z, sorted_)
+    return tied.sum()
+
+
+SPLIT_SORT_MIN = 1 << 16
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _rank_normalize_batch(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
     n_var = x.shape[0]
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
         for v in range(w, n_var, T):
-            n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0], idx[w, 0],
-                                           keys[w, 1], idx[w, 1], hist[w])
+            n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0],
+                                           idx[w, 0], keys[w, 1], idx[w, 1], hist[w])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
+    """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,); center (n_var,) if fold.
+
+    Scratch per worker: keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256) int64.
+    Fewer variables than threads: each large variable is sorted on all threads.
+    """
+    n_var, n = x.shape
+    if n_var < n_threads and n >= SPLIT_SORT_MIN:
+        for v in range(n_var):
+            n_tied[v] = rank_normalize_split(x[v], fold, center[v], ztab, z[v], sorted_[v],
+                                             keys[0, 0], idx[0, 0], keys[0, 1], idx[0, 1], hist,
+                                             n_threads)
+        return
+    _rank_normalize_batch(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads)

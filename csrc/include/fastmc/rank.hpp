@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "fastmc/diag_threads.hpp"
 
@@ -95,24 +97,48 @@ inline bool radix_sort_keys(int64_t n, uint64_t* ka, uint32_t* ia, uint64_t* kb,
     return in_a;
 }
 
-// One variable: x (n,) -> z (n,) normal scores of average ranks, sorted (n,) the values in
-// ascending order.  With fold, the values ranked are |x - center| (folding about the median).
-// Returns the number of draws that share their value with another draw.
-inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double center,
-                                  const double* ztab, double* z, double* sorted, uint64_t* ka,
-                                  uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* hist) {
-    if (n <= 0) return 0;
-    for (int64_t i = 0; i < n; ++i) {
+// Keys of x[lo, hi) (of |x - center| with fold) and their positions.
+inline void make_keys(const double* x, int64_t lo, int64_t hi, bool fold, double center, uint64_t* ka,
+                      uint32_t* ia) {
+    for (int64_t i = lo; i < hi; ++i) {
         ka[i] = double_to_key(fold ? std::fabs(x[i] - center) : x[i]);
         ia[i] = static_cast<uint32_t>(i);
     }
-    const bool in_a = radix_sort_keys(n, ka, ia, kb, ib, hist);
-    const uint64_t* k = in_a ? ka : kb;
-    const uint32_t* idx = in_a ? ia : ib;
+}
+
+// Merge sorted runs (k0, i0)[0, n0) and (k1, i1)[0, n1) into (ko, io); ties take run 0 first.
+inline void merge_runs(const uint64_t* k0, const uint32_t* i0, int64_t n0, const uint64_t* k1,
+                       const uint32_t* i1, int64_t n1, uint64_t* ko, uint32_t* io) {
+    int64_t a = 0, b = 0, o = 0;
+    while (a < n0 && b < n1) {
+        if (k1[b] < k0[a]) {
+            ko[o] = k1[b];
+            io[o++] = i1[b++];
+        } else {
+            ko[o] = k0[a];
+            io[o++] = i0[a++];
+        }
+    }
+    while (a < n0) {
+        ko[o] = k0[a];
+        io[o++] = i0[a++];
+    }
+    while (b < n1) {
+        ko[o] = k1[b];
+        io[o++] = i1[b++];
+    }
+}
+
+// Scores for the tie groups that start in [lo, hi) of the sorted keys k (n,) with positions idx:
+// z[idx[q]] = normal score of the group's average rank, sorted[q] = the value.  A group starting
+// before lo belongs to the previous range, so ranges can be processed independently.
+inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, int64_t lo, int64_t hi,
+                             const double* ztab, double* z, double* sorted) {
+    while (lo < hi && lo > 0 && k[lo] == k[lo - 1]) ++lo;
     const double denom = static_cast<double>(n) + 0.25;
     int64_t n_tied = 0;
-    int64_t i = 0;
-    while (i < n) {
+    int64_t i = lo;
+    while (i < hi) {
         int64_t j = i;
         while (j + 1 < n && k[j + 1] == k[i]) ++j;
         const int64_t s = i + j;  // average rank = (s + 2) / 2
@@ -134,18 +160,83 @@ inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double 
     return n_tied;
 }
 
+// One variable: x (n,) -> z (n,) normal scores of average ranks, sorted (n,) the values in
+// ascending order.  With fold, the values ranked are |x - center| (folding about the median).
+// Returns the number of draws that share their value with another draw.
+inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double center,
+                                  const double* ztab, double* z, double* sorted, uint64_t* ka,
+                                  uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* hist) {
+    if (n <= 0) return 0;
+    make_keys(x, 0, n, fold, center, ka, ia);
+    const bool in_a = radix_sort_keys(n, ka, ia, kb, ib, hist);
+    return in_a ? assign_scores(ka, ia, n, 0, n, ztab, z, sorted)
+                : assign_scores(kb, ib, n, 0, n, ztab, z, sorted);
+}
+
+// One large variable on T threads: each sorts a contiguous chunk, the sorted runs are merged
+// pairwise, and the scores are assigned over T ranges.  Same result as rank_normalize_one.
+inline int64_t rank_normalize_split(const double* x, int64_t n, bool fold, double center,
+                                    const double* ztab, double* z, double* sorted, uint64_t* ka,
+                                    uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* hist, int T) {
+    std::vector<int64_t> lo(size_t(T) + 1);
+    for (int c = 0; c <= T; ++c) lo[c] = n * c / T;
+    strided_parallel(T, T, [&](int, int64_t c) {
+        const int64_t a = lo[c], len = lo[c + 1] - lo[c];
+        make_keys(x, a, lo[c + 1], fold, center, ka, ia);
+        if (len > 0 && !radix_sort_keys(len, ka + a, ia + a, kb + a, ib + a, hist + c * 8 * 256)) {
+            std::memcpy(ka + a, kb + a, sizeof(uint64_t) * len);  // keep every run in (ka, ia)
+            std::memcpy(ia + a, ib + a, sizeof(uint32_t) * len);
+        }
+    });
+    // pairwise merges: runs [lo[c], lo[c+1]) of src -> dst, until one run is left
+    std::vector<int64_t> bounds(lo);
+    uint64_t *ks = ka, *kd = kb;
+    uint32_t *is = ia, *id = ib;
+    while (bounds.size() > 2) {
+        std::vector<int64_t> next;
+        const int64_t runs = static_cast<int64_t>(bounds.size()) - 1;
+        strided_parallel((runs + 1) / 2, T, [&](int, int64_t p) {
+            const int64_t a = bounds[2 * p], m = bounds[std::min(2 * p + 1, runs)],
+                          e = bounds[std::min(2 * p + 2, runs)];
+            merge_runs(ks + a, is + a, m - a, ks + m, is + m, e - m, kd + a, id + a);
+        });
+        for (int64_t r = 0; r <= runs; r += 2) next.push_back(bounds[r]);
+        if (next.back() != n) next.push_back(n);
+        bounds.swap(next);
+        std::swap(ks, kd);
+        std::swap(is, id);
+    }
+    std::vector<int64_t> tied(size_t(T), 0);
+    strided_parallel(T, T, [&](int, int64_t c) {
+        tied[c] = assign_scores(ks, is, n, lo[c], lo[c + 1], ztab, z, sorted);
+    });
+    int64_t total = 0;
+    for (int c = 0; c < T; ++c) total += tied[c];
+    return total;
+}
+
+constexpr int64_t kSplitSortMin = int64_t(1) << 16;  // below this, threads cost more than they save
+
 // Batch over variables: x (n_var, n) C-contiguous; center (n_var,) used when fold; scratch sized
-// per worker thread.
+// per worker thread.  Fewer variables than threads: each large variable is sorted on all threads.
 inline void rank_normalize(const double* x, int64_t n_var, int64_t n, bool fold,
                            const double* center, const double* ztab, double* z,
                            double* sorted, int64_t* n_tied, uint64_t* keys /* 2 * T * n */,
                            uint32_t* idx /* 2 * T * n */, int64_t* hist /* T * 8 * 256 */,
                            int n_threads) {
+    if (n_var < n_threads && n >= kSplitSortMin) {
+        for (int64_t v = 0; v < n_var; ++v)
+            n_tied[v] = rank_normalize_split(x + v * n, n, fold, center[v], ztab, z + v * n,
+                                             sorted + v * n, keys, idx, keys + n, idx + n, hist,
+                                             n_threads);
+        return;
+    }
     strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
         uint64_t* ka = keys + int64_t(2) * w * n;
         uint32_t* ia = idx + int64_t(2) * w * n;
-        n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n, sorted + v * n, ka, ia, ka + n,
-                                       ia + n, hist + int64_t(w) * 8 * 256);
+        n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n,
+                                       sorted + v * n, ka, ia, ka + n, ia + n,
+                                       hist + int64_t(w) * 8 * 256);
     });
 }
 
