@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
@@ -19,24 +20,33 @@ void need(bool ok, const char* msg) {
     if (!ok) throw std::invalid_argument(msg);
 }
 
-py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& ztab, int n_threads) {
+// Uninitialised scratch: the kernels write before they read, and zeroing 100 MB costs 20 ms.
+template <class T>
+std::unique_ptr<T[]> scratch_of(int64_t count) {
+    return std::unique_ptr<T[]>(new T[size_t(count > 0 ? count : 1)]);
+}
+
+py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& ztab, bool want_sorted,
+                         int n_threads) {
     need(x.ndim() == 2, "x must have shape (n_var, n)");
     const int64_t V = x.shape(0), n = x.shape(1);
     need(center.ndim() == 1 && center.shape(0) == V, "center must have shape (n_var,)");
     need(ztab.ndim() == 1 && ztab.shape(0) == n, "ztab must have shape (n,)");
     need(n < (int64_t(1) << 32), "n must be below 2**32");
-    Arr z({V, n}), sorted({V, n});
+    Arr z({V, n});
+    Arr sorted(want_sorted ? std::vector<py::ssize_t>{V, n} : std::vector<py::ssize_t>{V, 0});
     py::array_t<int64_t> tied(V);
-    const int T = n_threads < 1 ? 1 : n_threads;
-    std::vector<uint64_t> keys(size_t(2 * T * n));
-    std::vector<uint32_t> idx(size_t(2 * T * n));
-    std::vector<int64_t> hist(size_t(T) * 8 * 256);
+    const int T = int(V < n_threads ? (V < 1 ? 1 : V) : (n_threads < 1 ? 1 : n_threads));
+    auto keys = scratch_of<uint64_t>(2 * T * n);
+    auto idx = scratch_of<uint32_t>(2 * T * n);
+    auto hist = scratch_of<int64_t>(int64_t(T) * 8 * 256);
     {
         py::gil_scoped_release nogil;
-        fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(), sorted.mutable_data(),
-                               tied.mutable_data(), keys.data(), idx.data(), hist.data(), T);
+        fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(),
+                               want_sorted ? sorted.mutable_data() : nullptr, tied.mutable_data(),
+                               keys.get(), idx.get(), hist.get(), T);
     }
-    return py::make_tuple(z, sorted, tied);
+    return py::make_tuple(z, want_sorted ? py::object(sorted) : py::object(py::none()), tied);
 }
 
 Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
@@ -49,11 +59,12 @@ Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr
     need(max_lag >= 2, "max_lag must be >= 2");
     const int T = n_threads < 1 ? 1 : n_threads;
     Arr out(V);
-    std::vector<double> scratch(size_t(T) * size_t(m * n + 3 * (max_lag + 3) + m));
+    const int64_t W = V < T ? (V < 1 ? 1 : V) : T;
+    auto scratch = scratch_of<double>(W * (m * n + 3 * (max_lag + 3) + m));
     {
         py::gil_scoped_release nogil;
         fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, kind, a.data(), b.data(),
-                           out.mutable_data(), scratch.data(), T);
+                           out.mutable_data(), scratch.get(), int(W));
     }
     return out;
 }
@@ -93,7 +104,7 @@ Arr moments(const Arr& x, int n_threads) {
 
 void register_diagnostics(py::module_& m) {
     m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("fold"), py::arg("center"),
-          py::arg("ztab"), py::arg("n_threads"),
+          py::arg("ztab"), py::arg("want_sorted"), py::arg("n_threads"),
           "Normal scores of average ranks per row (of |x - center| if fold); returns (z, sorted, n_tied).");
     m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
           py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("n_threads"),

@@ -177,14 +177,25 @@ def _split(X):
 @functools.lru_cache(maxsize=8)
 def _ztable(N):
     """Normal scores of the integer ranks 1..N, (r - 3/8) / (N + 1/4) (Blom), as ArviZ computes them."""
-    ranks = np.arange(1, N + 1, dtype=np.float64)
-    z = special.ndtri((ranks - 0.375) / (N + 0.25))
+    p = (np.arange(1, N + 1, dtype=np.float64) - 0.375) / (N + 0.25)
+    z = np.empty(N)
+    parts = min(_n_threads("cpp"), max(1, N // 262144))
+    if parts > 1:  # ndtri releases the GIL: fill halves of a large table on threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = np.linspace(0, N, parts + 1).astype(np.int64)
+        with ThreadPoolExecutor(parts) as pool:
+            list(pool.map(lambda c: special.ndtri(p[cuts[c]:cuts[c + 1]], out=z[cuts[c]:cuts[c + 1]]),
+                          range(parts)))
+    else:
+        special.ndtri(p, out=z)
     z.setflags(write=False)
     return z
 
 
-def _rank_normalize(Y, backend, center=None):
-    """Y (d, m, n) -> (z (d, m, n) normal scores of the pooled average ranks, sorted (d, m*n)).
+def _rank_normalize(Y, backend, center=None, want_sorted=True):
+    """Y (d, m, n) -> (z (d, m, n) normal scores of the pooled average ranks, sorted (d, m*n)
+    or None without ``want_sorted``).
 
     With ``center`` (d,), the values ranked are ``|Y - center|`` (folding, done inside the kernel).
     Rows holding a NaN get NaN scores (as ArviZ); NaNs sort last in ``sorted``.
@@ -197,23 +208,28 @@ def _rank_normalize(Y, backend, center=None):
     ztab = _ztable(N)
     T = _n_threads(backend)
     if backend == "cpp":
-        z, srt, _ = core().rank_normalize(flat, fold, cen, ztab, T)
+        z, srt, _ = core().rank_normalize(flat, fold, cen, ztab, bool(want_sorted), T)
     else:
         from ._numba import rank as nb
 
         z = np.empty((d, N))
-        srt = np.empty((d, N))
+        srt = np.empty((d, N if want_sorted else 0))
         tied = np.empty(d, dtype=np.int64)
         Tw = max(1, min(T, d))
-        Th = T if (d < T and N >= nb.SPLIT_SORT_MIN) else Tw  # histograms: one per chunk
         keys = np.empty((Tw, 2, N), dtype=np.uint64)
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
-        hist = np.empty((Th, 8, 256), dtype=np.int64)
+        hist = np.empty((Tw, 8, 256), dtype=np.int64)
         nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, hist, T)
-    nan_rows = np.isnan(srt[:, -1])
+    # NaN keys sort last (their rows get NaN scores, as ArviZ)
+    if want_sorted:
+        nan_rows = np.isnan(srt[:, -1])
+    else:  # |x - center| is NaN for a NaN draw, or an infinite draw about an infinite center
+        nan_rows = np.isnan(flat).any(axis=1)
+        if fold:
+            nan_rows |= np.isinf(cen) & np.isinf(flat).any(axis=1)
     if nan_rows.any():
         z[nan_rows] = np.nan
-    return z.reshape(d, m, n), srt
+    return z.reshape(d, m, n), (srt if want_sorted else None)
 
 
 def _max_lag(n):
@@ -360,12 +376,12 @@ def _ess_batch(X, method, prob, relative, backend):
     Xv = X[ok] if not ok.all() else X
     dv = Xv.shape[0]
     if method in ("bulk", "z_scale"):
-        z, _ = _rank_normalize(_split(Xv), backend)
+        z, _ = _rank_normalize(_split(Xv), backend, want_sorted=False)
         res = _ess_core(z, backend, relative)
     elif method == "folded":
         Ys = _split(Xv)
         _, S = _rank_normalize(Ys, backend)  # S: sorted split draws, for the median
-        z, _ = _rank_normalize(Ys, backend, center=_median_sorted(S))
+        z, _ = _rank_normalize(Ys, backend, center=_median_sorted(S), want_sorted=False)
         res = _ess_core(z, backend, relative)
     elif method in ("tail", "quantile", "median", "local"):
         S = _sorted_full(Xv, backend)
@@ -392,7 +408,7 @@ def _ess_batch(X, method, prob, relative, backend):
         A = _fold(Xv, S)
         SA = np.sort(A.reshape(dv, -1), axis=1)
         ind = (A <= _median_sorted(SA)[:, None, None]).astype(np.float64)
-        z, _ = _rank_normalize(_split(ind), backend)
+        z, _ = _rank_normalize(_split(ind), backend, want_sorted=False)
         res = _ess_core(z, backend, relative)
     elif method in ("identity", "basic"):
         res = _ess_core(Xv, backend, relative)
@@ -476,7 +492,7 @@ def _rhat_batch(X, method, backend):
             if method == "z_scale":
                 res = _rhat_core(z, backend)
             else:
-                zf, _ = _rank_normalize(Ys, backend, center=_median_sorted(S))
+                zf, _ = _rank_normalize(Ys, backend, center=_median_sorted(S), want_sorted=False)
                 tail = _rhat_core(zf, backend)
                 res = tail if method == "folded" else np.fmax(_rhat_core(z, backend), tail)
                 if method == "rank":  # max() in ArviZ propagates a NaN bulk R-hat
@@ -835,7 +851,7 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
             mcse_sd = np.sqrt((c4_sum / N - evar ** 2) / ess_dev / evar / 4.0)
             if m >= 2:
                 # ArviZ's summary folds about the median of all draws (not the split ones)
-                zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S))
+                zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S), want_sorted=False)
                 rb, rt = _rhat_core(z, be), _rhat_core(zf, be)
                 rh = np.where(np.isnan(rb) | np.isnan(rt), np.nan, np.fmax(rb, rt))
             else:

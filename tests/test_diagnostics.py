@@ -373,15 +373,19 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_rank_split_sort_paths(backend, threads, monkeypatch):
-    """One large variable is sorted in chunks and merged on several threads: same ranks."""
+def test_rank_normalize_threads(backend, threads, monkeypatch):
+    """Any number of worker threads gives scipy's average ranks and the sorted draws."""
     from scipy.stats import rankdata
 
     rng = np.random.default_rng(11)
-    x = np.round(rng.standard_normal((1, 3, 40_001)), 3)  # many ties, odd N
+    x = np.round(rng.standard_normal((5, 3, 4_001)), 3)  # many ties, odd N
     x[0, 1, 7] = -0.0
     monkeypatch.setattr(D, "_n_threads", lambda be: threads)
-    z, srt = D._rank_normalize(x, backend)
-    r = rankdata(x.ravel())
-    np.testing.assert_allclose(z.ravel(), ndtri((r - 0.375) / (x.size + 0.25)), rtol=1e-14, atol=1e-15)
-    np.testing.assert_array_equal(srt.ravel(), np.sort(x.ravel()))
+    for want_sorted in (True, False):
+        z, srt = D._rank_normalize(x, backend, want_sorted=want_sorted)
+        for v in range(x.shape[0]):
+            r = rankdata(x[v].ravel())
+            np.testing.assert_allclose(z[v].ravel(), ndtri((r - 0.375) / (x[v].size + 0.25)),
+                                       rtol=1e-14, atol=1e-15)
+            if want_sorted:
+                np.testing.assert_array_equal(srt[v], np.sort(x[v].ravel()))

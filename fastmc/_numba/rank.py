@@ -94,38 +94,11 @@ def make_keys(x, lo, hi, fold, center, ka, ia):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def merge_runs(k0, i0, n0, k1, i1, n1, ko, io):
-    """Merge sorted runs (k0, i0)[:n0] and (k1, i1)[:n1] into (ko, io); ties take run 0 first."""
-    a = 0
-    b = 0
-    o = 0
-    while a < n0 and b < n1:
-        if k1[b] < k0[a]:
-            ko[o] = k1[b]
-            io[o] = i1[b]
-            b += 1
-        else:
-            ko[o] = k0[a]
-            io[o] = i0[a]
-            a += 1
-        o += 1
-    while a < n0:
-        ko[o] = k0[a]
-        io[o] = i0[a]
-        a += 1
-        o += 1
-    while b < n1:
-        ko[o] = k1[b]
-        io[o] = i1[b]
-        b += 1
-        o += 1
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
     """Scores of the tie groups starting in [lo, hi) of the sorted keys (see rank.hpp)."""
     while lo < hi and lo > 0 and k[lo] == k[lo - 1]:
         lo += 1
+    want_sorted = sorted_.shape[0] > 0  # an empty array: the caller needs no sorted draws
     su = sorted_.view(np.uint64)
     denom = float(n) + 0.25
     n_tied = 0
@@ -142,11 +115,13 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
             zv = normal_quantile((r - 0.375) / denom)
         if j > i:
             n_tied += j - i + 1
-        kk = k[i]
-        bits = (kk & _LOW63) if (kk >> _U63) else ~kk
         for q in range(i, j + 1):
             z[idx[q]] = zv
-            su[q] = bits
+        if want_sorted:
+            kk = k[i]
+            bits = (kk & _LOW63) if (kk >> _U63) else ~kk
+            for q in range(i, j + 1):
+                su[q] = bits
         i = j + 1
     return n_tied
 
@@ -165,65 +140,14 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rank_normalize_split(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist, T):
-    """One large variable on T threads: chunk sorts, pairwise merges, scores over T ranges."""
-    n = x.shape[0]
-    lo = np.empty(T + 1, dtype=np.int64)
-    for c in range(T + 1):
-        lo[c] = n * c // T
-    for c in prange(T):
-        a = lo[c]
-        e = lo[c + 1]
-        make_keys(x, a, e, fold, center, ka, ia)
-        if e > a and not radix_sort_keys(e - a, ka[a:e], ia[a:e], kb[a:e], ib[a:e], hist[c]):
-            ka[a:e] = kb[a:e]  # keep every run in (ka, ia)
-            ia[a:e] = ib[a:e]
-    bounds = lo.copy()
-    ks, is_, kd, id_ = ka, ia, kb, ib
-    while bounds.shape[0] > 2:
-        runs = bounds.shape[0] - 1
-        for p in prange((runs + 1) // 2):
-            a = bounds[2 * p]
-            m = bounds[min(2 * p + 1, runs)]
-            e = bounds[min(2 * p + 2, runs)]
-            merge_runs(ks[a:m], is_[a:m], m - a, ks[m:e], is_[m:e], e - m, kd[a:e], id_[a:e])
-        nxt = bounds[::2].copy()
-        if nxt[-1] != n:
-            nxt = np.append(nxt, n)
-        bounds = nxt
-        ks, kd = kd, ks
-        is_, id_ = id_, is_
-    tied = np.zeros(T, dtype=np.int64)
-    for c in prange(T):
-        tied[c] = assign_scores(ks, is_, n, lo[c], lo[c + 1], ztab, z, sorted_)
-    return tied.sum()
-
-
-SPLIT_SORT_MIN = 1 << 16
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _rank_normalize_batch(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
+def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
+    """Batch: x (n_var, n) -> z (n_var, n), sorted_ (n_var, n) or (n_var, 0) when not wanted,
+    n_tied (n_var,); center (n_var,) if fold.  One worker per variable; scratch per worker
+    w < T = min(n_threads, n_var): keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256).
+    """
     n_var = x.shape[0]
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
         for v in range(w, n_var, T):
             n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0],
                                            idx[w, 0], keys[w, 1], idx[w, 1], hist[w])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
-    """Batch: x (n_var, n) -> z, sorted_ (n_var, n), n_tied (n_var,); center (n_var,) if fold.
-
-    Scratch per worker: keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256) int64.
-    Fewer variables than threads: each large variable is sorted on all threads.
-    """
-    n_var, n = x.shape
-    if n_var < n_threads and n >= SPLIT_SORT_MIN:
-        for v in range(n_var):
-            n_tied[v] = rank_normalize_split(x[v], fold, center[v], ztab, z[v], sorted_[v],
-                                             keys[0, 0], idx[0, 0], keys[0, 1], idx[0, 1], hist,
-                                             n_threads)
-        return
-    _rank_normalize_batch(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads)

@@ -9,8 +9,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <utility>
-#include <vector>
 
 #include "fastmc/diag_threads.hpp"
 
@@ -106,31 +104,9 @@ inline void make_keys(const double* x, int64_t lo, int64_t hi, bool fold, double
     }
 }
 
-// Merge sorted runs (k0, i0)[0, n0) and (k1, i1)[0, n1) into (ko, io); ties take run 0 first.
-inline void merge_runs(const uint64_t* k0, const uint32_t* i0, int64_t n0, const uint64_t* k1,
-                       const uint32_t* i1, int64_t n1, uint64_t* ko, uint32_t* io) {
-    int64_t a = 0, b = 0, o = 0;
-    while (a < n0 && b < n1) {
-        if (k1[b] < k0[a]) {
-            ko[o] = k1[b];
-            io[o++] = i1[b++];
-        } else {
-            ko[o] = k0[a];
-            io[o++] = i0[a++];
-        }
-    }
-    while (a < n0) {
-        ko[o] = k0[a];
-        io[o++] = i0[a++];
-    }
-    while (b < n1) {
-        ko[o] = k1[b];
-        io[o++] = i1[b++];
-    }
-}
-
 // Scores for the tie groups that start in [lo, hi) of the sorted keys k (n,) with positions idx:
-// z[idx[q]] = normal score of the group's average rank, sorted[q] = the value.  A group starting
+// z[idx[q]] = normal score of the group's average rank, sorted[q] = the value (sorted may be
+// null when the caller does not need the sorted draws).  A group starting
 // before lo belongs to the previous range, so ranges can be processed independently.
 inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, int64_t lo, int64_t hi,
                              const double* ztab, double* z, double* sorted) {
@@ -150,10 +126,10 @@ inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, 
             zv = normal_quantile((r - 0.375) / denom);
         }
         if (j > i) n_tied += j - i + 1;
-        const double v = key_to_double(k[i]);
-        for (int64_t q = i; q <= j; ++q) {
-            z[idx[q]] = zv;
-            sorted[q] = v;
+        for (int64_t q = i; q <= j; ++q) z[idx[q]] = zv;
+        if (sorted) {
+            const double v = key_to_double(k[i]);
+            for (int64_t q = i; q <= j; ++q) sorted[q] = v;
         }
         i = j + 1;
     }
@@ -173,69 +149,20 @@ inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double 
                 : assign_scores(kb, ib, n, 0, n, ztab, z, sorted);
 }
 
-// One large variable on T threads: each sorts a contiguous chunk, the sorted runs are merged
-// pairwise, and the scores are assigned over T ranges.  Same result as rank_normalize_one.
-inline int64_t rank_normalize_split(const double* x, int64_t n, bool fold, double center,
-                                    const double* ztab, double* z, double* sorted, uint64_t* ka,
-                                    uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* hist, int T) {
-    std::vector<int64_t> lo(size_t(T) + 1);
-    for (int c = 0; c <= T; ++c) lo[c] = n * c / T;
-    strided_parallel(T, T, [&](int, int64_t c) {
-        const int64_t a = lo[c], len = lo[c + 1] - lo[c];
-        make_keys(x, a, lo[c + 1], fold, center, ka, ia);
-        if (len > 0 && !radix_sort_keys(len, ka + a, ia + a, kb + a, ib + a, hist + c * 8 * 256)) {
-            std::memcpy(ka + a, kb + a, sizeof(uint64_t) * len);  // keep every run in (ka, ia)
-            std::memcpy(ia + a, ib + a, sizeof(uint32_t) * len);
-        }
-    });
-    // pairwise merges: runs [lo[c], lo[c+1]) of src -> dst, until one run is left
-    std::vector<int64_t> bounds(lo);
-    uint64_t *ks = ka, *kd = kb;
-    uint32_t *is = ia, *id = ib;
-    while (bounds.size() > 2) {
-        std::vector<int64_t> next;
-        const int64_t runs = static_cast<int64_t>(bounds.size()) - 1;
-        strided_parallel((runs + 1) / 2, T, [&](int, int64_t p) {
-            const int64_t a = bounds[2 * p], m = bounds[std::min(2 * p + 1, runs)],
-                          e = bounds[std::min(2 * p + 2, runs)];
-            merge_runs(ks + a, is + a, m - a, ks + m, is + m, e - m, kd + a, id + a);
-        });
-        for (int64_t r = 0; r <= runs; r += 2) next.push_back(bounds[r]);
-        if (next.back() != n) next.push_back(n);
-        bounds.swap(next);
-        std::swap(ks, kd);
-        std::swap(is, id);
-    }
-    std::vector<int64_t> tied(size_t(T), 0);
-    strided_parallel(T, T, [&](int, int64_t c) {
-        tied[c] = assign_scores(ks, is, n, lo[c], lo[c + 1], ztab, z, sorted);
-    });
-    int64_t total = 0;
-    for (int c = 0; c < T; ++c) total += tied[c];
-    return total;
-}
-
-constexpr int64_t kSplitSortMin = int64_t(1) << 16;  // below this, threads cost more than they save
-
-// Batch over variables: x (n_var, n) C-contiguous; center (n_var,) used when fold; scratch sized
-// per worker thread.  Fewer variables than threads: each large variable is sorted on all threads.
+// Batch over variables (one worker thread per variable): x (n_var, n) C-contiguous; center
+// (n_var,) used when fold; sorted may be null.  Scratch per worker w < T = min(n_threads, n_var):
+// keys and idx 2 * T * n, hist T * 8 * 256.  (Sorting one large variable in chunks on two threads
+// and merging was measured slower on the shared two-core machine, so one variable = one thread.)
 inline void rank_normalize(const double* x, int64_t n_var, int64_t n, bool fold,
                            const double* center, const double* ztab, double* z,
                            double* sorted, int64_t* n_tied, uint64_t* keys /* 2 * T * n */,
                            uint32_t* idx /* 2 * T * n */, int64_t* hist /* T * 8 * 256 */,
                            int n_threads) {
-    if (n_var < n_threads && n >= kSplitSortMin) {
-        for (int64_t v = 0; v < n_var; ++v)
-            n_tied[v] = rank_normalize_split(x + v * n, n, fold, center[v], ztab, z + v * n,
-                                             sorted + v * n, keys, idx, keys + n, idx + n, hist,
-                                             n_threads);
-        return;
-    }
     strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
         uint64_t* ka = keys + int64_t(2) * w * n;
         uint32_t* ia = idx + int64_t(2) * w * n;
         n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n,
-                                       sorted + v * n, ka, ia, ka + n, ia + n,
+                                       sorted ? sorted + v * n : nullptr, ka, ia, ka + n, ia + n,
                                        hist + int64_t(w) * 8 * 256);
     });
 }
