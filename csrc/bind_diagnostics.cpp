@@ -40,11 +40,12 @@ py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& 
     auto keys = scratch_of<uint64_t>(2 * T * n);
     auto idx = scratch_of<uint32_t>(2 * T * n);
     auto hist = scratch_of<int64_t>(int64_t(T) * 8 * 256);
+    auto bins = scratch_of<int64_t>(n >= fastmc::kMsdMin ? T * (fastmc::kMsdBins + 1) : 1);
     {
         py::gil_scoped_release nogil;
         fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(),
                                want_sorted ? sorted.mutable_data() : nullptr, tied.mutable_data(),
-                               keys.get(), idx.get(), hist.get(), T);
+                               keys.get(), idx.get(), bins.get(), hist.get(), T);
     }
     return py::make_tuple(z, want_sorted ? py::object(sorted) : py::object(py::none()), tied);
 }

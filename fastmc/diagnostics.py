@@ -219,7 +219,8 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True):
         keys = np.empty((Tw, 2, N), dtype=np.uint64)
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
         hist = np.empty((Tw, 8, 256), dtype=np.int64)
-        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, hist, T)
+        bins = np.empty((Tw, nb.MSD_BINS + 1 if N >= nb.MSD_MIN else 1), dtype=np.int64)
+        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, T)
     # NaN keys sort last (their rows get NaN scores, as ArviZ)
     if want_sorted:
         nan_rows = np.isnan(srt[:, -1])

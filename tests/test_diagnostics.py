@@ -372,13 +372,14 @@ def test_bad_arguments():
         D.ess(x, backend="fortran")
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_rank_normalize_threads(backend, threads, monkeypatch):
-    """Any number of worker threads gives scipy's average ranks and the sorted draws."""
+@pytest.mark.parametrize("threads, draws", [(1, 4_001), (2, 4_001), (3, 4_001), (2, 100_001)])
+def test_rank_normalize_threads(backend, threads, draws, monkeypatch):
+    """Any number of worker threads, and the MSD sort for large N, give scipy's average ranks."""
     from scipy.stats import rankdata
 
     rng = np.random.default_rng(11)
-    x = np.round(rng.standard_normal((5, 3, 4_001)), 3)  # many ties, odd N
+    x = np.round(rng.standard_normal((3 if draws > 10_000 else 5, 3, draws)), 3)  # ties, odd N
+    x[-1, 0, :50] = np.linspace(1e3, 1e3 + 1e-9, 50)  # one crowded top-16-bit bin
     x[0, 1, 7] = -0.0
     monkeypatch.setattr(D, "_n_threads", lambda be: threads)
     for want_sorted in (True, False):

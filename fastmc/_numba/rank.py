@@ -14,9 +14,6 @@ _LOW63 = np.uint64(0x7FFFFFFFFFFFFFFF)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _U63 = np.uint64(63)
 _MASK = np.uint64(255)
-_BITS = 8
-_PASSES = 8
-_BUCKETS = 256
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -44,21 +41,23 @@ def normal_quantile(p):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def radix_sort_keys(n, ka, ia, kb, ib, hist):
-    """Sort ka (with positions ia) in 8 passes of 8 bits; True if the result is in (ka, ia)."""
-    hist[:] = 0
+def radix_sort_keys(n, n_passes, ka, ia, kb, ib, hist):
+    """LSD sort of ka (positions ia) on the low n_passes bytes; True if the result is in (ka, ia)."""
+    for p in range(n_passes):
+        for b in range(256):
+            hist[p, b] = 0
     for i in range(n):
         k = ka[i]
-        for p in range(_PASSES):
-            hist[p, int((k >> np.uint64(p * _BITS)) & _MASK)] += 1
+        for p in range(n_passes):
+            hist[p, int((k >> np.uint64(8 * p)) & _MASK)] += 1
     in_a = True
-    for p in range(_PASSES):
-        shift = np.uint64(p * _BITS)
+    for p in range(n_passes):
+        shift = np.uint64(8 * p)
         first = ka[0] if in_a else kb[0]
         if hist[p, int((first >> shift) & _MASK)] == n:
             continue  # digit constant
         s = 0
-        for b in range(_BUCKETS):
+        for b in range(256):
             c = hist[p, b]
             hist[p, b] = s
             s += c
@@ -75,6 +74,50 @@ def radix_sort_keys(n, ka, ia, kb, ib, hist):
             id_[dst] = is_[i]
         in_a = not in_a
     return in_a
+
+
+MSD_BITS = 16
+MSD_BINS = 1 << MSD_BITS
+MSD_MIN = 1 << 18
+_MSD_SHIFT = np.uint64(64 - MSD_BITS)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def radix_sort_msd(n, ka, ia, kb, ib, bins, hist):
+    """MSD pass on the top 16 bits into (kb, ib), then each bin sorted on its low 48 bits."""
+    bins[:] = 0
+    for i in range(n):
+        bins[int(ka[i] >> _MSD_SHIFT) + 1] += 1
+    for b in range(MSD_BINS):
+        bins[b + 1] += bins[b]
+    for i in range(n):
+        k = ka[i]
+        bi = int(k >> _MSD_SHIFT)
+        dst = bins[bi]
+        bins[bi] = dst + 1
+        kb[dst] = k
+        ib[dst] = ia[i]
+    start = 0
+    for b in range(MSD_BINS):
+        end = bins[b]
+        c = end - start
+        if c > 64:
+            if not radix_sort_keys(c, (64 - MSD_BITS) // 8, kb[start:end], ib[start:end],
+                                   ka[start:end], ia[start:end], hist):
+                kb[start:end] = ka[start:end]
+                ib[start:end] = ia[start:end]
+        else:
+            for i in range(start + 1, end):
+                k = kb[i]
+                x = ib[i]
+                j = i - 1
+                while j >= start and kb[j] > k:
+                    kb[j + 1] = kb[j]
+                    ib[j + 1] = ib[j]
+                    j -= 1
+                kb[j + 1] = k
+                ib[j + 1] = x
+        start = end
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -127,27 +170,33 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist):
+def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, bins, hist):
     """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
     fold; returns the number of tied draws."""
     n = x.shape[0]
     if n <= 0:
         return 0
     make_keys(x, 0, n, fold, center, ka, ia)
-    if radix_sort_keys(n, ka, ia, kb, ib, hist):
+    if n >= MSD_MIN:
+        radix_sort_msd(n, ka, ia, kb, ib, bins, hist)
+        in_a = False
+    else:
+        in_a = radix_sort_keys(n, 8, ka, ia, kb, ib, hist)
+    if in_a:
         return assign_scores(ka, ia, n, 0, n, ztab, z, sorted_)
     return assign_scores(kb, ib, n, 0, n, ztab, z, sorted_)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, hist, n_threads):
+def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, bins, hist, n_threads):
     """Batch: x (n_var, n) -> z (n_var, n), sorted_ (n_var, n) or (n_var, 0) when not wanted,
     n_tied (n_var,); center (n_var,) if fold.  One worker per variable; scratch per worker
-    w < T = min(n_threads, n_var): keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256).
+    w < T = min(n_threads, n_var): keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256),
+    bins (T, MSD_BINS + 1) int64 (any (T, 1) when n < MSD_MIN).
     """
     n_var = x.shape[0]
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
         for v in range(w, n_var, T):
             n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0],
-                                           idx[w, 0], keys[w, 1], idx[w, 1], hist[w])
+                                           idx[w, 0], keys[w, 1], idx[w, 1], bins[w], hist[w])
