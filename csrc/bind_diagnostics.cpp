@@ -27,13 +27,14 @@ std::unique_ptr<T[]> scratch_of(int64_t count) {
 }
 
 py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& ztab, bool want_sorted,
-                         int n_threads) {
+                         bool want_folded, int n_threads) {
     need(x.ndim() == 2, "x must have shape (n_var, n)");
     const int64_t V = x.shape(0), n = x.shape(1);
     need(center.ndim() == 1 && center.shape(0) == V, "center must have shape (n_var,)");
     need(ztab.ndim() == 1 && ztab.shape(0) == n, "ztab must have shape (n,)");
     need(n < (int64_t(1) << 32), "n must be below 2**32");
     Arr z({V, n});
+    Arr zf(want_folded ? std::vector<py::ssize_t>{V, n} : std::vector<py::ssize_t>{V, 0});
     Arr sorted(want_sorted ? std::vector<py::ssize_t>{V, n} : std::vector<py::ssize_t>{V, 0});
     py::array_t<int64_t> tied(V);
     const int T = int(V < n_threads ? (V < 1 ? 1 : V) : (n_threads < 1 ? 1 : n_threads));
@@ -45,9 +46,11 @@ py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& 
         py::gil_scoped_release nogil;
         fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(),
                                want_sorted ? sorted.mutable_data() : nullptr, tied.mutable_data(),
-                               keys.get(), idx.get(), bins.get(), hist.get(), T);
+                               keys.get(), idx.get(), bins.get(), hist.get(), T,
+                               want_folded ? zf.mutable_data() : nullptr);
     }
-    return py::make_tuple(z, want_sorted ? py::object(sorted) : py::object(py::none()), tied);
+    return py::make_tuple(z, want_sorted ? py::object(sorted) : py::object(py::none()), tied,
+                          want_folded ? py::object(zf) : py::object(py::none()));
 }
 
 Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
@@ -105,8 +108,9 @@ Arr moments(const Arr& x, int n_threads) {
 
 void register_diagnostics(py::module_& m) {
     m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("fold"), py::arg("center"),
-          py::arg("ztab"), py::arg("want_sorted"), py::arg("n_threads"),
-          "Normal scores of average ranks per row (of |x - center| if fold); returns (z, sorted, n_tied).");
+          py::arg("ztab"), py::arg("want_sorted"), py::arg("want_folded"), py::arg("n_threads"),
+          "Normal scores of average ranks per row (of |x - center| if fold); returns (z, sorted, "
+          "n_tied, zf) with zf the scores of |x - median| (finite rows only) if want_folded.");
     m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
           py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("n_threads"),
           "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed.");

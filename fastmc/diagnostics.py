@@ -193,9 +193,10 @@ def _ztable(N):
     return z
 
 
-def _rank_normalize(Y, backend, center=None, want_sorted=True):
+def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False):
     """Y (d, m, n) -> (z (d, m, n) normal scores of the pooled average ranks, sorted (d, m*n)
-    or None without ``want_sorted``).
+    or None without ``want_sorted``), and with ``want_folded`` a third item: the scores of
+    ``|Y - median(Y)|`` (d, m, n) derived from the same sort.
 
     With ``center`` (d,), the values ranked are ``|Y - center|`` (folding, done inside the kernel).
     Rows holding a NaN get NaN scores (as ArviZ); NaNs sort last in ``sorted``.
@@ -208,19 +209,21 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True):
     ztab = _ztable(N)
     T = _n_threads(backend)
     if backend == "cpp":
-        z, srt, _ = core().rank_normalize(flat, fold, cen, ztab, bool(want_sorted), T)
+        z, srt, _, zf = core().rank_normalize(flat, fold, cen, ztab, bool(want_sorted),
+                                              bool(want_folded), T)
     else:
         from ._numba import rank as nb
 
         z = np.empty((d, N))
         srt = np.empty((d, N if want_sorted else 0))
+        zf = np.empty((d, N if want_folded else 0))
         tied = np.empty(d, dtype=np.int64)
         Tw = max(1, min(T, d))
         keys = np.empty((Tw, 2, N), dtype=np.uint64)
         idx = np.empty((Tw, 2, N), dtype=np.uint32)
         hist = np.empty((Tw, 8, 256), dtype=np.int64)
         bins = np.empty((Tw, nb.MSD_BINS + 1 if N >= nb.MSD_MIN else 1), dtype=np.int64)
-        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, T)
+        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, T, zf)
     # NaN keys sort last (their rows get NaN scores, as ArviZ)
     if want_sorted:
         nan_rows = np.isnan(srt[:, -1])
@@ -230,7 +233,15 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True):
             nan_rows |= np.isinf(cen) & np.isinf(flat).any(axis=1)
     if nan_rows.any():
         z[nan_rows] = np.nan
-    return z.reshape(d, m, n), (srt if want_sorted else None)
+    if not want_folded:
+        return z.reshape(d, m, n), (srt if want_sorted else None)
+    # the merge needs finite draws (an infinite median folds to NaN): redo those rows by sorting
+    bad = ~(np.isfinite(srt[:, 0]) & np.isfinite(srt[:, -1]))
+    zf = zf.reshape(d, m, n)
+    if bad.any():
+        zf[bad] = _rank_normalize(Y[bad], backend, center=_median_sorted(srt[bad]),
+                                  want_sorted=False)[0]
+    return z.reshape(d, m, n), srt, zf
 
 
 def _max_lag(n):
@@ -380,9 +391,7 @@ def _ess_batch(X, method, prob, relative, backend):
         z, _ = _rank_normalize(_split(Xv), backend, want_sorted=False)
         res = _ess_core(z, backend, relative)
     elif method == "folded":
-        Ys = _split(Xv)
-        _, S = _rank_normalize(Ys, backend)  # S: sorted split draws, for the median
-        z, _ = _rank_normalize(Ys, backend, center=_median_sorted(S), want_sorted=False)
+        _, _, z = _rank_normalize(_split(Xv), backend, want_folded=True)
         res = _ess_core(z, backend, relative)
     elif method in ("tail", "quantile", "median", "local"):
         S = _sorted_full(Xv, backend)
@@ -489,11 +498,11 @@ def _rhat_batch(X, method, backend):
             res = _rhat_core(_split(Xv), backend)
         else:
             Ys = _split(Xv)
-            z, S = _rank_normalize(Ys, backend)
             if method == "z_scale":
+                z, _ = _rank_normalize(Ys, backend, want_sorted=False)
                 res = _rhat_core(z, backend)
             else:
-                zf, _ = _rank_normalize(Ys, backend, center=_median_sorted(S), want_sorted=False)
+                z, _, zf = _rank_normalize(Ys, backend, want_folded=True)
                 tail = _rhat_core(zf, backend)
                 res = tail if method == "folded" else np.fmax(_rhat_core(z, backend), tail)
                 if method == "rank":  # max() in ArviZ propagates a NaN bulk R-hat
@@ -829,7 +838,11 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
         table[:, 1] = np.sqrt(c2_sum / (N - 1)) if N > 1 else np.nan
     if n >= 4:
         Ys = _split(X)
-        z, S = _rank_normalize(Ys, be)  # one sort: bulk scores, medians, quantiles, intervals
+        # one sort: bulk and folded scores, medians, quantiles, intervals
+        if m >= 2 and n % 2 == 0:
+            z, S, zf = _rank_normalize(Ys, be, want_folded=True)
+        else:
+            z, S = _rank_normalize(Ys, be)
         if n % 2:
             S = _sorted_full(X, be)
     else:
@@ -851,8 +864,8 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
             evar = c2_sum / N
             mcse_sd = np.sqrt((c4_sum / N - evar ** 2) / ess_dev / evar / 4.0)
             if m >= 2:
-                # ArviZ's summary folds about the median of all draws (not the split ones)
-                zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S), want_sorted=False)
+                if n % 2:  # ArviZ's summary folds about the median of all draws, not the split ones
+                    zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S), want_sorted=False)
                 rb, rt = _rhat_core(z, be), _rhat_core(zf, be)
                 rh = np.where(np.isnan(rb) | np.isnan(rt), np.nan, np.fmax(rb, rt))
             else:

@@ -170,7 +170,53 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, bins, hist):
+def key_to_double(k):
+    bits = (k & _LOW63) if (k >> _U63) else ~k
+    return np.array([bits]).view(np.float64)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def double_to_key(v):
+    if math.isnan(v):
+        return _ALL
+    b = np.array([v + 0.0]).view(np.uint64)[0]
+    return ~b if (b >> _U63) else (b | _SIGN)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fold_scores(k, idx, n, ztab, zf, fk, fi):
+    """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp)."""
+    a = key_to_double(k[(n - 1) // 2])
+    b = key_to_double(k[n // 2])
+    med = a if n % 2 else (a + b) / 2.0
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        if key_to_double(k[mid]) > med:
+            hi = mid
+        else:
+            lo = mid + 1
+    L = lo - 1
+    R = lo
+    o = 0
+    while L >= 0 or R < n:
+        fl = abs(key_to_double(k[L]) - med) if L >= 0 else np.inf
+        fr = abs(key_to_double(k[R]) - med) if R < n else np.inf
+        if R >= n or (L >= 0 and fl <= fr):
+            fk[o] = double_to_key(fl)
+            fi[o] = idx[L]
+            L -= 1
+        else:
+            fk[o] = double_to_key(fr)
+            fi[o] = idx[R]
+            R += 1
+        o += 1
+    return assign_scores(fk, fi, n, 0, n, ztab, zf, zf[:0])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, bins, hist, zf):
     """One variable: normal scores z (n,) and sorted values (n,) of x, or of |x - center| with
     fold; returns the number of tied draws."""
     n = x.shape[0]
@@ -183,20 +229,27 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, bins, 
     else:
         in_a = radix_sort_keys(n, 8, ka, ia, kb, ib, hist)
     if in_a:
-        return assign_scores(ka, ia, n, 0, n, ztab, z, sorted_)
-    return assign_scores(kb, ib, n, 0, n, ztab, z, sorted_)
+        tied = assign_scores(ka, ia, n, 0, n, ztab, z, sorted_)
+        if zf.shape[0] > 0:
+            fold_scores(ka, ia, n, ztab, zf, kb, ib)
+    else:
+        tied = assign_scores(kb, ib, n, 0, n, ztab, z, sorted_)
+        if zf.shape[0] > 0:
+            fold_scores(kb, ib, n, ztab, zf, ka, ia)
+    return tied
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, bins, hist, n_threads):
+def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, bins, hist, n_threads, zf):
     """Batch: x (n_var, n) -> z (n_var, n), sorted_ (n_var, n) or (n_var, 0) when not wanted,
     n_tied (n_var,); center (n_var,) if fold.  One worker per variable; scratch per worker
     w < T = min(n_threads, n_var): keys (T, 2, n) uint64, idx (T, 2, n) uint32, hist (T, 8, 256),
-    bins (T, MSD_BINS + 1) int64 (any (T, 1) when n < MSD_MIN).
+    bins (T, MSD_BINS + 1) int64 (any (T, 1) when n < MSD_MIN).  zf (n_var, n) receives the
+    scores of |x - median| from the same sort (finite rows only), or is (n_var, 0) when not wanted.
     """
     n_var = x.shape[0]
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
         for v in range(w, n_var, T):
             n_tied[v] = rank_normalize_one(x[v], fold, center[v], ztab, z[v], sorted_[v], keys[w, 0],
-                                           idx[w, 0], keys[w, 1], idx[w, 1], bins[w], hist[w])
+                                           idx[w, 0], keys[w, 1], idx[w, 1], bins[w], hist[w], zf[v])

@@ -180,13 +180,41 @@ inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, 
     return n_tied;
 }
 
+// Folded scores without a second sort: the ranks of |x - median| follow from merging the two
+// monotone halves of the sorted keys k (below the median read downwards, above it upwards).
+// zf[idx[q]] = scores as ArviZ's z_scale(|x - median(x)|); fk, fi: scratch of n.  All draws finite.
+inline int64_t fold_scores(const uint64_t* k, const uint32_t* idx, int64_t n, const double* ztab,
+                           double* zf, uint64_t* fk, uint32_t* fi) {
+    const double a = key_to_double(k[(n - 1) / 2]), b = key_to_double(k[n / 2]);
+    const double med = (n % 2) ? a : (a + b) / 2.0;
+    int64_t lo = 0, hi = n;  // p = first position whose value exceeds the median
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (key_to_double(k[mid]) > med) hi = mid; else lo = mid + 1;
+    }
+    int64_t L = lo - 1, R = lo, o = 0;
+    while (L >= 0 || R < n) {
+        const double fl = L >= 0 ? std::fabs(key_to_double(k[L]) - med) : INFINITY;
+        const double fr = R < n ? std::fabs(key_to_double(k[R]) - med) : INFINITY;
+        if (R >= n || (L >= 0 && fl <= fr)) {
+            fk[o] = double_to_key(fl);
+            fi[o++] = idx[L--];
+        } else {
+            fk[o] = double_to_key(fr);
+            fi[o++] = idx[R++];
+        }
+    }
+    return assign_scores(fk, fi, n, 0, n, ztab, zf, nullptr);
+}
+
 // One variable: x (n,) -> z (n,) normal scores of average ranks, sorted (n,) the values in
 // ascending order.  With fold, the values ranked are |x - center| (folding about the median).
+// With zf (not null; finite draws only), also the scores of |x - median(x)| from the same sort.
 // Returns the number of draws that share their value with another draw.
 inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double center,
                                   const double* ztab, double* z, double* sorted, uint64_t* ka,
                                   uint32_t* ia, uint64_t* kb, uint32_t* ib, int64_t* bins,
-                                  int64_t* hist) {
+                                  int64_t* hist, double* zf = nullptr) {
     if (n <= 0) return 0;
     make_keys(x, 0, n, fold, center, ka, ia);
     bool in_a = false;
@@ -194,8 +222,15 @@ inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double 
         radix_sort_msd(n, ka, ia, kb, ib, bins, hist);
     else
         in_a = radix_sort_keys(n, 8, ka, ia, kb, ib, hist);
-    return in_a ? assign_scores(ka, ia, n, 0, n, ztab, z, sorted)
-                : assign_scores(kb, ib, n, 0, n, ztab, z, sorted);
+    const int64_t tied = in_a ? assign_scores(ka, ia, n, 0, n, ztab, z, sorted)
+                              : assign_scores(kb, ib, n, 0, n, ztab, z, sorted);
+    if (zf) {
+        if (in_a)
+            fold_scores(ka, ia, n, ztab, zf, kb, ib);
+        else
+            fold_scores(kb, ib, n, ztab, zf, ka, ia);
+    }
+    return tied;
 }
 
 // Batch over variables (one worker thread per variable): x (n_var, n) C-contiguous; center
@@ -207,14 +242,14 @@ inline void rank_normalize(const double* x, int64_t n_var, int64_t n, bool fold,
                            const double* center, const double* ztab, double* z,
                            double* sorted, int64_t* n_tied, uint64_t* keys /* 2 * T * n */,
                            uint32_t* idx /* 2 * T * n */, int64_t* bins, int64_t* hist,
-                           int n_threads) {
+                           int n_threads, double* zf = nullptr) {
     strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
         uint64_t* ka = keys + int64_t(2) * w * n;
         uint32_t* ia = idx + int64_t(2) * w * n;
         n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n,
                                        sorted ? sorted + v * n : nullptr, ka, ia, ka + n, ia + n,
                                        bins + (n >= kMsdMin ? w * (kMsdBins + 1) : 0),
-                                       hist + int64_t(w) * 8 * 256);
+                                       hist + int64_t(w) * 8 * 256, zf ? zf + v * n : nullptr);
     });
 }
 
