@@ -170,48 +170,45 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def key_to_double(k):
-    bits = (k & _LOW63) if (k >> _U63) else ~k
-    return np.array([bits]).view(np.float64)[0]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def double_to_key(v):
-    if math.isnan(v):
-        return _ALL
-    b = np.array([v + 0.0]).view(np.uint64)[0]
-    return ~b if (b >> _U63) else (b | _SIGN)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def fold_scores(k, idx, n, ztab, zf, fk, fi):
-    """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp)."""
-    a = key_to_double(k[(n - 1) // 2])
-    b = key_to_double(k[n // 2])
+    """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp).
+
+    Numba cannot bit-cast scalars cheaply, so the sorted values are first decoded into zf (free
+    until the scores are written) and the folded values written through a float view of fk.
+    """
+    zu = zf.view(np.uint64)
+    for q in range(n):
+        kk = k[q]
+        zu[q] = (kk & _LOW63) if (kk >> _U63) else ~kk
+    a = zf[(n - 1) // 2]
+    b = zf[n // 2]
     med = a if n % 2 else (a + b) / 2.0
     lo = 0
     hi = n
     while lo < hi:
         mid = lo + (hi - lo) // 2
-        if key_to_double(k[mid]) > med:
+        if zf[mid] > med:
             hi = mid
         else:
             lo = mid + 1
+    fv = fk.view(np.float64)
     L = lo - 1
     R = lo
     o = 0
     while L >= 0 or R < n:
-        fl = abs(key_to_double(k[L]) - med) if L >= 0 else np.inf
-        fr = abs(key_to_double(k[R]) - med) if R < n else np.inf
+        fl = abs(zf[L] - med) if L >= 0 else np.inf
+        fr = abs(zf[R] - med) if R < n else np.inf
         if R >= n or (L >= 0 and fl <= fr):
-            fk[o] = double_to_key(fl)
+            fv[o] = fl + 0.0
             fi[o] = idx[L]
             L -= 1
         else:
-            fk[o] = double_to_key(fr)
+            fv[o] = fr + 0.0
             fi[o] = idx[R]
             R += 1
         o += 1
+    for q in range(n):
+        fk[q] = fk[q] | _SIGN  # key of a non-negative double
     return assign_scores(fk, fi, n, 0, n, ztab, zf, zf[:0])
 
 
