@@ -58,9 +58,10 @@ ESS_METHODS = ("bulk", "tail", "mean", "sd", "median", "mad", "quantile", "local
 RHAT_METHODS = ("rank", "split", "folded", "z_scale", "identity")
 MCSE_METHODS = ("mean", "sd", "median", "quantile")
 
-# Direct lag sums cost about n * K operations, an FFT about n * log2(n) * 40: beyond this many lags
-# the FFT wins (measured in bench/bench_diagnostics.py::test_crossover).
-_MAX_DIRECT_LAG_FACTOR = 3.0
+# Direct lag sums cost n * K multiply-adds (vectorised), the NumPy FFT fallback about as much as
+# 600-850 lags for 8 chains of 5e3..5e5 draws (measured on the 2-core dev machine): chains whose
+# Geyer truncation lies beyond this many lags are finished by the FFT.
+_MAX_DIRECT_LAGS = 600
 
 
 class DiagnosticWarning(RuntimeWarning):
@@ -245,7 +246,7 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False
 
 
 def _max_lag(n):
-    return int(min(n - 1, max(16, _MAX_DIRECT_LAG_FACTOR * n.bit_length() * 8)))
+    return int(min(n - 1, _MAX_DIRECT_LAGS))
 
 
 # what an ESS is of (see ess.hpp): g(x) = x, x <= a, (x - a)^2, |x - a|, a <= x <= b

@@ -211,7 +211,7 @@ def test_cpp_numba_parity(name):
 def test_fft_fallback_equals_direct(backend, monkeypatch):
     x = ar1(0.95, (4, 2000), 3)
     direct = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
-    monkeypatch.setattr(D, "_MAX_DIRECT_LAG_FACTOR", 0.0)  # max_lag = 16: forces the FFT path
+    monkeypatch.setattr(D, "_MAX_DIRECT_LAGS", 16)  # forces the FFT path
     fft = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
     np.testing.assert_allclose(fft, direct, rtol=1e-11)
 

@@ -1,8 +1,9 @@
 """Rank normalisation: Numba twin of ``csrc/include/fastmc/rank.hpp`` (same names, same order).
 
-One LSD radix sort of order-preserving 64-bit keys per variable gives average ranks, ties and the
-sorted values; integer ranks read their normal score from a caller-supplied table, half-integer
-ranks (ties) use :func:`normal_quantile`.
+One radix sort of order-preserving 64-bit keys per variable (8 LSD passes; for N >= 2^18 one MSD
+pass then LSD per bin) gives average ranks, ties, the sorted values and, by a merge about the
+median, the folded ranks; integer ranks read their normal score from a caller-supplied table,
+half-integer ranks (ties) use :func:`normal_quantile`.
 """
 import math
 

@@ -1,8 +1,9 @@
 // Rank normalisation (Vehtari et al. 2021): average ranks over all draws of one variable, mapped to
 // normal scores z = Phi^-1((r - 3/8) / (N + 1/4)).  Twin: fastmc/_numba/rank.py.
 //
-// One LSD radix sort of order-preserving 64-bit keys per variable gives ranks, ties and the sorted
-// values (reused by the caller for medians, quantiles and intervals).  Scores of integer ranks come
+// One radix sort of order-preserving 64-bit keys per variable (8 LSD passes; for N >= 2^18 one MSD
+// pass then in-cache LSD per bin) gives ranks, ties and the sorted values (reused by the caller
+// for medians, quantiles and intervals) and, by a merge about the median, the folded ranks.  Scores of integer ranks come
 // from a caller-supplied table (computed once per N with scipy.special.ndtri, so that the values equal
 // ArviZ's bit for bit); only the half-integer ranks of ties use normal_quantile() below.
 #pragma once
