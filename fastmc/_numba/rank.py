@@ -42,17 +42,18 @@ def normal_quantile(p):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def radix_sort_keys(n, n_passes, ka, ia, kb, ib, hist):
-    """LSD sort of ka (positions ia) on the low n_passes bytes; True if the result is in (ka, ia)."""
+def radix_sort_keys(n, first_pass, n_passes, ka, ia, kb, ib, hist):
+    """LSD sort of ka (positions ia) on bytes first_pass..n_passes-1; True if the result is in
+    (ka, ia)."""
     for p in range(n_passes):
         for b in range(256):
             hist[p, b] = 0
     for i in range(n):
         k = ka[i]
-        for p in range(n_passes):
+        for p in range(first_pass, n_passes):
             hist[p, int((k >> np.uint64(8 * p)) & _MASK)] += 1
     in_a = True
-    for p in range(n_passes):
+    for p in range(first_pass, n_passes):
         shift = np.uint64(8 * p)
         first = ka[0] if in_a else kb[0]
         if hist[p, int((first >> shift) & _MASK)] == n:
@@ -75,6 +76,52 @@ def radix_sort_keys(n, n_passes, ka, ia, kb, ib, hist):
             id_[dst] = is_[i]
         in_a = not in_a
     return in_a
+
+
+SKIP_BYTES = 2
+MAX_RUN = 64
+_U16 = np.uint64(16)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def finish_low_bits(n, k, idx):
+    """Insertion-sort the (rare, adjacent) runs of keys equal above bit 16 (see rank.hpp); False
+    at a run longer than MAX_RUN (the caller then sorts fully)."""
+    i = 0
+    while i + 1 < n:
+        if (k[i + 1] >> _U16) != (k[i] >> _U16):
+            i += 1
+            continue
+        j = i + 1
+        while j + 1 < n and (k[j + 1] >> _U16) == (k[i] >> _U16):
+            j += 1
+        if j - i + 1 > MAX_RUN:
+            return False
+        for a in range(i + 1, j + 1):
+            key = k[a]
+            x = idx[a]
+            b = a - 1
+            while b >= i and k[b] > key:
+                k[b + 1] = k[b]
+                idx[b + 1] = idx[b]
+                b -= 1
+            k[b + 1] = key
+            idx[b + 1] = x
+        i = j + 1
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sort_keys(n, n_passes, ka, ia, kb, ib, hist):
+    """Radix passes on bytes 2..n_passes-1, then the low-bit fix-up; True if result in (ka, ia)."""
+    in_a = radix_sort_keys(n, SKIP_BYTES, n_passes, ka, ia, kb, ib, hist)
+    if in_a:
+        if finish_low_bits(n, ka, ia):
+            return in_a
+        return radix_sort_keys(n, 0, n_passes, ka, ia, kb, ib, hist)
+    if finish_low_bits(n, kb, ib):
+        return in_a
+    return not radix_sort_keys(n, 0, n_passes, kb, ib, ka, ia, hist)
 
 
 MSD_BITS = 16
@@ -103,8 +150,8 @@ def radix_sort_msd(n, ka, ia, kb, ib, bins, hist):
         end = bins[b]
         c = end - start
         if c > 64:
-            if not radix_sort_keys(c, (64 - MSD_BITS) // 8, kb[start:end], ib[start:end],
-                                   ka[start:end], ia[start:end], hist):
+            if not sort_keys(c, (64 - MSD_BITS) // 8, kb[start:end], ib[start:end],
+                             ka[start:end], ia[start:end], hist):
                 kb[start:end] = ka[start:end]
                 ib[start:end] = ia[start:end]
         else:
@@ -225,7 +272,7 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, bins, 
         radix_sort_msd(n, ka, ia, kb, ib, bins, hist)
         in_a = False
     else:
-        in_a = radix_sort_keys(n, 8, ka, ia, kb, ib, hist)
+        in_a = sort_keys(n, 8, ka, ia, kb, ib, hist)
     if in_a:
         tied = assign_scores(ka, ia, n, 0, n, ztab, z, sorted_)
         if zf.shape[0] > 0:
