@@ -10,11 +10,15 @@ folding, and localization: an improved R-hat", and agree with ArviZ 0.23 (``arvi
 emcee. Where Stan and ArviZ differ (the MCSE of the standard deviation) both are offered and the
 ArviZ definition is the default.
 
-Implementation: one radix sort per variable gives the average ranks, the sorted draws (medians,
-quantiles, intervals) and the normal scores; autocovariances are summed lag by lag only until
-Geyer's initial sequence truncates (O(n K)), falling back to one NumPy FFT per variable (spectra
-summed over chains) for slowly mixing chains. The kernels are in C++ (``fastmc._core``) and Numba
-(``fastmc._numba``) and agree to 1e-12.
+Implementation (choices measured in ``bench/bench_diagnostics.py``): one radix sort per variable
+gives the average ranks, the sorted draws (medians, quantiles, intervals) and, by merging the two
+halves about the median, the folded ranks. Normal scores of integer ranks come from a table of
+``scipy.special.ndtri`` values cached per number of draws (so they equal ArviZ's bit for bit);
+half-integer ranks of ties use our own quantile function. Autocovariances are summed lag by lag
+only until Geyer's initial sequence truncates (O(n K), vectorised), and chains needing more than
+600 lags (the measured crossover) are finished by one NumPy FFT per variable with the spectra summed
+over chains. The kernels are in C++ (``fastmc._core``, the default) and Numba (``fastmc._numba``)
+and agree to 1e-12; variables are spread over the cores.
 
 Degenerate data never raises; the result is documented per case and a
 :class:`DiagnosticWarning` names the reason whenever a NaN is returned:
@@ -27,6 +31,10 @@ Degenerate data never raises; the result is documented per case and a
 * a single chain: ESS is computed (split chains); R-hat is NaN (needs 2 chains), as ArviZ.
 * a constant variable: ESS = number of draws (ArviZ; Stan returns NaN), ``relative=True`` gives 1.0
   (ArviZ returns the number of draws there); R-hat is NaN (0/0); MCSE is 0.
+* all draws infinite: every quantity NaN (folding about an infinite median is undefined).
+* :func:`summary`: mean and sd always (NaN if a draw is NaN); the interval whenever no draw is NaN
+  (also with fewer than 4 draws, as ArviZ; with a NaN draw ArviZ returns a half-NaN interval, we
+  return NaN for both ends); the other columns follow the rules above.
 """
 from __future__ import annotations
 
@@ -289,7 +297,7 @@ def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None):
     for v in np.flatnonzero(out == -1.0):  # slowly mixing: finish with one FFT per variable
         G = _transform(Y[v], kind, a[v], b[v])
         mean = G.mean(axis=1)
-        acm = _autocov_fft(G - mean[:, None]).mean(axis=0)
+        acm = _mean_autocov_fft(G - mean[:, None])
         out[v] = from_acov(np.ascontiguousarray(acm), np.ascontiguousarray(mean), bool(relative))
     return out
 
@@ -327,6 +335,16 @@ def _autocov_fft(C):
     f = np.fft.rfft(C, n=nfft, axis=-1)
     acov = np.fft.irfft(f.real ** 2 + f.imag ** 2, n=nfft, axis=-1)[..., :n]
     return acov / n
+
+
+def _mean_autocov_fft(C):
+    """Chain-averaged biased autocovariances of centred rows C (m, n): the power spectra are summed
+    over chains before one inverse FFT."""
+    m, n = C.shape
+    nfft = _next_fast_len(2 * n)
+    f = np.fft.rfft(C, n=nfft, axis=-1)
+    power = (f.real ** 2 + f.imag ** 2).sum(axis=0)
+    return np.fft.irfft(power, n=nfft)[:n] / (n * m)
 
 
 def _next_fast_len(n):
