@@ -111,31 +111,33 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
     m, n = x.shape
     N = m * n
     has_nan = False
-    for c in range(m):
+    lo = ess_transform(x[0, 0], kind, a, b)
+    hi = lo
+    for c in range(m):  # one pass: NaN check, transform, range
+        xc = x[c]
+        cc = centred[c]
         for i in range(n):
-            if math.isnan(x[c, i]):
+            if math.isnan(xc[i]):
                 has_nan = True
-            centred[c, i] = ess_transform(x[c, i], kind, a, b)
-    if has_nan:
-        return np.nan
-    lo = centred[0, 0]
-    hi = centred[0, 0]
-    for c in range(m):
-        for i in range(n):
-            v = centred[c, i]
+            v = ess_transform(xc[i], kind, a, b)
+            cc[i] = v
             if v < lo:
                 lo = v
             if v > hi:
                 hi = v
+    if has_nan:
+        return np.nan
     if hi - lo < 1e-15:
         return 1.0 if relative else float(N)
     for c in range(m):
+        cc = centred[c]
         s = 0.0
         for i in range(n):
-            s += centred[c, i]
+            s += cc[i]
         chain_mean[c] = s / float(n)
+        mu = chain_mean[c]
         for i in range(n):
-            centred[c, i] = centred[c, i] - chain_mean[c]
+            cc[i] = cc[i] - mu
     lag_cap = min(max_lag + 1, n)
     have = 0
     want = min(LAG_BLOCK, lag_cap)  # one full block first

@@ -108,17 +108,15 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
                              double* cov, double* chain_mean) {
     const int64_t N = m * n;
     bool has_nan = false;
-    for (int64_t i = 0; i < N; ++i) {
+    double lo = ess_transform(x[0], kind, a, b), hi = lo;
+    for (int64_t i = 0; i < N; ++i) {  // one pass: NaN check, transform, range
         if (std::isnan(x[i])) has_nan = true;
-        centred[i] = ess_transform(x[i], kind, a, b);
-    }
-    if (has_nan) return NAN;
-    double lo = centred[0], hi = centred[0];
-    for (int64_t i = 0; i < N; ++i) {
-        const double v = centred[i];
+        const double v = ess_transform(x[i], kind, a, b);
+        centred[i] = v;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
     }
+    if (has_nan) return NAN;
     if (hi - lo < 1e-15) return relative ? 1.0 : static_cast<double>(N);  // constant: every draw counts
     for (int64_t c = 0; c < m; ++c) {
         double* xc = centred + c * n;
