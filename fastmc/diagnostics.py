@@ -523,12 +523,17 @@ def _rhat_batch(X, method, backend):
             else:
                 z, _, zf = _rank_normalize(Ys, backend, want_folded=True)
                 tail = _rhat_core(zf, backend)
-                res = tail if method == "folded" else np.fmax(_rhat_core(z, backend), tail)
-                if method == "rank":  # max() in ArviZ propagates a NaN bulk R-hat
-                    bulk = _rhat_core(z, backend)
-                    res = np.where(np.isnan(bulk) | np.isnan(tail), np.nan, res)
+                if method == "folded":
+                    res = tail
+                else:
+                    res = _max_like_python(_rhat_core(z, backend), tail)
     out[ok] = res
     return out
+
+
+def _max_like_python(bulk, tail):
+    """ArviZ's ``max(bulk, tail)``: NaN if bulk is NaN, bulk if only tail is NaN."""
+    return np.where(tail > bulk, tail, bulk)
 
 
 def rhat(x, method="rank", *, backend="auto"):
@@ -886,7 +891,7 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
                 if n % 2:  # ArviZ's summary folds about the median of all draws, not the split ones
                     zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S), want_sorted=False)
                 rb, rt = _rhat_core(z, be), _rhat_core(zf, be)
-                rh = np.where(np.isnan(rb) | np.isnan(rt), np.nan, np.fmax(rb, rt))
+                rh = _max_like_python(rb, rt)
             else:
                 rh = np.full(d, np.nan)
         cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))

@@ -292,6 +292,7 @@ def test_degenerate_cases_match_arviz():
         "ties_odd": rng.integers(0, 3, (4, 101)).astype(float),
         "const_chain": np.vstack([np.ones(50), rng.standard_normal((3, 50))]),
         "allinf": np.full((4, 20), np.inf),
+        "mostly_inf": np.where(np.arange(80).reshape(4, 20) % 3 == 0, 1.0, np.inf),  # inf median
     }
     logging.disable(logging.CRITICAL)
     try:
