@@ -8,6 +8,8 @@ Samplers (:func:`rwmh`, :func:`hmc`) run many chains in parallel threads in C++ 
 from ._backend import available_backends
 from .results import SamplingResult
 from .adaptation import AdaptedState, SamplingWarning
+from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, autocov, ess, integrated_time, mcse,
+                          rhat, summary)
 from .nuts import nuts
 from .samplers import hmc, rwmh
 from .targets import GaussianMixture, default_mixture
@@ -25,6 +27,16 @@ __all__ = [
     "SamplingWarning",
     "SamplingResult",
     "Target",
+    "ess",
+    "rhat",
+    "mcse",
+    "autocorr",
+    "autocov",
+    "integrated_time",
+    "summary",
+    "Summary",
+    "AutocorrError",
+    "DiagnosticWarning",
     "GradientCheckWarning",
     "models",
     "workloads",

@@ -6,6 +6,16 @@ from numba import types
 
 _inline = dict(nogil=True, fastmath=False, error_model="numpy", inline="always")
 
+# Every generated dispatcher lives as long as the process: the cached kernels' index holds the
+# types of the functions they were compiled for, and Numba raises ReferenceError when such a
+# type's dispatcher has been collected. A few small objects per target is the price.
+_KEEP_ALIVE = []
+
+
+def _keep(target):
+    _KEEP_ALIVE.append(target)
+    return target
+
 
 def _make_work(dim):
     @numba.njit(**_inline)
@@ -34,7 +44,7 @@ def make_njit_target(fn, dim, data):
     def stop(tdata):
         return False
 
-    return NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), data)
+    return _keep(NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), data))
 
 
 def make_cfunc_target(cproto, dim, data, stop_flag):
@@ -65,7 +75,7 @@ def make_cfunc_target(cproto, dim, data, stop_flag):
     def stop(tdata):
         return tdata[1][0] != 0
 
-    return NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), (data, stop_flag))
+    return _keep(NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), (data, stop_flag)))
 
 
 def make_cfunc(fn, data_shape):
@@ -84,3 +94,43 @@ def make_cfunc(fn, data_shape):
         return 0
 
     return c_logp
+
+
+def kernels_for(target):
+    """Context for running the Numba kernels on ``target``: a user target's specialisations are
+    compiled without touching the on-disk cache. The cache index would otherwise record the
+    types of per-target dispatchers, which do not survive the process, and Numba fails with
+    ReferenceError when a later process reads such an index."""
+    import contextlib
+
+    if target.kind == "mixture":
+        return contextlib.nullcontext()
+    return _uncached()
+
+
+def _uncached():
+    import contextlib
+    import importlib
+    import pkgutil
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    from . import _numba
+
+    @contextlib.contextmanager
+    def ctx():
+        disps = []
+        for info in pkgutil.iter_modules(_numba.__path__):
+            mod = importlib.import_module(f"{_numba.__name__}.{info.name}")
+            disps += [obj for obj in vars(mod).values() if isinstance(obj, Dispatcher)]
+        saved = [(d, d._cache) for d in disps]
+        for d in disps:
+            d._cache = NullCache()
+        try:
+            yield
+        finally:
+            for d, c in saved:
+                d._cache = c
+
+    return ctx()

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 
 
-def _fmt_vec(v) -> str:
-    return "[" + ", ".join(f"{x:8.4f}" for x in np.ravel(v)) + "]"
+def _fmt_vec(v, fmt="8.4f") -> str:
+    return "[" + ", ".join(f"{x:{fmt}}" for x in np.ravel(v)) + "]"
 
 
 def _report(name: str, result, mix, out) -> None:
@@ -25,8 +25,8 @@ def _report(name: str, result, mix, out) -> None:
     print(f"           exact      {_fmt_vec(mix.mean())}", file=out)
     print(f"  cov      sample     {_fmt_vec(np.cov(flat.T))}", file=out)
     print(f"           exact      {_fmt_vec(mix.cov())}", file=out)
-    print(f"  ESS bulk            {_fmt_vec(bulk)}", file=out)
-    print(f"  ESS tail            {_fmt_vec(tail)}", file=out)
+    print(f"  ESS bulk            {_fmt_vec(bulk, '8.0f')}", file=out)
+    print(f"  ESS tail            {_fmt_vec(tail, '8.0f')}", file=out)
     print(f"  R-hat (rank)        {_fmt_vec(rh)}", file=out)
     print(f"  min bulk ESS / s    {bulk.min() / result.wall_time:,.0f}", file=out)
     print(f"  draws / s           {result.draws_per_second:,.0f}", file=out)

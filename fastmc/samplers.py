@@ -108,7 +108,10 @@ def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
     else:
         fns = (nt.logp_grad, nt.grad, nt.stop, nt.make_work)
         run = chains.hmc_run
-    res = _run_numba(run, threads, *fns, nt.tdata, x, *params, np.uint64(seed), first_chain)
+    from ._jit_user import kernels_for
+
+    with kernels_for(target):
+        res = _run_numba(run, threads, *fns, nt.tdata, x, *params, np.uint64(seed), first_chain)
     out = dict(zip(_NUMBA_KEYS[sampler], res))
     out["error"] = None
     return out

@@ -1,0 +1,243 @@
+"""Geyer ESS and basic R-hat: Numba twin of ``csrc/include/fastmc/ess.hpp`` (same names, order).
+
+Inputs are (chains, draws) blocks; splitting, ranking and folding are done by the caller.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .autocov import LAG_BLOCK, autocov_lags_centered
+
+NEED_FFT = -1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def geyer_tau(acm, n_lags, n, mean_var, var_plus, rho):
+    """tau from chain-averaged autocovariances acm[:n_lags]; NEED_FFT if more lags are needed."""
+    for i in range(n_lags + 2):
+        rho[i] = 0.0
+    even = 1.0
+    odd = 1.0 - (mean_var - acm[1]) / var_plus
+    rho[0] = even
+    rho[1] = odd
+    t = 1
+    while t < n - 3 and (even + odd) > 0.0:
+        if t + 2 >= n_lags:
+            return NEED_FFT
+        even = 1.0 - (mean_var - acm[t + 1]) / var_plus
+        odd = 1.0 - (mean_var - acm[t + 2]) / var_plus
+        if (even + odd) >= 0.0:
+            rho[t + 1] = even
+            rho[t + 2] = odd
+        t += 2
+    max_t = t - 2
+    if even > 0.0:
+        rho[max_t + 1] = even
+    s = 1
+    while s <= max_t - 2:
+        if rho[s + 1] + rho[s + 2] > rho[s - 1] + rho[s]:
+            rho[s + 1] = (rho[s - 1] + rho[s]) / 2.0
+            rho[s + 2] = rho[s + 1]
+        s += 2
+    total = 0.0
+    for s in range(max_t + 1):
+        total += rho[s]
+    tail = rho[max_t + 1] if max_t + 1 < n else 0.0
+    last = max(max_t + 1, 1)
+    for s in range(last + 1):
+        if math.isnan(rho[s]):
+            return np.nan
+    return -1.0 + 2.0 * total + tail
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_from_tau(tau, n_total, relative):
+    if math.isnan(tau):
+        return np.nan
+    N = float(n_total)
+    floor_tau = 1.0 / math.log10(N)
+    if tau < floor_tau:
+        tau = floor_tau
+    return (1.0 if relative else N) / tau
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_variances(chain_mean, m, n, acm0):
+    nd = float(n)
+    mean_var = acm0 * nd / (nd - 1.0)
+    vp = mean_var * (nd - 1.0) / nd
+    if m > 1:
+        mu = 0.0
+        for c in range(m):
+            mu += chain_mean[c]
+        mu /= float(m)
+        ss = 0.0
+        for c in range(m):
+            ss += (chain_mean[c] - mu) * (chain_mean[c] - mu)
+        vp += ss / float(m - 1)
+    return mean_var, vp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_from_autocov(acm, chain_mean, relative, rho):
+    """FFT path: acm (n,) chain-averaged autocovariances; rho scratch (n + 2,)."""
+    n = acm.shape[0]
+    m = chain_mean.shape[0]
+    mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
+    return ess_from_tau(geyer_tau(acm, n, n, mean_var, var_plus, rho), m * n, relative)
+
+
+IDENTITY, BELOW, SQUARE_DEV, ABS_DEV, INSIDE = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_transform(v, kind, a, b):
+    """g(x): 0 identity, 1 x <= a, 2 (x - a)^2, 3 |x - a|, 4 a <= x <= b (see ess.hpp)."""
+    if kind == BELOW:
+        return 1.0 if v <= a else 0.0
+    if kind == SQUARE_DEV:
+        return (v - a) * (v - a)
+    if kind == ABS_DEV:
+        return abs(v - a)
+    if kind == INSIDE:
+        return 1.0 if (a <= v and v <= b) else 0.0
+    return v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean):
+    """Direct path for one (m, n) block of g(x); NEED_FFT if more than max_lag lags are needed."""
+    m, n = x.shape
+    N = m * n
+    has_nan = False
+    lo = ess_transform(x[0, 0], kind, a, b)
+    hi = lo
+    for c in range(m):  # one pass: NaN check, transform, range
+        xc = x[c]
+        cc = centred[c]
+        for i in range(n):
+            if math.isnan(xc[i]):
+                has_nan = True
+            v = ess_transform(xc[i], kind, a, b)
+            cc[i] = v
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+    if has_nan:
+        return np.nan
+    if hi - lo < 1e-15:
+        return 1.0 if relative else float(N)
+    for c in range(m):
+        cc = centred[c]
+        s = 0.0
+        for i in range(n):
+            s += cc[i]
+        chain_mean[c] = s / float(n)
+        mu = chain_mean[c]
+        for i in range(n):
+            cc[i] = cc[i] - mu
+    lag_cap = min(max_lag + 1, n)
+    have = 0
+    want = min(LAG_BLOCK, lag_cap)  # one full block first
+    mean_var = 0.0
+    var_plus = 0.0
+    while True:
+        for t in range(have, want):
+            acm[t] = 0.0
+        for c in range(m):
+            autocov_lags_centered(centred[c], n, have, want, cov)
+            for t in range(have, want):
+                acm[t] += cov[t - have] / float(n)
+        for t in range(have, want):
+            acm[t] /= float(m)
+        if have == 0:
+            mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
+        have = want
+        tau = geyer_tau(acm, have, n, mean_var, var_plus, rho)
+        if tau != NEED_FFT:
+            return ess_from_tau(tau, N, relative)
+        if have >= lag_cap:
+            return NEED_FFT
+        want = min(2 * have, lag_cap)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
+    """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
+    NEED_FFT where the caller must use an FFT.  Scratch is allocated once per worker."""
+    n_var, m, n = x.shape
+    T = max(1, min(n_threads, n_var))
+    for w in prange(T):
+        centred = np.empty((m, n))
+        acm = np.empty(max_lag + 3)
+        rho = np.empty(max_lag + 3)
+        cov = np.empty(max_lag + 3)
+        chain_mean = np.empty(m)
+        for v in range(w, n_var, T):
+            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], centred, acm, rho,
+                                    cov, chain_mean)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def moments(x, out, n_threads):
+    """Per row of x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4)."""
+    n_var, N = x.shape
+    T = max(1, min(n_threads, n_var))
+    for w in prange(T):
+        for v in range(w, n_var, T):
+            s = 0.0
+            for i in range(N):
+                s += x[v, i]
+            mu = s / float(N)
+            s2 = 0.0
+            s4 = 0.0
+            for i in range(N):
+                c2 = (x[v, i] - mu) * (x[v, i] - mu)
+                s2 += c2
+                s4 += c2 * c2
+            out[v, 0] = mu
+            out[v, 1] = s2
+            out[v, 2] = s4
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rhat_one(x, chain_mean, chain_var):
+    """Basic R-hat of one (m, n) block; NaN when m < 2."""
+    m, n = x.shape
+    nd = float(n)
+    for c in range(m):
+        s = 0.0
+        for i in range(n):
+            s += x[c, i]
+        mu = s / nd
+        ss = 0.0
+        for i in range(n):
+            ss += (x[c, i] - mu) * (x[c, i] - mu)
+        chain_mean[c] = mu
+        chain_var[c] = ss / (nd - 1.0)
+    mu = 0.0
+    w = 0.0
+    for c in range(m):
+        mu += chain_mean[c]
+        w += chain_var[c]
+    mu /= float(m)
+    w /= float(m)
+    ss = 0.0
+    for c in range(m):
+        ss += (chain_mean[c] - mu) * (chain_mean[c] - mu)
+    b = nd * ss / float(m - 1) if m > 1 else np.nan
+    return math.sqrt((b / w + nd - 1.0) / nd)
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def rhat(x, out, n_threads):
+    """Batch: x (n_var, m, n) -> out (n_var,)."""
+    n_var, m, n = x.shape
+    T = max(1, min(n_threads, n_var))
+    for w in prange(T):
+        cm = np.empty(m)
+        cv = np.empty(m)
+        for v in range(w, n_var, T):
+            out[v] = rhat_one(x[v], cm, cv)
