@@ -18,7 +18,9 @@ from setuptools import setup
 def _compile_args():
     if sys.platform == "win32":
         return ["/O2", "/fp:precise", "/std:c++17"]
-    args = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
+    # -fno-wrapv undoes the -fwrapv that CPython's build flags add: signed overflow is never relied on,
+    # and wrapping arithmetic blocks loop optimisations in the diagnostics kernels
+    args = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-wrapv", "-fvisibility=hidden"]
     arch = os.environ.get("FASTMC_ARCH", "native")
     if arch and platform.machine().lower() in ("x86_64", "amd64"):
         args.append(f"-march={arch}")

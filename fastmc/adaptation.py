@@ -173,7 +173,8 @@ def warn_after_sampling(result, *, max_treedepth: int | None = None, stacklevel:
                 msgs.append(f"R-hat above 1.01 (max {np.nanmax(r):.3f}): the chains have not mixed")
             e = ess(result.draws, method="bulk")
             if np.nanmin(e) < 100 * result.n_chains:
-                msgs.append(f"bulk ESS below 100 per chain (min {np.nanmin(e):.0f} over {result.n_chains} chains)")
+                msgs.append(f"bulk ESS {np.nanmin(e):.0f} (smallest over dimensions) is below 100 per chain "
+                            f"({100 * result.n_chains} for {result.n_chains} chains): draw more")
     for m in msgs:
         warnings.warn(m, SamplingWarning, stacklevel=stacklevel)
     return msgs
