@@ -17,32 +17,35 @@ static void check_x0(const CArray& x0, int64_t d) {
 
 // Chain c of the call is chain first_chain + c of the run: its generator is seeded from
 // (seed, first_chain + c), so a run split into calls draws exactly what one call would.
-static py::dict rwmh(const py::tuple& target, const CArray& x0, int64_t n, const CArray& prop, int prop_kind,
-                     double inv_temp, uint64_t seed, int64_t first_chain, int64_t n_threads) {
+static py::dict rwmh(const py::tuple& target, const CArray& x0, int64_t n_warmup, int64_t n, const CArray& prop,
+                     int prop_kind, bool adapt_scale, bool adapt_cov, double target_accept, double inv_temp,
+                     uint64_t seed, int64_t first_chain, int64_t n_threads) {
     const int64_t d = target_dim(target);
     check_x0(x0, d);
-    const int64_t chains = x0.shape(0);
+    const int64_t chains = x0.shape(0), total = n_warmup + n;
     if (prop.size() != (prop_kind == 0 ? d : d * d)) throw std::invalid_argument("prop has the wrong size");
-    py::array_t<double> draws({chains, n, d}), lp({chains, n});
-    U8Array acc({chains, n});
-    I64Array nonfinite(chains), done(chains);
-    double *pd = draws.mutable_data(), *plp = lp.mutable_data();
+    py::array_t<double> draws({chains, total, d}), lp({chains, total}), adapted({chains, d * d});
+    U8Array acc({chains, total});
+    I64Array nonfinite(chains), done(chains), akind(chains);
+    double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pad = adapted.mutable_data();
     uint8_t* pa = acc.mutable_data();
-    int64_t *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data();
+    int64_t *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data(), *pak = akind.mutable_data();
     const double *px0 = x0.data(), *pprop = prop.data();
+    const fastmc::RwmhAdapt cfg{adapt_scale, adapt_cov, target_accept};
     py::object error = py::none();
     with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(3 * d + tgt.work_size()));
-            fastmc::RwmhOut out{pd + c * n * d, plp + c * n, pa + c * n, pnf + c, pdone + c};
-            fastmc::rwmh_chain(tgt, px0 + c * d, n, d, pprop, prop_kind, inv_temp, seed,
+            std::vector<double> work(static_cast<size_t>(fastmc::rwmh_work_size(d) + tgt.work_size()));
+            fastmc::RwmhOut out{pd + c * total * d, plp + c * total, pa + c * total, pnf + c, pdone + c,
+                                pad + c * d * d, pak + c};
+            fastmc::rwmh_chain(tgt, px0 + c * d, n_warmup, n, d, pprop, prop_kind, cfg, inv_temp, seed,
                                static_cast<uint64_t>(first_chain + c), out, work.data());
         });
     });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["n_nonfinite"] = nonfinite;
-    r["n_done"] = done, r["error"] = error;
+    r["n_done"] = done, r["error"] = error, r["adapted"] = adapted, r["adapted_kind"] = akind;
     return r;
 }
 
@@ -117,7 +120,8 @@ static py::tuple ziggurat_tables() {
 }
 
 void register_samplers(py::module_& m) {
-    m.def("rwmh", &rwmh, py::arg("target"), py::arg("x0"), py::arg("n"), py::arg("prop"), py::arg("prop_kind"),
+    m.def("rwmh", &rwmh, py::arg("target"), py::arg("x0"), py::arg("n_warmup"), py::arg("n"), py::arg("prop"),
+          py::arg("prop_kind"), py::arg("adapt_scale"), py::arg("adapt_cov"), py::arg("target_accept"),
           py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));
     m.def("hmc", &hmc, py::arg("target"), py::arg("x0"), py::arg("n"), py::arg("step"), py::arg("n_leapfrog"),
           py::arg("inv_mass"), py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));

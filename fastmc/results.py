@@ -49,6 +49,9 @@ class SamplingResult:
     warmup : SamplingResult, optional
         The warm-up iterations (``n_warmup > 0``), with their own draws and statistics; never mixed
         into ``draws``.
+    adapted_scale : ndarray, optional
+        RWMH after warm-up: the final proposal of each chain, (chains, d) scales or (chains, d, d)
+        covariances; ``adapted_scale[c]`` can be passed back as ``scale``.
     state : AdaptedState, optional
         Adapted step size and inverse metric, last position and generator state of every chain:
         pass it as ``resume=`` to continue the run, or its step size and metric to a new run.
@@ -71,6 +74,7 @@ class SamplingResult:
     sample_stats: dict = field(default_factory=dict)
     warmup: "SamplingResult | None" = None
     state: object = None
+    adapted_scale: np.ndarray | None = None
 
     @property
     def n_chains(self) -> int:

@@ -87,7 +87,7 @@ def _run_numba(fn, n_threads, *args):
 
 
 _NUMBA_KEYS = {
-    "rwmh": ("draws", "log_density", "accepted", "n_nonfinite", "n_done"),
+    "rwmh": ("draws", "log_density", "accepted", "n_nonfinite", "n_done", "adapted", "adapted_kind"),
     "hmc": ("draws", "log_density", "accepted", "accept_prob", "energy", "divergent", "n_grad", "n_nonfinite",
             "n_done"),
 }
@@ -95,10 +95,10 @@ _NUMBA_KEYS = {
 
 def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
     """One kernel call over the chains in x (chains, d); returns the binding's dict of outputs."""
-    *params, seed = args
+    *params, inv_temp, seed = args
     if backend == "cpp":
         fn = getattr(_backend.core(), sampler)
-        return fn(target._cpp_spec(), x, *params, seed, first_chain, threads)
+        return fn(target._cpp_spec(), x, *params, inv_temp, seed, first_chain, threads)
     from ._numba import chains
 
     nt = target._numba_target()
@@ -111,7 +111,7 @@ def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
     from ._jit_user import kernels_for
 
     with kernels_for(target):
-        res = _run_numba(run, threads, *fns, nt.tdata, x, *params, np.uint64(seed), first_chain)
+        res = _run_numba(run, threads, *fns, nt.tdata, x, *params, inv_temp, np.uint64(seed), first_chain)
     out = dict(zip(_NUMBA_KEYS[sampler], res))
     out["error"] = None
     return out
@@ -178,7 +178,7 @@ def _finish(res: SamplingResult, out: dict) -> SamplingResult:
 
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
-         n_threads=None) -> SamplingResult:
+         n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None) -> SamplingResult:
     """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
 
     Parameters
@@ -203,11 +203,24 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         ``FASTMC_BACKEND`` overrides ``"auto"``.
     n_threads : int or None
         Worker threads (default: min(chains, CPU count)). Never changes the draws.
+    n_warmup : int
+        Warm-up iterations before the kept ones (default 0), returned in ``result.warmup``.
+    adapt_scale : bool
+        During warm-up, scale the proposal by lambda, tuned by Robbins-Monro
+        (log lambda += (alpha - target_accept) m^-0.6, alpha the acceptance probability).
+    adapt_cov : bool
+        At half of the warm-up, replace the proposal by 2.38^2/d times the (Stan-regularised)
+        covariance of the draws of the warm-up's second quarter, then keep tuning lambda.
+    target_accept : float, optional
+        In (0, 1); default 0.234, or 0.44 in one dimension.
 
     Returns
     -------
     SamplingResult
         ``draws`` (chains, n, d), ``log_density`` (chains, n), ``accepted`` (chains, n), ...
+        With warm-up, ``warmup`` holds the warm-up iterations and ``adapted_scale`` the final
+        proposal of each chain, (chains, d) scales or (chains, d, d) covariances: pass
+        ``adapted_scale[c]`` back as ``scale`` to sample without warm-up.
 
     Notes
     -----
@@ -218,16 +231,48 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     chains = as_int("chains", chains, minimum=1)
     inv_temp = 1.0 / as_positive_float("temperature", temperature)
     prop, kind = _proposal(scale, target.dim)
+    nw = as_int("n_warmup", n_warmup, minimum=0)
+    d = target.dim
+    if target_accept is None:
+        target_accept = 0.44 if d == 1 else 0.234
+    target_accept = as_positive_float("target_accept", target_accept)
+    if not target_accept < 1.0:
+        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
     seed = as_seed(seed)
     threads = _n_threads(n_threads, chains)
     backend = _backend.resolve_backend(backend)
     x = _start_points(target, x0, chains)
-    out = _run("rwmh", target, backend, threads, x, n, prop, kind, inv_temp, seed)
-    draws, lp, acc, nonfinite, wall = out["draws"], out["log_density"], out["accepted"], out["n_nonfinite"], out["wall"]
-    settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n,
-                    n_threads=threads)
-    res = SamplingResult("rwmh", draws, lp, acc.view(bool), nonfinite, wall, seed, backend, settings)
+    out = _run("rwmh", target, backend, threads, x, nw, n, prop, kind, bool(adapt_scale) and nw > 0,
+               bool(adapt_cov) and nw > 0, target_accept, inv_temp, seed)
+    for c in np.flatnonzero(out["n_done"] < nw + n):  # stopped by the target: no stale rows in the warm-up
+        t = int(out["n_done"][c])
+        out["draws"][c, t:], out["log_density"][c, t:], out["accepted"][c, t:] = np.nan, np.nan, 0
+    settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n, n_threads=threads,
+                    n_warmup=nw, adapt_scale=bool(adapt_scale), adapt_cov=bool(adapt_cov), target_accept=target_accept)
+    keep = slice(nw, None)
+    res = SamplingResult("rwmh", out["draws"][:, keep], out["log_density"][:, keep],
+                         out["accepted"][:, keep].view(bool), out["n_nonfinite"], out["wall"], seed, backend, settings)
+    if nw > 0:
+        res.warmup = SamplingResult("rwmh", out["draws"][:, :nw], out["log_density"][:, :nw],
+                                    out["accepted"][:, :nw].view(bool), out["n_nonfinite"], out["wall"], seed,
+                                    backend, settings)
+        res.adapted_scale = _adapted_scales(out["adapted"], out["adapted_kind"], d)
+    out["n_done"] = np.maximum(np.asarray(out["n_done"]) - nw, 0)
     return _finish(res, out)
+
+
+def _adapted_scales(adapted, kinds, d):
+    """The kernels' final proposal factors -> (chains, d) scales or (chains, d, d) covariances."""
+    if np.all(kinds == 0):
+        return adapted[:, :d].copy()
+    out = np.empty((adapted.shape[0], d, d))
+    for c in range(adapted.shape[0]):
+        if kinds[c] == 0:
+            out[c] = np.diag(adapted[c, :d] ** 2)
+        else:
+            Lc = adapted[c].reshape(d, d).T  # stored transposed
+            out[c] = Lc @ Lc.T
+    return out
 
 
 def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1, seed=None,

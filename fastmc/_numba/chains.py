@@ -6,25 +6,30 @@ import numba
 import numpy as np
 
 from .hmc import hmc_chain
-from .rwmh import rwmh_chain
+from .rwmh import rwmh_chain, rwmh_work
 
 _par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_model="numpy")
 
 
 @_par
-def rwmh_run(logp, stop, make_work, tdata, x0, n, prop, prop_kind, inv_temp, seed, first_chain):
+def rwmh_run(logp, stop, make_work, tdata, x0, n_warmup, n, prop, prop_kind, adapt_scale, adapt_cov, target_accept,
+             inv_temp, seed, first_chain):
     chains, d = x0.shape
-    draws = np.empty((chains, n, d))
-    log_density = np.empty((chains, n))
-    accepted = np.empty((chains, n), dtype=np.uint8)
-    counters = np.zeros((chains, 2), dtype=np.int64)
+    total = n_warmup + n
+    draws = np.empty((chains, total, d))
+    log_density = np.empty((chains, total))
+    accepted = np.empty((chains, total), dtype=np.uint8)
+    adapted = np.empty((chains, d * d))
+    counters = np.zeros((chains, 3), dtype=np.int64)
     for c in numba.prange(chains):
         s = np.empty(4, dtype=np.uint64)
-        work = np.empty(3 * d)
+        work = rwmh_work(d)
         twork = make_work(tdata)
-        rwmh_chain(logp, stop, tdata, x0[c], n, d, prop, prop_kind, inv_temp, seed, np.uint64(first_chain + c),
-                   draws[c], log_density[c], accepted[c], counters[c], s, work, twork)
-    return draws, log_density, accepted, counters[:, 0].copy(), counters[:, 1].copy()
+        rwmh_chain(logp, stop, tdata, x0[c], n_warmup, n, d, prop, prop_kind, adapt_scale, adapt_cov, target_accept,
+                   inv_temp, seed, np.uint64(first_chain + c), draws[c], log_density[c], accepted[c], counters[c],
+                   adapted[c], s, work, twork)
+    return (draws, log_density, accepted, counters[:, 0].copy(), counters[:, 1].copy(), adapted,
+            counters[:, 2].copy())
 
 
 @_par

@@ -1,52 +1,79 @@
-"""Random-walk Metropolis-Hastings, one chain. Twin: csrc/include/fastmc/rwmh.hpp.
+"""Random-walk Metropolis-Hastings, one chain, with optional warm-up.
+Twin: csrc/include/fastmc/rwmh.hpp (see there for the adaptation scheme).
 
 ``logp(x, tdata, twork)`` is any jitted log density with that signature (the mixture's, or a
 user's). ``prop`` is (d,) per-dimension scales (prop_kind 0) or the transposed lower Cholesky
-factor (d, d) of the proposal covariance (prop_kind 1).
+factor (d, d) of the proposal covariance (prop_kind 1). The workspace arrays are separate so that
+LLVM sees no aliasing.
 """
 import math
 
+import numpy as np
+
 from ._jit import njit
+from .linalg import fma
+from .metric import METRIC_DENSE, metric_factor
 from .rng import rng_normal, rng_seed, rng_uniform
+from .welford import welford_add, welford_metric, welford_reset
 
 
 @njit
-def rwmh_chain(logp, stop, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, chain,
-               draws, log_density, accepted, counters, s, work, twork):
-    """Fill ``draws`` (n, d), ``log_density`` (n,), ``accepted`` (n,) for one chain;
-    ``counters[0]`` receives the number of non-finite proposals, ``counters[1]`` the iterations
-    completed (n unless ``stop(tdata)`` turned true)."""
-    rng_seed(seed, chain, s)
-    x = work[0:d]
-    y = work[d:2 * d]
-    eps = work[2 * d:3 * d]
+def rwmh_work(d):
+    """Per-chain workspace: x, y, eps, s, mean, delta (d,) and L, m2, A, F (d*d,), count (1,)."""
+    return (np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d),
+            np.empty(d * d), np.empty(d * d), np.empty(d * d), np.empty(d * d), np.zeros(1, dtype=np.int64))
+
+
+@njit
+def rwmh_chain(logp, stop, tdata, x0, n_warmup, n, d, prop, prop_kind, adapt_scale, adapt_cov, target_accept,
+               inv_temp, seed, chain, draws, log_density, accepted, counters, adapted, s_rng, work, twork):
+    """Fill ``draws`` (n_warmup + n, d), ``log_density`` and ``accepted`` (n_warmup + n,) for one
+    chain; ``counters`` gets the non-finite proposals, the iterations completed and the kind of
+    the final proposal, whose factor (scaled by lambda) goes to ``adapted`` (d*d,)."""
+    rng_seed(seed, chain, s_rng)
+    x, y, eps, s, mean, delta, L, m2, A, F, wn = work
+    kind = prop_kind
+    for i in range(d if kind == 0 else d * d):
+        L[i] = prop.flat[i]
     for i in range(d):
         x[i] = x0[i]
     lp = logp(x, tdata, twork)
+    log_lam = 0.0
+    lam = 1.0
+    m = 0
+    half = n_warmup // 2
+    quarter = n_warmup // 4
+    if adapt_cov:
+        welford_reset(METRIC_DENSE, d, mean, m2, wn)
     nonfinite = 0
-    done = n
-    for t in range(n):
+    total = n_warmup + n
+    done = total
+    for t in range(total):
         for i in range(d):
-            eps[i] = rng_normal(s)
-        if prop_kind == 0:
+            eps[i] = rng_normal(s_rng)
+        if kind == 0:
             for i in range(d):
-                y[i] = x[i] + prop.flat[i] * eps[i]
+                s[i] = L[i] * eps[i]
         else:
             for i in range(d):
-                y[i] = x[i]
+                s[i] = 0.0
             for j in range(d):
                 ej = eps[j]
                 for i in range(j, d):
-                    y[i] += prop.flat[j * d + i] * ej
+                    s[i] = fma(L[j * d + i], ej, s[i])
+        for i in range(d):
+            y[i] = x[i] + lam * s[i]
         lpy = logp(y, tdata, twork)
         if stop(tdata):
             done = t
             break
-        u = rng_uniform(s)
+        u = rng_uniform(s_rng)
         acc = False
+        alpha = 0.0
         if math.isfinite(lpy):
-            delta = (lpy - lp) * inv_temp
-            acc = delta >= 0.0 or u < math.exp(delta)
+            dl = (lpy - lp) * inv_temp
+            alpha = 1.0 if dl >= 0.0 else math.exp(dl)
+            acc = dl >= 0.0 or u < alpha
         else:
             nonfinite += 1
         if acc:
@@ -57,5 +84,25 @@ def rwmh_chain(logp, stop, tdata, x0, n, d, prop, prop_kind, inv_temp, seed, cha
             draws[t, i] = x[i]
         log_density[t] = lp
         accepted[t] = 1 if acc else 0
+        if t < n_warmup:
+            if adapt_scale:
+                m += 1
+                log_lam += (alpha - target_accept) / math.pow(float(m), 0.6)
+                lam = math.exp(log_lam)
+            if adapt_cov and t >= quarter and t < half:
+                welford_add(METRIC_DENSE, d, x, mean, m2, wn, delta)
+            if adapt_cov and t + 1 == half and wn[0] >= 2:
+                welford_metric(METRIC_DENSE, d, m2, wn[0], A)
+                if metric_factor(METRIC_DENSE, d, A, F):
+                    for j in range(d):
+                        for i in range(d):
+                            L[j * d + i] = F[i * d + j]
+                    kind = 1
+                    log_lam = math.log(2.38 / math.sqrt(float(d)))
+                    lam = math.exp(log_lam)
+                    m = 0
+    for i in range(d if kind == 0 else d * d):
+        adapted[i] = lam * L[i]
     counters[0] = nonfinite
     counters[1] = done
+    counters[2] = kind

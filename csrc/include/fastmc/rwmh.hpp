@@ -1,57 +1,90 @@
-// Random-walk Metropolis-Hastings, one chain. Twin: fastmc/_numba/rwmh.py.
-// Proposal y = x + S^(1/2) eps, eps ~ N(0, I): S^(1/2) is a per-dimension scale (prop_kind 0)
-// or the lower Cholesky factor of a full proposal covariance, passed transposed (prop_kind 1).
-// Target pi(x)^(1/T): accept when u < exp((log pi(y) - log pi(x)) / T).
+// Random-walk Metropolis-Hastings, one chain, with optional warm-up. Twin: fastmc/_numba/rwmh.py.
+// Proposal y = x + lambda * S^(1/2) eps, eps ~ N(0, I): S^(1/2) is a per-dimension scale
+// (prop_kind 0) or the lower Cholesky factor of a full proposal covariance, passed transposed
+// (prop_kind 1). Target pi(x)^(1/T): accept when u < exp((log pi(y) - log pi(x)) / T).
+// Warm-up (the first n_warmup iterations, written before the kept ones): Robbins-Monro on
+// log lambda toward the target acceptance with gain m^-0.6 (m counts iterations of the current
+// phase); with adapt_cov, at half of the warm-up the proposal becomes the Cholesky factor of the
+// regularised covariance of the draws of the second quarter, lambda restarts at 2.38/sqrt(d).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
+#include "metric.hpp"
 #include "rng.hpp"
+#include "welford.hpp"
 
 namespace fastmc {
 
 struct RwmhOut {
-    double* draws;         // (n, d)
-    double* log_density;   // (n,)
-    uint8_t* accepted;     // (n,)
+    double* draws;         // (n_warmup + n, d)
+    double* log_density;   // (n_warmup + n,)
+    uint8_t* accepted;     // (n_warmup + n,)
     int64_t* n_nonfinite;  // scalar: proposals rejected for a non-finite log density
-    int64_t* n_done;       // scalar: iterations completed (n unless the target asked to stop)
+    int64_t* n_done;       // scalar: iterations completed (n_warmup + n unless the target asked to stop)
+    double* adapted;       // (d * d): the final proposal factor, scaled by lambda, layout of prop_kind
+    int64_t* adapted_kind; // scalar: 0 per-dimension scales in adapted[0:d], 1 transposed Cholesky
 };
 
-// work: 3*d + target.work_size()
+struct RwmhAdapt {
+    bool scale;            // adapt lambda during warm-up
+    bool cov;              // adapt the proposal covariance at half of the warm-up
+    double target_accept;  // 0.234, or 0.44 in one dimension
+};
+
+inline int64_t rwmh_work_size(int64_t d) { return 6 * d + 4 * d * d; }
+
+// work: rwmh_work_size(d) + target.work_size()
 template <class Target>
-void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, const double* prop,
-                int prop_kind, double inv_temp, uint64_t seed, uint64_t chain, RwmhOut out,
-                double* work) {
+void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_t n, int64_t d_rt,
+                const double* prop, int prop_kind, RwmhAdapt cfg, double inv_temp, uint64_t seed, uint64_t chain,
+                RwmhOut out, double* work) {
     const int64_t d = target.dim();  // == d_rt; a constant for small fixed-size targets
     (void)d_rt;
     Rng rng(seed, chain);
     double* x = work;
-    double* y = work + d;
-    double* eps = work + 2 * d;
-    double* twork = work + 3 * d;
+    double* y = x + d;
+    double* eps = y + d;
+    double* s = eps + d;
+    double* mean = s + d;
+    double* delta = mean + d;
+    double* L = delta + d;      // current proposal factor (d or d*d used)
+    double* m2 = L + d * d;
+    double* A = m2 + d * d;
+    double* F = A + d * d;
+    double* twork = F + d * d;
+    int kind = prop_kind;
+    for (int64_t i = 0; i < (kind == 0 ? d : d * d); ++i) L[i] = prop[i];
     for (int64_t i = 0; i < d; ++i) x[i] = x0[i];
     double lp = target.logp(x, twork);
+    double log_lam = 0.0, lam = 1.0;
+    int64_t m = 0, wn = 0;  // iterations in the adaptation phase; Welford count
+    const int64_t half = n_warmup / 2, quarter = n_warmup / 4;
+    if (cfg.cov) welford_reset(kMetricDense, d, mean, m2, wn);
     int64_t nonfinite = 0, t = 0;
-    for (; t < n; ++t) {
+    const int64_t total = n_warmup + n;
+    for (; t < total; ++t) {
         for (int64_t i = 0; i < d; ++i) eps[i] = rng.normal();
-        if (prop_kind == 0) {
-            for (int64_t i = 0; i < d; ++i) y[i] = x[i] + prop[i] * eps[i];
+        if (kind == 0) {
+            for (int64_t i = 0; i < d; ++i) s[i] = L[i] * eps[i];
         } else {
-            for (int64_t i = 0; i < d; ++i) y[i] = x[i];
+            for (int64_t i = 0; i < d; ++i) s[i] = 0.0;
             for (int64_t j = 0; j < d; ++j) {
                 const double ej = eps[j];
-                const double* col = prop + j * d;  // column j of L, zero above the diagonal
-                for (int64_t i = j; i < d; ++i) y[i] += col[i] * ej;
+                const double* col = L + j * d;  // column j of the lower factor, zero above the diagonal
+                for (int64_t i = j; i < d; ++i) s[i] = std::fma(col[i], ej, s[i]);
             }
         }
+        for (int64_t i = 0; i < d; ++i) y[i] = x[i] + lam * s[i];
         const double lpy = target.logp(y, twork);
         if (target.stop_requested()) break;
         const double u = rng.uniform();
         bool acc = false;
+        double alpha = 0.0;
         if (std::isfinite(lpy)) {
-            const double delta = (lpy - lp) * inv_temp;
-            acc = delta >= 0.0 || u < std::exp(delta);
+            const double dl = (lpy - lp) * inv_temp;
+            alpha = dl >= 0.0 ? 1.0 : std::exp(dl);
+            acc = dl >= 0.0 || u < alpha;
         } else {
             ++nonfinite;
         }
@@ -63,7 +96,28 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt,
         for (int64_t i = 0; i < d; ++i) row[i] = x[i];
         out.log_density[t] = lp;
         out.accepted[t] = acc ? 1 : 0;
+        if (t < n_warmup) {
+            if (cfg.scale) {
+                ++m;
+                log_lam += (alpha - cfg.target_accept) / std::pow(static_cast<double>(m), 0.6);
+                lam = std::exp(log_lam);
+            }
+            if (cfg.cov && t >= quarter && t < half) welford_add(kMetricDense, d, x, mean, m2, wn, delta);
+            if (cfg.cov && t + 1 == half && wn >= 2) {
+                welford_metric(kMetricDense, d, m2, wn, A);
+                if (metric_factor(kMetricDense, d, A, F)) {
+                    for (int64_t j = 0; j < d; ++j)
+                        for (int64_t i = 0; i < d; ++i) L[j * d + i] = F[i * d + j];  // transposed
+                    kind = 1;
+                    log_lam = std::log(2.38 / std::sqrt(static_cast<double>(d)));
+                    lam = std::exp(log_lam);
+                    m = 0;
+                }
+            }
+        }
     }
+    for (int64_t i = 0; i < (kind == 0 ? d : d * d); ++i) out.adapted[i] = lam * L[i];
+    *out.adapted_kind = kind;
     *out.n_nonfinite = nonfinite;
     *out.n_done = t;
 }
