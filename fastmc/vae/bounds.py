@@ -46,7 +46,8 @@ def log_mean_exp(a, axis=0):
     # an all -inf slice would give nan from (-inf) - (-inf); shift by 0 instead
     m = np.where(np.isfinite(m), m, 0.0)
     s = np.mean(np.exp(a - m), axis=axis)
-    return np.log(s) + np.squeeze(m, axis=axis)
+    with np.errstate(divide="ignore"):  # all weights zero: log 0 = -inf is the right answer
+        return np.log(s) + np.squeeze(m, axis=axis)
 
 
 def normalized_weights(a, axis=0):
