@@ -96,6 +96,13 @@ class Adam:
             p += tmp
 
     def state_dict(self):
-        """Optimiser state (moments and step counts) as a dict of arrays/ints."""
+        """Copy of the optimiser state.
+
+        Returns
+        -------
+        dict
+            ``{"m": {name: ndarray}, "v": {name: ndarray}, "t": {name: int}}``: first and second
+            moment estimates and per-parameter step counts.
+        """
         return {"m": {k: v.copy() for k, v in self.m.items()}, "v": {k: v.copy() for k, v in self.v.items()},
                 "t": dict(self.t)}

@@ -40,6 +40,8 @@ class EpochInfo:
         Wall time of the epoch's training steps (evaluation excluded).
     eval_seconds : float
         Wall time of the held-out evaluation.
+    extra : dict
+        Free-form additions (empty by default).
     """
 
     epoch: int
