@@ -54,6 +54,9 @@ def parse_args(argv=None):
     p.add_argument("--n-test", type=int, default=2000, help="test images for all bounds (<= 10000)")
     p.add_argument("--eval-k", type=int, nargs="+", default=[1, 5, 50, 5000])
     p.add_argument("--models-dir", default=None, help="save trained models (.npz) here")
+    p.add_argument("--reuse-models", action="store_true",
+                   help="load models already saved in --models-dir instead of training (re-evaluate, e.g. "
+                        "on more test images)")
     p.add_argument("--report-only", action="store_true")
     return p.parse_args(argv)
 
@@ -67,6 +70,13 @@ def schedule(args):
 
 
 def run_one(args, name, objective, k, seed, train_x, test_bin, lrs):
+    path = os.path.join(args.models_dir, f"{name}_seed{seed}.npz") if args.models_dir else None
+    if args.reuse_models and path and os.path.exists(path):
+        model = VAE.load(path)
+        print(f"  reusing the trained model {path}", flush=True)
+        return dict(name=name, objective=objective, k=k, seed=seed, epochs=len(lrs), schedule=args.schedule,
+                    lrs=lrs, n_test=int(test_bin.shape[0]), train_seconds=None, reused=path,
+                    **evaluate(args, model, seed, test_bin))
     model = VAE(seed=seed)
     model.set_output_bias(train_x.mean(axis=0))
     monitor = []
@@ -83,17 +93,21 @@ def run_one(args, name, objective, k, seed, train_x, test_bin, lrs):
     train(model, train_x, objective=objective, k=k, epochs=len(lrs), batch_size=args.batch_size, lr=lrs,
           seed=seed, test_data=test_bin[:1000], eval_k=1, callback=cb)
     train_s = time.perf_counter() - t0
+    if path:
+        os.makedirs(args.models_dir, exist_ok=True)
+        model.save(path)
+    return dict(name=name, objective=objective, k=k, seed=seed, epochs=len(lrs), schedule=args.schedule,
+                lrs=lrs, n_test=int(test_bin.shape[0]), train_seconds=train_s, monitor=monitor,
+                **evaluate(args, model, seed, test_bin))
+
+
+def evaluate(args, model, seed, test_bin):
     bounds, eval_s = {}, {}
     for ke in args.eval_k:
         t1 = time.perf_counter()
         bounds[str(ke)] = evaluate_bound(model, test_bin, ke, seed=1000 * seed + ke).tolist()
         eval_s[str(ke)] = time.perf_counter() - t1
-    if args.models_dir:
-        os.makedirs(args.models_dir, exist_ok=True)
-        model.save(os.path.join(args.models_dir, f"{name}_seed{seed}.npz"))
-    return dict(name=name, objective=objective, k=k, seed=seed, epochs=len(lrs), schedule=args.schedule,
-                lrs=lrs, n_test=int(test_bin.shape[0]), train_seconds=train_s, eval_seconds=eval_s,
-                monitor=monitor, bounds=bounds)
+    return dict(bounds=bounds, eval_seconds=eval_s)
 
 
 def fmt(m, se):
@@ -117,7 +131,8 @@ def report(runs, eval_k):
             d, se = paired_se(b[c], b[a])
             diffs.append(fmt(d, se))
             ok &= d > -2 * se
-        out.append(f"| {r['name']} | {r['seed']} | {r['epochs']} | {r['train_seconds']:.0f} | " + " | ".join(cells)
+        ts = "reused" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}"
+        out.append(f"| {r['name']} | {r['seed']} | {r['epochs']} | {ts} | " + " | ".join(cells)
                    + " | " + " | ".join(diffs) + f" | {'yes' if ok else 'NO'} |")
     out.append("")
     out.append("Table B: paired differences between models on the same seed and test images (nats, ± paired SE)")
@@ -160,7 +175,7 @@ def main(argv=None):
             print(f"run {name} (k={k}) seed {seed}: {len(lrs)} epochs ({args.schedule})", flush=True)
             runs.append(run_one(args, name, objective, k, seed, train_x, test_bin, lrs))
             r = runs[-1]
-            print(f"  trained {r['train_seconds']:.0f} s, eval " +
+            print(f"  trained {r['train_seconds'] or 0:.0f} s, eval " +
                   ", ".join(f"L_{k} {v:.0f} s" for k, v in r["eval_seconds"].items()), flush=True)
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             with open(args.out, "w") as f:

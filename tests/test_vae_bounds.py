@@ -69,7 +69,15 @@ def test_bound_non_decreasing_in_k():
     assert d > 3 * se  # a poor (random) q: the gain from more samples is clearly visible
 
 
-def test_chunked_log_likelihood_equals_one_shot_bound():
+@pytest.mark.parametrize("fused", [True, False])
+def test_chunked_log_likelihood_equals_one_shot_bound(monkeypatch, fused):
+    """log_likelihood (chunked; Numba-fused or NumPy evaluation path) against iwae_bound (generic path)."""
+    from fastmc.vae import bounds
+
+    if not fused:
+        monkeypatch.setattr(bounds, "HAVE_FUSED", False)
+    elif not bounds.HAVE_FUSED:
+        pytest.skip("numba not installed: no fused path")
     m = _random_bernoulli_model(seed=4)
     x = _binary(5, 20, 7)
     one = m.iwae_bound(x, 50, rng=11)

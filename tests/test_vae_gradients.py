@@ -104,3 +104,16 @@ def test_iwae_gradient_k1_equals_mc_elbo_gradient_direction():
     _, ge = m.objective_and_grad(x, "elbo", eps)
     for name in m.decoder_param_names:
         np.testing.assert_allclose(gi[name], ge[name], rtol=1e-12, atol=1e-15)
+
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae"])
+def test_training_value_matches_public_bounds(objective):
+    """The value returned with the gradient is the public bound with the same noise."""
+    rng = np.random.default_rng(6)
+    m = _small_model("bernoulli")
+    x = (rng.random((4, 7)) < 0.5).astype(float)
+    eps = rng.standard_normal((3, 4, 3))
+    value, _ = m.objective_and_grad(x, objective, eps)
+    ref = m.iwae_bound(x, 3, eps=eps) if objective == "iwae" else m.elbo(x, 3, eps=eps)
+    np.testing.assert_allclose(value, ref.mean(), rtol=1e-12)
