@@ -164,6 +164,14 @@ class VAE:
             p["dec_log_sigma"] = np.zeros(1, dtype=self.dtype)
         return p
 
+    def _scratch(self, name, shape):
+        """A reusable work array (not a parameter; makes the model not thread-safe)."""
+        cache = self.__dict__.setdefault("_scratch_arrays", {})
+        a = cache.get(name)
+        if a is None or a.shape != shape:
+            a = cache[name] = np.empty(shape, dtype=self.dtype)
+        return a
+
     @property
     def param_names(self):
         """Parameter names in a fixed order (list of str)."""
@@ -269,9 +277,13 @@ class VAE:
             acts.append(h)
         return acts, h
 
-    def _decode_cache(self, z):
+    def _decode_cache(self, z, scratch=False):
         acts, h = self._decode_hidden(z)
-        out = h @ self.params["dec_out_W"]
+        if scratch:  # reuse one (rows, D) buffer: fresh multi-MB arrays cost page faults
+            out = self._scratch("dec_out", (h.shape[0], self.n_visible))
+            np.dot(h, self.params["dec_out_W"], out=out)
+        else:
+            out = h @ self.params["dec_out_W"]
         out += self.params["dec_out_b"]
         return acts, out
 
@@ -342,7 +354,9 @@ class VAE:
     def _loglik(self, x, out):
         """log p(x|z) summed over pixels; ``out`` shape (k, n, D), x (n, D)."""
         if self.likelihood == "bernoulli":
-            return _b.bernoulli_log_prob(x, out)
+            return _b.bernoulli_log_prob(
+                x, out, work=self._scratch("ll_work", out.shape), work2=self._scratch("ll_work2", out.shape)
+            )
         ls = self.params["dec_log_sigma"][0]
         r = x - out
         return (-0.5 * np.exp(-2 * ls)) * np.einsum("...j,...j->...", r, r) - self.n_visible * (
@@ -384,11 +398,12 @@ class VAE:
             p = self.params
             acts, _ = self._decode_hidden(z.reshape(k * n, dz))
             g = acts[-1]
-            out = g @ p["dec_out_W"]
+            out = self._scratch("eval_logits", (g.shape[0], self.n_visible))
+            np.dot(g, p["dec_out_W"], out=out)
             u = x @ p["dec_out_W"].T  # (n, H): W_out x for each image
             xl = np.einsum("knh,nh->kn", g.reshape(k, n, -1), u) + x @ p["dec_out_b"]
             if _b.HAVE_FUSED:
-                logpx = _b.bernoulli_log_prob_fused(out, p["dec_out_b"], xl.reshape(-1), work=out)[0]
+                logpx = _b.bernoulli_log_prob_fused(out, p["dec_out_b"], xl.reshape(-1))
             else:
                 out += p["dec_out_b"]
                 logpx = _b.bernoulli_log_prob(x, out.reshape(k, n, self.n_visible)).reshape(-1)
@@ -405,7 +420,7 @@ class VAE:
         std = np.exp(0.5 * lv)
         z = eps * std
         z += mu
-        _, out = self._decode_cache(z.reshape(k * n, dz))
+        _, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
         logpx = self._loglik(x, out.reshape(k, n, self.n_visible))
         logw = logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
             0.5 * lv.sum(axis=-1)
@@ -450,7 +465,7 @@ class VAE:
         std = np.exp(0.5 * lv)
         z = eps * std
         z += mu
-        dacts, out = self._decode_cache(z.reshape(k * n, dz))
+        dacts, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
         out3 = out.reshape(k, n, D)
         logpx = self._loglik(x, out3)
         if objective == "iwae":
@@ -503,7 +518,7 @@ class VAE:
             raise ValueError(f"z must have shape (k, {x.shape[0]}, {self.n_latent}), got {z.shape}")
         D = self.n_visible
         grads = {}
-        dacts, out = self._decode_cache(z.reshape(k * n, dz))
+        dacts, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
         out3 = out.reshape(k, n, D)
         logpx = self._loglik(x, out3)
         logpz = -0.5 * np.einsum("knd,knd->kn", z, z) - 0.5 * dz * _b.LOG_2PI
