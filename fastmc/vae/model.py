@@ -77,6 +77,11 @@ class VAE:
     ----------
     params : dict of str -> ndarray
         Parameters, in the fixed order ``param_names``.
+
+    Notes
+    -----
+    A model keeps reusable work buffers for its largest temporaries, so one
+    model must not be used from several threads at once.
     """
 
     def __init__(
