@@ -1,0 +1,108 @@
+"""Adam (Kingma & Ba, 2015) for gradient *ascent* on a dict of NumPy arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Adam"]
+
+try:  # one fused pass over each parameter instead of ~10 NumPy passes (Adam was ~25% of a k=1 step)
+    import numba
+
+    # error_model="numpy" drops the zero-division branch so the loop vectorises;
+    # 1 - b is passed in to keep float32 arithmetic (int - float32 promotes to float64)
+    @numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+    def _adam_kernel(p, g, m, v, b1, c1, b2, c2, step, eps):  # pragma: no cover - compiled
+        for i in range(p.size):
+            gi = g[i]
+            mi = b1 * m[i] + c1 * gi
+            vi = b2 * v[i] + c2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            p[i] += step * mi / (np.sqrt(vi) + eps)
+
+except ImportError:  # pragma: no cover - numba is a declared dependency
+    _adam_kernel = None
+
+
+class Adam:
+    """Adam with bias correction, updating parameters in place to *maximise*.
+
+    Each parameter keeps its own step count, so a step may update a subset of
+    the parameters (wake-sleep alternates generative and recognition updates).
+
+    Parameters
+    ----------
+    params : dict of str -> ndarray
+        Parameters, updated in place.
+    lr : float, optional
+        Step size; may be changed between steps through the ``lr`` attribute.
+    beta1, beta2 : float, optional
+        Decay rates of the first and second moment estimates.
+    eps : float, optional
+        Denominator offset; 1e-4 as in Burda et al. (2016).
+    """
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-4):
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1!r}, {beta2!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.params = params
+        self.lr = float(lr)
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.eps = float(eps)
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = {k: 0 for k in params}
+        self._tmp = {k: np.empty_like(v) for k, v in params.items()}
+
+    def step(self, grads):
+        """Take one ascent step along ``grads``.
+
+        Parameters
+        ----------
+        grads : dict of str -> ndarray
+            Gradients of the objective for (a subset of) the parameters.
+        """
+        b1, b2 = self.beta1, self.beta2
+        for name, g in grads.items():
+            p, m, v, tmp = self.params[name], self.m[name], self.v[name], self._tmp[name]
+            self.t[name] += 1
+            t = self.t[name]
+            # bias corrections folded into the step size and epsilon
+            c1 = 1 - b1**t
+            c2 = 1 - b2**t
+            step = self.lr * np.sqrt(c2) / c1
+            eps = self.eps * np.sqrt(c2)
+            if _adam_kernel is not None and p.flags.c_contiguous:
+                dt = p.dtype.type
+                g = np.ascontiguousarray(g, dtype=p.dtype)
+                _adam_kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                             dt(b1), dt(1 - b1), dt(b2), dt(1 - b2), dt(step), dt(eps))
+                continue
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step
+            p += tmp
+
+    def state_dict(self):
+        """Copy of the optimiser state.
+
+        Returns
+        -------
+        dict
+            ``{"m": {name: ndarray}, "v": {name: ndarray}, "t": {name: int}}``: first and second
+            moment estimates and per-parameter step counts.
+        """
+        return {"m": {k: v.copy() for k, v in self.m.items()}, "v": {k: v.copy() for k, v in self.v.items()},
+                "t": dict(self.t)}

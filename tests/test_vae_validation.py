@@ -1,0 +1,146 @@
+"""Bad input raises a clear error naming the argument, before any work is done."""
+import os
+
+# Before NumPy loads its BLAS: these matrices are small, and BLAS threads only add synchronisation
+# (on a shared 2-core machine they made the suite ~30x slower). An explicit setting is respected.
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np
+import pytest
+
+from fastmc.vae import VAE
+from fastmc.vae.cli import main as cli_main
+from fastmc.vae.train import train
+
+
+@pytest.fixture
+def model():
+    return VAE(n_visible=16, hidden=(8,), n_latent=3, seed=0)
+
+
+def _x(n=10, d=16):
+    return np.random.default_rng(0).random((n, d))
+
+
+BOUNDS = [
+    lambda m, x: m.elbo(x),
+    lambda m, x: m.iwae_bound(x, 3),
+    lambda m, x: m.log_likelihood(x, 10),
+    lambda m, x: m.encode(x),
+]
+
+
+@pytest.mark.parametrize("f", BOUNDS)
+def test_images_outside_unit_interval(model, f):
+    for bad in (1.5, -0.1):
+        x = _x()
+        x[3, 4] = bad
+        with pytest.raises(ValueError, match=r"x must have values in \[0, 1\]"):
+            f(model, x)
+
+
+@pytest.mark.parametrize("f", BOUNDS)
+def test_wrong_feature_size(model, f):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 16\)"):
+        f(model, _x(d=15))
+    with pytest.raises(ValueError, match="x must have shape"):
+        f(model, _x()[0])  # 1-D
+
+
+@pytest.mark.parametrize("f", BOUNDS)
+def test_non_finite_and_non_numeric(model, f):
+    x = _x()
+    x[0, 0] = np.nan
+    with pytest.raises(ValueError, match="x must be finite"):
+        f(model, x)
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        f(model, np.array([["a"] * 16]))
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_k_below_one(model, k):
+    for f in (lambda: model.iwae_bound(_x(), k), lambda: model.log_likelihood(_x(), k),
+              lambda: model.elbo(_x(), k), lambda: train(model, _x(), k=k)):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
+            f()
+
+
+def test_k_not_integer(model):
+    for k in (2.5, "5", True):
+        with pytest.raises(TypeError, match="k must be an integer"):
+            model.iwae_bound(_x(), k)
+
+
+def _unchanged(model, before):
+    return all(np.array_equal(before[n], model.params[n]) for n in before)
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+        (dict(batch_size=-5), ValueError, "batch_size"),
+        (dict(batch_size=2.0), TypeError, "batch_size"),
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(objective="vae"), ValueError, "objective must be one of"),
+        (dict(lr=-1.0), ValueError, "lr must be positive"),
+        (dict(lr=[1e-3]), ValueError, "lr: a per-epoch schedule"),
+        (dict(eval_k=0), ValueError, "eval_k"),
+        (dict(callback=3), TypeError, "callback must be callable"),
+    ],
+)
+def test_bad_training_arguments_fail_before_work(model, kwargs, exc, match):
+    before = {n: v.copy() for n, v in model.params.items()}
+    args = dict(epochs=2)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        train(model, _x(), **args)
+    assert _unchanged(model, before)
+
+
+def test_bad_training_data_fails_before_work(model):
+    before = {n: v.copy() for n, v in model.params.items()}
+    bad = _x()
+    bad[-1, -1] = 2.0  # last row: a check done lazily per batch would already have trained
+    with pytest.raises(ValueError, match=r"data must have values in \[0, 1\]"):
+        train(model, bad, epochs=1, batch_size=1)
+    with pytest.raises(ValueError, match="test_data must have shape"):
+        train(model, _x(), epochs=1, test_data=_x(d=4))
+    with pytest.raises(TypeError, match="model must be a fastmc.vae.VAE"):
+        train("model", _x())
+    assert _unchanged(model, before)
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="n_latent"):
+        VAE(n_latent=0)
+    with pytest.raises(ValueError, match="hidden"):
+        VAE(hidden=(10, 0))
+    with pytest.raises(ValueError, match="activation"):
+        VAE(activation="sigmoid")
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE(likelihood="poisson")
+    with pytest.raises(TypeError, match="dtype"):
+        VAE(dtype=np.int32)
+
+
+def test_bad_eps_and_z_shapes(model):
+    with pytest.raises(ValueError, match="eps must have shape"):
+        model.iwae_bound(_x(), 2, eps=np.zeros((3, 10, 3)))
+    with pytest.raises(ValueError, match="z must have shape"):
+        model.sleep_objective_and_grad(_x(), np.zeros((10, 2)))
+
+
+def test_gaussian_model_accepts_any_real_x():
+    m = VAE(n_visible=4, hidden=(), n_latent=2, likelihood="gaussian", seed=0)
+    assert np.isfinite(m.iwae_bound(np.array([[-3.0, 5.0, 0.5, 10.0]]), 2, rng=0)).all()
+
+
+def test_cli_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="directory"):
+        cli_main(["--data", str(tmp_path / "nothing"), "--epochs", "1"])
+    with pytest.raises(SystemExit, match="--k must be >= 1"):
+        cli_main(["--data", str(tmp_path), "--k", "0"])
+    with pytest.raises(SystemExit, match="--batch-size must be >= 1"):
+        cli_main(["--data", str(tmp_path), "--batch-size", "0"])
