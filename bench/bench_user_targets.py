@@ -28,17 +28,19 @@ goal("cfunc 2 chains: 2 threads speed-up over 1 (1/0.65)", ("cfunc threads", "2 
 
 
 def _t2_cfunc():
-    """What a careful user writes: the sizes as compile-time constants, one scratch array per
-    call (the C signature has no workspace), precision rows scaled and summed so the loops
-    vectorise, log-sum-exp over components. data = [logc (K), means (K*d), prec (K*d*d)]."""
+    """What a careful user writes: the sizes as compile-time constants, scratch space on the
+    stack (fastmc.stack_array: the C signature has no workspace and a heap array per call costs
+    as much as the density), precision rows scaled and summed so the loops vectorise,
+    log-sum-exp over components. data = [logc (K), means (K*d), prec (K*d*d)]."""
     mix, _ = workload("T2")
     K, d = mix._kmeans.shape
     n = K + K * d + K * d * d
+    ns = K * d + d + K
 
     @cfunc(CSIG, nogil=True, error_model="numpy")
     def logp(dim, x, grad, lp, data_ptr):
         data = numba.carray(data_ptr, (n,), np.float64)
-        scratch = np.empty(K * d + d + K)
+        scratch = fastmc.stack_array(ns)
         for k in range(K):
             zo = k * d
             for i in range(d):

@@ -13,6 +13,7 @@ from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, a
 from .nuts import nuts
 from .samplers import hmc, rwmh
 from .targets import GaussianMixture, default_mixture
+from ._jit_user import stack_array
 from .user_target import GradientCheckWarning, Target
 from . import models, workloads
 
@@ -27,6 +28,7 @@ __all__ = [
     "SamplingWarning",
     "SamplingResult",
     "Target",
+    "stack_array",
     "ess",
     "rhat",
     "mcse",

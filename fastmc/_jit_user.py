@@ -134,3 +134,36 @@ def _uncached():
                 d._cache = c
 
     return ctx()
+
+
+def _make_stack_array():
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _stack_ptr(typingctx, n_ty):
+        if not isinstance(n_ty, types.IntegerLiteral):
+            return None  # the length must be known when the function compiles
+        n = n_ty.literal_value
+
+        def codegen(context, builder, signature, args):
+            return cgutils.alloca_once(builder, ir.DoubleType(), size=n)
+
+        return types.CPointer(types.float64)(n_ty), codegen
+
+    @numba.njit(inline="always")
+    def stack_array(n):
+        """A float64 scratch array of length ``n`` on the stack of the calling jitted function.
+
+        For use inside ``@njit``/``@cfunc`` targets, whose C signature has no workspace: a heap
+        array (``np.empty``) per call costs as much as a small log density. ``n`` must be a
+        compile-time constant (a global or closure integer); the array lives until the function
+        returns and must not be returned or stored. Its contents start undefined.
+        """
+        return numba.carray(_stack_ptr(n), (n,))
+
+    return stack_array
+
+
+stack_array = _make_stack_array()
