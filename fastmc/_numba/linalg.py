@@ -62,3 +62,23 @@ def dot4(a, B, k, n):
         s0 = fma(a[i], B[k, i], s0)
         i += 1
     return (s0 + s1) + (s2 + s3)
+
+
+@njit_inline
+def dot4o(a, ao, b, bo, n):
+    """a[ao:ao+n] . b[bo:bo+n] in the lane order of ``dot4`` (flat arrays and offsets instead of views)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        s0 = fma(a[ao + i], b[bo + i], s0)
+        s1 = fma(a[ao + i + 1], b[bo + i + 1], s1)
+        s2 = fma(a[ao + i + 2], b[bo + i + 2], s2)
+        s3 = fma(a[ao + i + 3], b[bo + i + 3], s3)
+        i += 4
+    while i < n:
+        s0 = fma(a[ao + i], b[bo + i], s0)
+        i += 1
+    return (s0 + s1) + (s2 + s3)

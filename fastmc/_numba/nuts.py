@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from ._jit import njit, njit_inline
-from .metric import dot4o, kinetic, metric_leapfrog, metric_momentum, metric_mul
+from .linalg import dot4o
+from .metric import kinetic, metric_leapfrog, metric_momentum, metric_mul
 from .rng import rng_uniform
 
 MAX_ENERGY_ERROR = 1000.0
