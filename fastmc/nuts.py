@@ -161,8 +161,6 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     if sampler == "hmc":
         settings["n_leapfrog"] = n_leap
         del settings["max_treedepth"]
-    prev = x
-
     def part(lo, hi, prev):
         dr = r["draws"][:, lo:hi]
         moved = np.any(dr != np.concatenate([prev[:, None, :], dr[:, :-1]], axis=1), axis=2)
@@ -175,7 +173,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                               divergent=r["divergent"][:, lo:hi].view(bool),
                               n_grad_evals=r["n_leapfrog"][:, lo:hi].sum(axis=1), sample_stats=stats)
 
-    warm = part(0, n_warmup, prev) if n_warmup > 0 else None
+    warm = part(0, n_warmup, x) if n_warmup > 0 else None
     result = part(n_warmup, n_warmup + n, x if n_warmup == 0 else r["draws"][:, n_warmup - 1])
     result.n_grad_evals = r["n_grad"]  # all gradient evaluations of the run, warm-up included
     result.n_nonfinite = np.sum(~np.isfinite(r["energy"][:, n_warmup:]) | (result.divergent & (result.accept_prob == 0)),
