@@ -66,7 +66,11 @@ def main(argv=None) -> int:
     if argv and argv[0] == "vae":
         from .vae.cli import main as vae_main
 
-        return vae_main(argv[1:])
+        try:
+            return vae_main(argv[1:])
+        except (FileNotFoundError, ValueError) as exc:  # a missing or malformed data directory
+            print(f"fastmc vae: error: {exc}", file=sys.stderr)
+            return 2
     if argv and argv[0] == "demo":
         argv = argv[1:]
     return demo(argv)

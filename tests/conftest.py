@@ -1,10 +1,17 @@
 """Shared fixtures: every backend-dependent test runs on each available backend."""
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
+# One BLAS thread before NumPy loads: the VAE's small matrix products thrash with more on a
+# shared 2-core machine (30x slower in the suite), and nothing else here uses BLAS in bulk.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import fastmc
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import fastmc  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 

@@ -29,3 +29,10 @@ def test_bad_cli_argument_is_reported():
     res = subprocess.run([sys.executable, "-m", "fastmc", "--backend", "gpu"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "--backend" in res.stderr
+
+
+def test_vae_subcommand_reports_a_missing_data_directory(tmp_path, capsys):
+    from fastmc.cli import main
+
+    assert main(["vae", "--data", str(tmp_path / "missing"), "--epochs", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
