@@ -52,8 +52,12 @@ def rwmh_chain(logp, stop, tdata, x0, n_warmup, n, d, prop, prop_kind, adapt_sca
         for i in range(d):
             eps[i] = rng_normal(s_rng)
         if kind == 0:
-            for i in range(d):
-                s[i] = L[i] * eps[i]
+            if lam == 1.0:  # no warm-up: 1.0 * s == s, so this only skips a multiply
+                for i in range(d):
+                    y[i] = x[i] + L[i] * eps[i]
+            else:
+                for i in range(d):
+                    y[i] = x[i] + lam * (L[i] * eps[i])
         else:
             for i in range(d):
                 s[i] = 0.0
@@ -61,8 +65,8 @@ def rwmh_chain(logp, stop, tdata, x0, n_warmup, n, d, prop, prop_kind, adapt_sca
                 ej = eps[j]
                 for i in range(j, d):
                     s[i] = fma(L[j * d + i], ej, s[i])
-        for i in range(d):
-            y[i] = x[i] + lam * s[i]
+            for i in range(d):
+                y[i] = x[i] + lam * s[i]
         lpy = logp(y, tdata, twork)
         if stop(tdata):
             done = t

@@ -9,6 +9,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "metric.hpp"
 #include "rng.hpp"
@@ -63,10 +64,17 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_
     if (cfg.cov) welford_reset(kMetricDense, d, mean, m2, wn);
     int64_t nonfinite = 0, t = 0;
     const int64_t total = n_warmup + n;
-    for (; t < total; ++t) {
+    // One iteration; Warm selects the adaptation at compile time, so the sampling loop carries
+    // none of the warm-up's code. Returns false when the target asked to stop.
+    auto iterate = [&](auto warm) -> bool {
+        constexpr bool Warm = decltype(warm)::value;
         for (int64_t i = 0; i < d; ++i) eps[i] = rng.normal();
         if (kind == 0) {
-            for (int64_t i = 0; i < d; ++i) s[i] = L[i] * eps[i];
+            if (lam == 1.0) {  // no warm-up: 1.0 * s == s, so this only skips a multiply
+                for (int64_t i = 0; i < d; ++i) y[i] = x[i] + L[i] * eps[i];
+            } else {
+                for (int64_t i = 0; i < d; ++i) y[i] = x[i] + lam * (L[i] * eps[i]);
+            }
         } else {
             for (int64_t i = 0; i < d; ++i) s[i] = 0.0;
             for (int64_t j = 0; j < d; ++j) {
@@ -74,10 +82,10 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_
                 const double* col = L + j * d;  // column j of the lower factor, zero above the diagonal
                 for (int64_t i = j; i < d; ++i) s[i] = std::fma(col[i], ej, s[i]);
             }
+            for (int64_t i = 0; i < d; ++i) y[i] = x[i] + lam * s[i];
         }
-        for (int64_t i = 0; i < d; ++i) y[i] = x[i] + lam * s[i];
         const double lpy = target.logp(y, twork);
-        if (target.stop_requested()) break;
+        if (target.stop_requested()) return false;
         const double u = rng.uniform();
         bool acc = false;
         double alpha = 0.0;
@@ -96,7 +104,7 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_
         for (int64_t i = 0; i < d; ++i) row[i] = x[i];
         out.log_density[t] = lp;
         out.accepted[t] = acc ? 1 : 0;
-        if (t < n_warmup) {
+        if constexpr (Warm) {
             if (cfg.scale) {
                 ++m;
                 log_lam += (alpha - cfg.target_accept) / std::pow(static_cast<double>(m), 0.6);
@@ -115,7 +123,12 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_
                 }
             }
         }
-    }
+        return true;
+    };
+    bool running = true;
+    for (; running && t < n_warmup; ++t) running = iterate(std::true_type{});
+    for (; running && t < total; ++t) running = iterate(std::false_type{});
+    if (!running) --t;  // the iteration that stopped did not complete
     for (int64_t i = 0; i < (kind == 0 ? d : d * d); ++i) out.adapted[i] = lam * L[i];
     *out.adapted_kind = kind;
     *out.n_nonfinite = nonfinite;
