@@ -31,6 +31,8 @@ ext = Pybind11Extension(
     "fastmc._core",
     sorted(glob.glob("csrc/*.cpp")),
     include_dirs=["csrc/include"],
+    # headers hold the kernels: without this, editing one does not rebuild the extension
+    depends=sorted(glob.glob("csrc/include/fastmc/*.hpp") + glob.glob("csrc/*.hpp")),
     cxx_std=17,
     extra_compile_args=_compile_args(),
     extra_link_args=[] if sys.platform == "win32" else ["-pthread"],

@@ -2,6 +2,7 @@
 // Twin: fastmc/_numba/linalg.py. Products are fused (std::fma) explicitly, never by the compiler
 // (-ffp-contract=off), so both twins round identically while using the FMA units.
 #pragma once
+#include "inline.hpp"
 #include <cmath>
 #include <cstdint>
 
@@ -15,7 +16,7 @@ namespace fastmc {
 // Blocks of 8 and 4 outputs stay in registers while the rows stream past; every element sees
 // the same sequence of fma operations as the plain column-axpy form of the Numba twin.
 template <int B>
-inline void symv_block(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
+FASTMC_INLINE void symv_block(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
                        int64_t ib) {
     double acc[B];
     for (int l = 0; l < B; ++l) acc[l] = 0.0;
@@ -32,7 +33,7 @@ inline void symv_block(const double* __restrict P, const double* __restrict v, d
 // splits 16 accumulators into 8 + 4 + 2 + 1 + 1 lanes. Lane-wise fma rounds exactly as
 // std::fma, so results are identical to the portable block.
 template <int NV>
-inline void symv_block_avx(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
+FASTMC_INLINE void symv_block_avx(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
                            int64_t ib) {
     __m256d acc[NV];
     for (int l = 0; l < NV; ++l) acc[l] = _mm256_setzero_pd();
@@ -50,7 +51,7 @@ inline void symv_block_avx(const double* __restrict P, const double* __restrict 
 // independent vector chains hide the fma latency); every element sees the same sequence of fma
 // operations as the plain column-axpy form of the Numba twin.
 template <int D>
-inline void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
+FASTMC_INLINE void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
     const int64_t d = D > 0 ? D : d_rt;
     int64_t ib = 0;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -67,7 +68,7 @@ inline void symv(const double* __restrict P, const double* __restrict v, double*
 
 // a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then
 // (s0 + s1) + (s2 + s3): short dependency chains, and a fixed order for both twins.
-inline double dot4(const double* __restrict a, const double* __restrict b, int64_t n) {
+FASTMC_INLINE double dot4(const double* __restrict a, const double* __restrict b, int64_t n) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {

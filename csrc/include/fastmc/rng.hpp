@@ -2,6 +2,7 @@
 // Twin: fastmc/_numba/rng.py. Every chain owns a generator seeded from (seed, chain) only, so
 // draws never depend on the thread count; both twins produce the same bits and the same doubles.
 #pragma once
+#include "inline.hpp"
 #include <cmath>
 #include <cstdint>
 
@@ -48,7 +49,7 @@ struct Rng {
         }
     }
 
-    inline uint64_t next() {
+    FASTMC_INLINE uint64_t next() {
         const uint64_t result = rotl(s[1] * 5, 7) * 9;
         const uint64_t t = s[1] << 17;
         s[2] ^= s[0];
@@ -61,13 +62,13 @@ struct Rng {
     }
 
     // [0, 1) with 53 random bits.
-    inline double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    FASTMC_INLINE double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     // (0, 1): safe for log.
-    inline double uniform_open() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+    FASTMC_INLINE double uniform_open() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
 
     // Ziggurat (Marsaglia & Tsang 2000, 256 layers): bits 0-7 pick the layer, bit 8 the sign,
     // bits 11-63 the position; the rare wedge and tail cases draw further words.
-    inline double normal() {
+    FASTMC_INLINE double normal() {
         const double* X = zt->x;
         for (;;) {
             const uint64_t u = next();

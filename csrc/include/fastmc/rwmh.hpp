@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "inline.hpp"
 #include "metric.hpp"
 #include "rng.hpp"
 #include "welford.hpp"
@@ -66,7 +67,7 @@ void rwmh_chain(const Target& target, const double* x0, int64_t n_warmup, int64_
     const int64_t total = n_warmup + n;
     // One iteration; Warm selects the adaptation at compile time, so the sampling loop carries
     // none of the warm-up's code. Returns false when the target asked to stop.
-    auto iterate = [&](auto warm) -> bool {
+    auto iterate = [&](auto warm) FASTMC_LAMBDA_INLINE -> bool {
         constexpr bool Warm = decltype(warm)::value;
         for (int64_t i = 0; i < d; ++i) eps[i] = rng.normal();
         if (kind == 0) {
