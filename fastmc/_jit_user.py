@@ -6,9 +6,9 @@ from numba import types
 
 _inline = dict(nogil=True, fastmath=False, error_model="numpy", inline="always")
 
-# Every generated dispatcher lives as long as the process: the cached kernels' index holds the
-# types of the functions they were compiled for, and Numba raises ReferenceError when such a
-# type's dispatcher has been collected. A few small objects per target is the price.
+# Every generated dispatcher lives as long as the process: kernels compiled for a target hold its
+# functions' types, and Numba raises ReferenceError when such a type's dispatcher has been
+# collected. A few small objects per target is the price.
 _KEEP_ALIVE = []
 
 
@@ -94,46 +94,6 @@ def make_cfunc(fn, data_shape):
         return 0
 
     return c_logp
-
-
-def kernels_for(target):
-    """Context for running the Numba kernels on ``target``: a user target's specialisations are
-    compiled without touching the on-disk cache. The cache index would otherwise record the
-    types of per-target dispatchers, which do not survive the process, and Numba fails with
-    ReferenceError when a later process reads such an index."""
-    import contextlib
-
-    if target.kind == "mixture":
-        return contextlib.nullcontext()
-    return _uncached()
-
-
-def _uncached():
-    import contextlib
-    import importlib
-    import pkgutil
-
-    from numba.core.caching import NullCache
-    from numba.core.dispatcher import Dispatcher
-
-    from . import _numba
-
-    @contextlib.contextmanager
-    def ctx():
-        disps = []
-        for info in pkgutil.iter_modules(_numba.__path__):
-            mod = importlib.import_module(f"{_numba.__name__}.{info.name}")
-            disps += [obj for obj in vars(mod).values() if isinstance(obj, Dispatcher)]
-        saved = [(d, d._cache) for d in disps]
-        for d in disps:
-            d._cache = NullCache()
-        try:
-            yield
-        finally:
-            for d, c in saved:
-                d._cache = c
-
-    return ctx()
 
 
 def _make_stack_array():

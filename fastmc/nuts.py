@@ -148,10 +148,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
         from ._numba.adapt import adaptive_run
 
         nt = target._numba_target()
-        from ._jit_user import kernels_for
-
-        with kernels_for(target):
-            r = _run_numba(adaptive_run, threads, nt.logp_grad, nt.make_work, nt.tdata, *args)
+        r = _run_numba(adaptive_run, threads, nt.logp_grad, nt.make_work, nt.tdata, *args)
     wall = time.perf_counter() - t_start
     adapted = AdaptedState(metric, r["final_step"], r["inv_metric"], r["draws"][:, -1, :].copy(), r["rng_state"],
                            seed)

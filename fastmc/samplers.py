@@ -78,10 +78,7 @@ def _run_numba(fn, n_threads, *args):
     old = numba.get_num_threads()
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        with warnings.catch_warnings():
-            # kernels specialised for a user's cfunc embed its address, so Numba cannot cache them
-            warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-            return fn(*args)
+        return fn(*args)
     finally:
         numba.set_num_threads(old)
 
@@ -108,10 +105,7 @@ def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
     else:
         fns = (nt.logp_grad, nt.grad, nt.stop, nt.make_work)
         run = chains.hmc_run
-    from ._jit_user import kernels_for
-
-    with kernels_for(target):
-        res = _run_numba(run, threads, *fns, nt.tdata, x, *params, inv_temp, np.uint64(seed), first_chain)
+    res = _run_numba(run, threads, *fns, nt.tdata, x, *params, inv_temp, np.uint64(seed), first_chain)
     out = dict(zip(_NUMBA_KEYS[sampler], res))
     out["error"] = None
     return out

@@ -224,10 +224,7 @@ class Target:
             nt = self._numba_target()
             from ._numba.user import batch_logp_grad
 
-            from ._jit_user import kernels_for
-
-            with kernels_for(self):
-                lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X2)
+            lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X2)
         return (float(lp[0]), g[0]) if single else (lp, g)
 
     def logpdf(self, x, *, backend: str = "auto"):

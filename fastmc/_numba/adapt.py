@@ -5,7 +5,7 @@ import math
 import numba
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
 from .metric import kinetic, metric_factor, metric_leapfrog, metric_momentum, metric_mul
 from .nuts import nuts_make_work, nuts_transition
@@ -16,7 +16,7 @@ TRANSITION_NUTS = 0
 TRANSITION_STATIC = 1
 
 
-@njit
+@njit_fn
 def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_grad):
     """Stan's step-size search; returns (eps, n_grad). nw[0:4] are scratch."""
     d = q.shape[0]
@@ -49,7 +49,7 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
     return eps, n_grad
 
 
-@njit
+@njit_fn
 def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
                    kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
                    step_size, depth, n_leap, divergent, scalars, counts, twork):
@@ -113,7 +113,7 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
     counts[0] = n_grad
 
 
-_par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_model="numpy")
+_par = njit_fn_parallel
 
 
 @_par

@@ -5,10 +5,11 @@ of threads or on how a run is split into calls."""
 import numba
 import numpy as np
 
+from ._jit import njit_fn_parallel
 from .hmc import hmc_chain
 from .rwmh import rwmh_chain, rwmh_work
 
-_par = numba.njit(cache=True, nogil=True, parallel=True, fastmath=False, error_model="numpy")
+_par = njit_fn_parallel
 
 
 @_par

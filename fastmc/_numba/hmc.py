@@ -1,14 +1,14 @@
 """Hamiltonian Monte Carlo with fixed leapfrog steps, one chain. Twin: csrc/include/fastmc/hmc.hpp."""
 import math
 
-from ._jit import njit
+from ._jit import njit_fn
 from .leapfrog import leapfrog
 from .rng import rng_normal, rng_seed, rng_uniform
 
 MAX_ENERGY_ERROR = 1000.0
 
 
-@njit
+@njit_fn
 def hmc_chain(logp_grad, grad_fn, stop, tdata, x0, n, d, step, n_leapfrog, inv_mass, inv_temp, seed, chain,
               draws, log_density, accepted, accept_prob, energy, divergent, counters, s, work, twork):
     """One chain; ``counters`` gets gradient evaluations, non-finite proposals and the

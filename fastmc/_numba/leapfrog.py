@@ -1,8 +1,8 @@
 """Leapfrog (velocity Verlet) with diagonal inverse mass. Twin: csrc/include/fastmc/leapfrog.hpp."""
-from ._jit import njit
+from ._jit import njit_fn
 
 
-@njit
+@njit_fn
 def leapfrog(logp_grad, grad_fn, tdata, q, p, grad, d, step, n_steps, inv_mass, inv_temp, twork):
     """Advance (q, p) in place by ``n_steps``; ``grad`` in: at q, out: at the end point.
     Returns log pi at the end point (non-finite values propagate to the caller)."""

@@ -5,7 +5,7 @@ Every matrix is a flat C-order array (d*d) so one compiled function serves the d
 """
 import math
 
-from ._jit import njit_inline
+from ._jit import njit_fn_inline, njit_inline
 from .linalg import dot4o, fma
 from .rng import rng_normal
 
@@ -74,7 +74,7 @@ def metric_mul(kind, d, A, p, v):
             v[i] = fma(A[j * d + i], pj, v[i])
 
 
-@njit_inline
+@njit_fn_inline
 def metric_leapfrog(logp_grad, tdata, q, p, g, v, eps, kind, A, d, twork):
     """One leapfrog step of signed size eps; g and v current on exit. Returns log pi at the end."""
     half = 0.5 * eps

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit, njit_inline
+from ._jit import njit, njit_fn, njit_inline
 from .linalg import dot4o
 from .metric import kinetic, metric_leapfrog, metric_momentum, metric_mul
 from .rng import rng_uniform
@@ -45,7 +45,7 @@ def ctz(x):
     return t
 
 
-@njit
+@njit_fn
 def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, nw, twork):
     """Returns (lp, accept_stat, energy, depth, n_leapfrog, divergent); q, g updated in place."""
     qw, pw, gw, vw, qe, pe, ge, ve, qc, gc, rho, R, tmp, beg_p, beg_ps, beg_R, end_p, end_ps, lpe = nw

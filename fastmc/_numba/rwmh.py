@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit, njit_fn
 from .linalg import fma
 from .metric import METRIC_DENSE, metric_factor
 from .rng import rng_normal, rng_seed, rng_uniform
@@ -24,7 +24,7 @@ def rwmh_work(d):
             np.empty(d * d), np.empty(d * d), np.empty(d * d), np.empty(d * d), np.zeros(1, dtype=np.int64))
 
 
-@njit
+@njit_fn
 def rwmh_chain(logp, stop, tdata, x0, n_warmup, n, d, prop, prop_kind, adapt_scale, adapt_cov, target_accept,
                inv_temp, seed, chain, draws, log_density, accepted, counters, adapted, s_rng, work, twork):
     """Fill ``draws`` (n_warmup + n, d), ``log_density`` and ``accepted`` (n_warmup + n,) for one

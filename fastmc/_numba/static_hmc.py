@@ -2,13 +2,13 @@
 Twin: csrc/include/fastmc/static_hmc.hpp."""
 import math
 
-from ._jit import njit
+from ._jit import njit_fn
 from .metric import kinetic, metric_leapfrog, metric_momentum, metric_mul
 from .nuts import MAX_ENERGY_ERROR
 from .rng import rng_uniform
 
 
-@njit
+@njit_fn
 def static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, n_leapfrog, nw, twork):
     """Returns (lp, accept_prob, energy, 0, n_leapfrog, divergent); q, g updated in place."""
     qn, p, gn, v = nw[0], nw[1], nw[2], nw[3]

@@ -1,10 +1,10 @@
 """Batched evaluation of any Numba target (twin of the C++ binding target_logp_grad)."""
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit_fn
 
 
-@njit
+@njit_fn
 def batch_logp_grad(logp_grad, make_work, tdata, X):
     """X (n, d) -> (logp (n,), grad (n, d))."""
     n, d = X.shape
