@@ -16,7 +16,7 @@ namespace fastmc {
 // Blocks of 8 and 4 outputs stay in registers while the rows stream past; every element sees
 // the same sequence of fma operations as the plain column-axpy form of the Numba twin.
 template <int B>
-FASTMC_INLINE void symv_block(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
+inline void symv_block(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
                        int64_t ib) {
     double acc[B];
     for (int l = 0; l < B; ++l) acc[l] = 0.0;
@@ -33,7 +33,7 @@ FASTMC_INLINE void symv_block(const double* __restrict P, const double* __restri
 // splits 16 accumulators into 8 + 4 + 2 + 1 + 1 lanes. Lane-wise fma rounds exactly as
 // std::fma, so results are identical to the portable block.
 template <int NV>
-FASTMC_INLINE void symv_block_avx(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
+inline void symv_block_avx(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d,
                            int64_t ib) {
     __m256d acc[NV];
     for (int l = 0; l < NV; ++l) acc[l] = _mm256_setzero_pd();
@@ -51,7 +51,7 @@ FASTMC_INLINE void symv_block_avx(const double* __restrict P, const double* __re
 // independent vector chains hide the fma latency); every element sees the same sequence of fma
 // operations as the plain column-axpy form of the Numba twin.
 template <int D>
-FASTMC_INLINE void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
+inline void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
     const int64_t d = D > 0 ? D : d_rt;
     int64_t ib = 0;
 #if defined(__AVX2__) && defined(__FMA__)

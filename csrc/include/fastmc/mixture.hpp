@@ -26,7 +26,7 @@ struct Mixture {
     int64_t work_size() const { return K * dim() + dim() + K; }
 
     // a_k into work[K*d + d + k], z_k = P_k (x - mu_k) into work[k*d ...].
-    FASTMC_INLINE void components(const double* x, double* work) const {
+    inline void components(const double* x, double* work) const {
         const int64_t d = dim();
         double* delta = work + K * d;
         double* a = delta + d;
@@ -41,7 +41,7 @@ struct Mixture {
 
     // a_k -> exp(a_k - max) in place (the max term is exactly 1, so its exp is skipped);
     // returns the sum, and the max through m.
-    FASTMC_INLINE double exp_shifted(double* a, double& m) const {
+    inline double exp_shifted(double* a, double& m) const {
         m = a[0];
         for (int64_t k = 1; k < K; ++k) m = a[k] > m ? a[k] : m;
         double s = 0.0;
@@ -53,7 +53,7 @@ struct Mixture {
     }
 
     // grad = -sum_k r_k z_k with r_k = e_k / s.
-    FASTMC_INLINE void gather_grad(const double* work, double s, double* grad) const {
+    inline void gather_grad(const double* work, double s, double* grad) const {
         const int64_t d = dim();
         const double* e = work + K * d + d;
         for (int64_t i = 0; i < d; ++i) grad[i] = 0.0;
@@ -64,14 +64,14 @@ struct Mixture {
         }
     }
 
-    FASTMC_INLINE double logp(const double* x, double* work) const {
+    inline double logp(const double* x, double* work) const {
         components(x, work);
         double m;
         const double s = exp_shifted(work + K * dim() + dim(), m);
         return m + std::log(s);
     }
 
-    FASTMC_INLINE double logp_grad(const double* x, double* grad, double* work) const {
+    inline double logp_grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
         const double s = exp_shifted(work + K * dim() + dim(), m);
@@ -80,7 +80,7 @@ struct Mixture {
     }
 
     // Gradient only: the leapfrog's inner steps need no log density.
-    FASTMC_INLINE void grad(const double* x, double* grad, double* work) const {
+    inline void grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
         const double s = exp_shifted(work + K * dim() + dim(), m);
