@@ -25,6 +25,16 @@ def as_float_array(name: str, value, *, ndim: int | tuple[int, ...] | None = Non
     return arr
 
 
+def as_points(x, dim: int):
+    """``x`` (d,) or (n, d) -> (C-contiguous (n, d) float64, whether a single point was given)."""
+    X = as_float_array("x", x, ndim=(1, 2))
+    single = X.ndim == 1
+    X2 = X[None, :] if single else X
+    if X2.shape[1] != dim:
+        raise ValueError(f"x must have shape (d,) or (n, d) with d = {dim}, got {X.shape}")
+    return np.ascontiguousarray(X2), single
+
+
 def require_finite(name: str, arr: np.ndarray) -> None:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]

@@ -44,7 +44,8 @@ def _start_points(target, x0, chains: int) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(np.atleast_1d(lp)))
     if bad.size:
         raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({np.atleast_1d(lp)[bad[0]]})")
-    target._check_gradient_at(x[0])
+    if target.check_gradient:
+        target._check_gradient_at(x[0])
     return np.ascontiguousarray(x)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from . import _backend
-from ._validation import as_float_array, cholesky_or_raise, require_finite
+from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
 
 __all__ = ["GaussianMixture", "default_mixture"]
 
@@ -115,18 +115,7 @@ class GaussianMixture:
         return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,
                            mixture.mixture_stop, mixture.mixture_make_work, self._arrays())
 
-    def _check_gradient_at(self, x):
-        pass
-
     # -------------------------------------------------------------- evaluation
-    def _points(self, x):
-        X = as_float_array("x", x, ndim=(1, 2))
-        single = X.ndim == 1
-        X2 = X[None, :] if single else X
-        if X2.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (d,) or (n, d) with d = {self.dim}, got {X.shape}")
-        return np.ascontiguousarray(X2), single
-
     def logpdf_and_grad(self, x, *, backend: str = "auto"):
         """Log density and its gradient.
 
@@ -140,18 +129,13 @@ class GaussianMixture:
         logp : float or ndarray, shape (n,)
         grad : ndarray, shape (d,) or (n, d)
         """
-        X, single = self._points(x)
-        if _backend.resolve_backend(backend) == "cpp":
-            lp, g = _backend.core().mixture_logp_grad(*self._arrays(), X)
-        else:
-            from ._numba import mixture
+        from .user_target import logp_grad_batch
 
-            lp, g = mixture.mixture_logp_grad_batch(X, self._arrays())
-        return (float(lp[0]), g[0]) if single else (lp, g)
+        return logp_grad_batch(self, x, backend)
 
     def logpdf(self, x, *, backend: str = "auto"):
         """Log density at ``x`` (d,) -> float, or (n, d) -> (n,)."""
-        X, single = self._points(x)
+        X, single = as_points(x, self.dim)
         if _backend.resolve_backend(backend) == "cpp":
             lp = _backend.core().mixture_logp(*self._arrays(), X)
         else:

@@ -19,9 +19,26 @@ from collections import namedtuple
 import numpy as np
 
 from . import _backend
-from ._validation import as_float_array, as_int
+from ._validation import as_int, as_points
 
 __all__ = ["Target", "GradientCheckWarning"]
+
+
+def logp_grad_batch(target, x, backend: str):
+    """Log density and gradient of any target (mixture or user) at ``x`` (d,) or (n, d).
+
+    Returns (float, (d,)) for one point and ((n,), (n, d)) for a batch."""
+    X, single = as_points(x, target.dim)
+    target._reset()
+    be = "cpp" if target.kind == "python" else _backend.resolve_backend(backend)
+    if be == "cpp":
+        lp, g = _backend.core().target_logp_grad(target._cpp_spec(), X)
+    else:
+        from ._numba.user import batch_logp_grad
+
+        nt = target._numba_target()
+        lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X)
+    return (float(lp[0]), g[0]) if single else (lp, g)
 
 #: What the Numba kernels receive for a target: jitted functions and their data.
 NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
@@ -191,7 +208,9 @@ class Target:
         if self.kind == "python":
             return ("python", self._fn, self.has_grad, self.dim, self._stop)
         if self.kind == "numba" and self._address is None:
-            self._keepalive = _cfunc_from_numba(self._fn, self._data.shape)
+            from ._jit_user import make_cfunc
+
+            self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
         return ("cfunc", self._address, self._data.ctypes.data, self.dim, self._stop)
 
@@ -201,9 +220,13 @@ class Target:
                                "Python without the GIL); use Target.from_numba, or backend='cpp'")
         if self._numba is None:
             if self.kind == "numba":
-                self._numba = _numba_wrappers(self._fn, self.dim, self._data)
+                from ._jit_user import make_njit_target
+
+                self._numba = make_njit_target(self._fn, self.dim, self._data)
             else:
-                self._numba = _cfunc_wrappers(self._address, self.dim, self._data, self._stop)
+                from ._jit_user import make_cfunc_target
+
+                self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data, self._stop)
         return self._numba
 
     # -------------------------------------------------------------- evaluation
@@ -211,21 +234,7 @@ class Target:
         """Log density and gradient at ``x`` (d,) -> (float, (d,)) or (n, d) -> ((n,), (n, d)).
 
         Outside the support the log density is -inf."""
-        X = as_float_array("x", x, ndim=(1, 2))
-        single = X.ndim == 1
-        X2 = np.ascontiguousarray(X[None, :] if single else X)
-        if X2.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (d,) or (n, d) with d = {self.dim}, got {X.shape}")
-        self._reset()
-        be = "cpp" if self.kind == "python" else _backend.resolve_backend(backend)
-        if be == "cpp":
-            lp, g = _backend.core().target_logp_grad(self._cpp_spec(), X2)
-        else:
-            nt = self._numba_target()
-            from ._numba.user import batch_logp_grad
-
-            lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X2)
-        return (float(lp[0]), g[0]) if single else (lp, g)
+        return logp_grad_batch(self, x, backend)
 
     def logpdf(self, x, *, backend: str = "auto"):
         """Log density at ``x`` (d,) -> float or (n, d) -> (n,)."""
@@ -251,24 +260,3 @@ class Target:
             warnings.warn(f"the gradient of {self!r} disagrees with central differences at the start point: "
                           f"coordinate {i}: gradient {g[i]:.6g}, finite difference {fd[i]:.6g} "
                           "(pass check_gradient=False to silence)", GradientCheckWarning, stacklevel=4)
-
-
-# ---------------------------------------------------------------- Numba glue
-
-def _numba_wrappers(fn, dim, data) -> NumbaTarget:
-    """Kernel-facing functions around a user's njit ``fn(x, grad, data)``: Numba inlines them."""
-    from ._jit_user import make_njit_target
-
-    return make_njit_target(fn, dim, data)
-
-
-def _cfunc_wrappers(address, dim, data, stop) -> NumbaTarget:
-    from ._jit_user import make_cfunc_target
-
-    return make_cfunc_target(_CPROTO(address), dim, data, stop)
-
-
-def _cfunc_from_numba(fn, data_shape):
-    from ._jit_user import make_cfunc
-
-    return make_cfunc(fn, data_shape)

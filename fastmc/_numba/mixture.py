@@ -90,19 +90,8 @@ def mixture_grad(x, grad, tdata, work):
 
 
 @njit
-def mixture_logp_grad_batch(X, tdata):
-    """Batched twin of the C++ binding: X (n, d) -> (logp (n,), grad (n, d))."""
-    n, d = X.shape
-    lp = np.empty(n)
-    grad = np.empty((n, d))
-    work = mixture_make_work(tdata)
-    for i in range(n):
-        lp[i] = mixture_logp_grad(X[i], grad[i], tdata, work)
-    return lp, grad
-
-
-@njit
 def mixture_logp_batch(X, tdata):
+    """Log density only (start points, users' logpdf): X (n, d) -> (n,)."""
     n, d = X.shape
     lp = np.empty(n)
     work = mixture_make_work(tdata)
