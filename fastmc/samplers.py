@@ -129,25 +129,20 @@ def _run(sampler, target, backend, threads, x, *args):
         out["error"] = parts[-1]["error"]
         out["failed_chain"] = len(parts) - 1
     out["wall"] = time.perf_counter() - t0
+    # rows after a chain's n_done (the target stopped sampling) hold NaN / False, never stale memory
+    chains, total = out["draws"].shape[:2]
+    for c in np.flatnonzero(np.asarray(out["n_done"]) < total):
+        t = int(out["n_done"][c])
+        for v in out.values():
+            if isinstance(v, np.ndarray) and v.shape[:2] == (chains, total):
+                v[c, t:] = np.nan if v.dtype.kind == "f" else 0
     return out
 
 
 def _finish(res: SamplingResult, out: dict) -> SamplingResult:
-    """Return the result, or raise the target's exception with the draws done so far attached.
-    Rows after a chain's n_done (the target stopped sampling) hold NaN, never stale memory."""
+    """Return the result, or raise the target's exception with the draws done so far attached."""
     res.n_done = np.asarray(out["n_done"])
     n = res.n_samples
-    if np.any(res.n_done < n):
-        for c in np.flatnonzero(res.n_done < n):
-            t = int(res.n_done[c])
-            for name in ("draws", "log_density", "accept_prob", "energy"):
-                v = getattr(res, name)
-                if v is not None:
-                    v[c, t:] = np.nan
-            for name in ("accepted", "divergent"):
-                v = getattr(res, name)
-                if v is not None:
-                    v[c, t:] = False
     err = out.get("error")
     if err is None:
         if np.any(res.n_done < n):
@@ -178,7 +173,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
 
     Parameters
     ----------
-    target : GaussianMixture
+    target : GaussianMixture or Target
         The distribution pi to sample.
     x0 : array_like, shape (d,) or (chains, d)
         Start point(s); each must have a finite log density.
@@ -239,9 +234,6 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     x = _start_points(target, x0, chains)
     out = _run("rwmh", target, backend, threads, x, nw, n, prop, kind, bool(adapt_scale) and nw > 0,
                bool(adapt_cov) and nw > 0, target_accept, inv_temp, seed)
-    for c in np.flatnonzero(out["n_done"] < nw + n):  # stopped by the target: no stale rows in the warm-up
-        t = int(out["n_done"][c])
-        out["draws"][c, t:], out["log_density"][c, t:], out["accepted"][c, t:] = np.nan, np.nan, 0
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n, n_threads=threads,
                     n_warmup=nw, adapt_scale=bool(adapt_scale), adapt_cov=bool(adapt_cov), target_accept=target_accept)
     keep = slice(nw, None)
@@ -277,7 +269,7 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
 
     Parameters
     ----------
-    target : GaussianMixture
+    target : GaussianMixture or Target
         The distribution pi to sample; U(q) = -log pi(q).
     x0 : array_like, shape (d,) or (chains, d)
         Start point(s); each must have a finite log density.
