@@ -4,8 +4,6 @@ run, next to the goal each issue names."""
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RESULTS = {}  # (group, variant) -> dict(rate=..., unit=...)
@@ -18,11 +16,6 @@ def record(group, variant, rate, unit):
 
 def goal(label, num, den, minimum):
     GOALS.append((label, num, den, minimum))
-
-
-@pytest.fixture
-def recorder():
-    return record
 
 
 def pytest_terminal_summary(terminalreporter):
