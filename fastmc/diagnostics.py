@@ -12,13 +12,14 @@ ArviZ definition is the default.
 
 Implementation (choices measured in ``bench/bench_diagnostics.py``): one radix sort per variable
 gives the average ranks, the sorted draws (medians, quantiles, intervals) and, by merging the two
-halves about the median, the folded ranks. Normal scores of integer ranks come from a table of
-``scipy.special.ndtri`` values cached per number of draws (so they equal ArviZ's bit for bit);
-half-integer ranks of ties use our own quantile function. Autocovariances are summed lag by lag
-only until Geyer's initial sequence truncates (O(n K), vectorised), and chains needing more than
-600 lags (the measured crossover) are finished by one NumPy FFT per variable with the spectra summed
-over chains. The kernels are in C++ (``fastmc._core``, the default) and Numba (``fastmc._numba``)
-and agree to 1e-12; variables are spread over the cores.
+halves about the median, the folded ranks. Normal scores come from Wichura's AS241 quantile (within
+1.3e-15 of the ``scipy.special.ndtri`` ArviZ calls), for the integer ranks as a table cached per
+number of draws. Autocovariances are summed lag by lag only until Geyer's initial sequence
+truncates (O(n K), vectorised), and chains needing more than 600 lags (the measured crossover) are
+finished by one NumPy FFT per variable with the spectra summed over chains. The kernels are in C++
+(``fastmc._core``, the default) and Numba (``fastmc._numba``) and agree to 1e-12. Variables are
+spread over the cores; a variable of many draws (from 2^18 for the sort, 2^16 for the lag sums)
+uses all cores by itself.
 
 Degenerate data never raises; the result is documented per case and a
 :class:`DiagnosticWarning` names the reason whenever a NaN is returned:
@@ -44,7 +45,7 @@ import os
 import warnings
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from ._backend import core, resolve_backend
 
@@ -184,20 +185,17 @@ def _split(X):
 
 
 @functools.lru_cache(maxsize=8)
-def _ztable(N):
-    """Normal scores of the integer ranks 1..N, (r - 3/8) / (N + 1/4) (Blom), as ArviZ computes them."""
-    p = (np.arange(1, N + 1, dtype=np.float64) - 0.375) / (N + 0.25)
-    z = np.empty(N)
-    parts = min(_n_threads("cpp"), max(1, N // 262144))
-    if parts > 1:  # ndtri releases the GIL: fill halves of a large table on threads
-        from concurrent.futures import ThreadPoolExecutor
-
-        cuts = np.linspace(0, N, parts + 1).astype(np.int64)
-        with ThreadPoolExecutor(parts) as pool:
-            list(pool.map(lambda c: special.ndtri(p[cuts[c]:cuts[c + 1]], out=z[cuts[c]:cuts[c + 1]]),
-                          range(parts)))
+def _ztable(N, backend="cpp"):
+    """Normal scores of the integer ranks 1..N, Phi^-1((r - 3/8) / (N + 1/4)) (Blom), as ArviZ
+    computes them; by AS241 in the kernels, on all threads, within 1.3e-15 of scipy's ndtri."""
+    T = _n_threads(backend)
+    if backend == "cpp":
+        z = core().normal_score_table(N, T)
     else:
-        special.ndtri(p, out=z)
+        from ._numba import normal_quantile as nq
+
+        z = np.empty(N)
+        nq.normal_score_table(N, z, T)
     z.setflags(write=False)
     return z
 
@@ -215,7 +213,7 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False
     flat = np.ascontiguousarray(Y.reshape(d, N), dtype=np.float64)
     fold = center is not None
     cen = np.ascontiguousarray(center, dtype=np.float64) if fold else np.zeros(d)
-    ztab = _ztable(N)
+    ztab = _ztable(N, backend)
     T = _n_threads(backend)
     if backend == "cpp":
         z, srt, _, zf = core().rank_normalize(flat, fold, cen, ztab, bool(want_sorted),
@@ -227,12 +225,15 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False
         srt = np.empty((d, N if want_sorted else 0))
         zf = np.empty((d, N if want_folded else 0))
         tied = np.empty(d, dtype=np.int64)
-        Tw = max(1, min(T, d))
-        keys = np.empty((Tw, 2, N), dtype=np.uint64)
-        idx = np.empty((Tw, 2, N), dtype=np.uint32)
+        large = N >= nb.MSD_MIN
+        Tw = max(1, T if large else min(T, d))  # workers
+        shape = (1, 2 if want_folded else 1, N) if large else (Tw, 2, N)  # as the C++ binding
+        keys = np.empty(shape, dtype=np.uint64)
+        idx = np.empty(shape, dtype=np.uint32)
         hist = np.empty((Tw, 8, 256), dtype=np.int64)
-        bins = np.empty((Tw, nb.MSD_BINS + 1 if N >= nb.MSD_MIN else 1), dtype=np.int64)
-        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, T, zf)
+        bins = np.empty((Tw, nb.MSD_BINS if large else 1), dtype=np.int64)
+        tw = np.empty(Tw, dtype=np.int64)
+        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, tw, Tw, zf)
     # NaN keys sort last (their rows get NaN scores, as ArviZ)
     if want_sorted:
         nan_rows = np.isnan(srt[:, -1])
