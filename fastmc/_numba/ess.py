@@ -177,7 +177,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
         return d
     lag_cap = min(max_lag + 1, n)
     have = 0
-    want = min(LAG_BLOCK, lag_cap)  # one full block first
+    want = min(LAG_BLOCK, lag_cap)  # a block of lags at a time
     mean_var = 0.0
     var_plus = 0.0
     while True:
@@ -192,7 +192,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
             return ess_from_tau(tau, m * n, relative)
         if have >= lag_cap:
             return NEED_FFT
-        want = min(2 * have, lag_cap)
+        want = min(have + LAG_BLOCK, lag_cap)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -223,7 +223,7 @@ def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, c
             return ess_from_tau(tau, m * n, relative)
         if have >= lag_cap:
             return NEED_FFT
-        want = min(2 * have, lag_cap)
+        want = min(have + LAG_BLOCK, lag_cap)
 
 
 CHAIN_PARALLEL_MIN = 1 << 16

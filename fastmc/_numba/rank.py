@@ -214,7 +214,8 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fold_scores(k, idx, n, ztab, zf, fk, fi):
-    """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp)."""
+    """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp):
+    the distances are first written as keys into zf, then merged in a branch-free loop."""
     a = key_to_double(k[(n - 1) // 2])
     b = key_to_double(k[n // 2])
     med = a if n % 2 else (a + b) / 2.0
@@ -226,21 +227,27 @@ def fold_scores(k, idx, n, ztab, zf, fk, fi):
             hi = mid
         else:
             lo = mid + 1
-    L = lo - 1
-    R = lo
-    o = 0
-    while L >= 0 or R < n:
-        fl = abs(key_to_double(k[L]) - med) if L >= 0 else np.inf
-        fr = abs(key_to_double(k[R]) - med) if R < n else np.inf
-        if R >= n or (L >= 0 and fl <= fr):
-            fk[o] = double_to_key(fl)
-            fi[o] = idx[L]
-            L -= 1
-        else:
-            fk[o] = double_to_key(fr)
-            fi[o] = idx[R]
-            R += 1
-        o += 1
+    nl = lo
+    nr = n - lo
+    d = zf.view(np.uint64)  # d[j], j < nl: leftwards; d[nl + j], j < nr: rightwards
+    for j in range(nl):
+        d[j] = double_to_key(abs(key_to_double(k[lo - 1 - j]) - med))
+    for j in range(nr):
+        d[nl + j] = double_to_key(abs(key_to_double(k[lo + j]) - med))
+    L = 0
+    R = 0
+    for o in range(n):
+        kl = d[L] if L < nl else d[0]
+        kl = _ALL if L >= nl else kl
+        kr = d[nl + R] if R < nr else d[0]
+        kr = _ALL if R >= nr else kr
+        left = kl <= kr  # ties: the left side first
+        il = idx[lo - 1 - L] if L < nl else idx[0]
+        ir = idx[lo + R] if R < nr else idx[0]
+        fk[o] = kl if left else kr
+        fi[o] = il if left else ir
+        L += 1 if left else 0
+        R += 0 if left else 1
     return assign_scores(fk, fi, n, 0, n, ztab, zf, zf[:0])
 
 

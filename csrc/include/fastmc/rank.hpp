@@ -34,7 +34,8 @@ inline uint64_t double_to_key(double v) {
 }
 
 inline double key_to_double(uint64_t k) {
-    uint64_t b = (k >> 63) ? (k & 0x7FFFFFFFFFFFFFFFULL) : ~k;
+    const uint64_t flip = static_cast<uint64_t>(static_cast<int64_t>(~k) >> 63) | 0x8000000000000000ULL;
+    const uint64_t b = k ^ flip;  // k with the sign bit cleared if set, ~k otherwise (branch-free)
     double v;
     std::memcpy(&v, &b, sizeof v);
     return v;
@@ -217,26 +218,32 @@ inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, 
 // Folded scores without a second sort: the ranks of |x - median| follow from merging the two
 // monotone halves of the sorted keys k (below the median read downwards, above it upwards).
 // zf[idx[q]] = scores as ArviZ's z_scale(|x - median(x)|); fk, fi: scratch of n.  All draws finite.
+// The distances are first written as keys into zf (free until the scores), so that the merge is a
+// branch-free loop on integers (which side comes next is a coin flip: branching cost 2x).
 inline int64_t fold_scores(const uint64_t* k, const uint32_t* idx, int64_t n, const double* ztab,
                            double* zf, uint64_t* fk, uint32_t* fi) {
     const double a = key_to_double(k[(n - 1) / 2]), b = key_to_double(k[n / 2]);
     const double med = (n % 2) ? a : (a + b) / 2.0;
-    int64_t lo = 0, hi = n;  // p = first position whose value exceeds the median
+    int64_t lo = 0, hi = n;  // first position whose value exceeds the median
     while (lo < hi) {
         const int64_t mid = lo + (hi - lo) / 2;
         if (key_to_double(k[mid]) > med) hi = mid; else lo = mid + 1;
     }
-    int64_t L = lo - 1, R = lo, o = 0;
-    while (L >= 0 || R < n) {
-        const double fl = L >= 0 ? std::fabs(key_to_double(k[L]) - med) : INFINITY;
-        const double fr = R < n ? std::fabs(key_to_double(k[R]) - med) : INFINITY;
-        if (R >= n || (L >= 0 && fl <= fr)) {
-            fk[o] = double_to_key(fl);
-            fi[o++] = idx[L--];
-        } else {
-            fk[o] = double_to_key(fr);
-            fi[o++] = idx[R++];
-        }
+    const int64_t nl = lo, nr = n - lo;
+    // d[j], j < nl: key of the j-th distance leftwards; d[nl + j], j < nr: rightwards
+    uint64_t* d = reinterpret_cast<uint64_t*>(zf);
+    for (int64_t j = 0; j < nl; ++j) d[j] = double_to_key(std::fabs(key_to_double(k[lo - 1 - j]) - med));
+    for (int64_t j = 0; j < nr; ++j) d[nl + j] = double_to_key(std::fabs(key_to_double(k[lo + j]) - med));
+    int64_t L = 0, R = 0;  // taken from each side; an exhausted side reads as the largest key
+    for (int64_t o = 0; o < n; ++o) {
+        const uint64_t kl = d[L < nl ? L : 0] | (0 - static_cast<uint64_t>(L >= nl));
+        const uint64_t kr = d[R < nr ? nl + R : 0] | (0 - static_cast<uint64_t>(R >= nr));
+        const uint64_t left = kl <= kr, mask = 0 - left;  // ties: the left side first
+        fk[o] = (kl & mask) | (kr & ~mask);
+        const uint32_t il = idx[L < nl ? lo - 1 - L : 0], ir = idx[R < nr ? lo + R : 0];
+        fi[o] = (il & static_cast<uint32_t>(mask)) | (ir & ~static_cast<uint32_t>(mask));
+        L += static_cast<int64_t>(left);
+        R += static_cast<int64_t>(1 - left);
     }
     return assign_scores(fk, fi, n, 0, n, ztab, zf, nullptr);
 }
