@@ -70,22 +70,24 @@ py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& 
                           want_folded ? py::object(zf) : py::object(py::none()));
 }
 
-Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
-               int n_threads) {
+Arr ess_direct(Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
+               int n_threads, bool overwrite) {
     need(x.ndim() == 3 && x.shape(2) >= 2, "x must have shape (n_var, chains, draws >= 2)");
     const int64_t V = x.shape(0), m = x.shape(1), n = x.shape(2);
     need(a.ndim() == 1 && a.shape(0) == V && b.ndim() == 1 && b.shape(0) == V,
          "a and b must have shape (n_var,)");
     need(kind >= 0 && kind <= 4, "kind must be 0..4");
     need(max_lag >= 2, "max_lag must be >= 2");
+    need(!overwrite || x.writeable(), "x must be writeable to be overwritten");
     const int T = n_threads < 1 ? 1 : n_threads;
     Arr out(V);
     Scratch<double> scratch(fastmc::ess_scratch_copies(V, m, n, T) *
-                            fastmc::ess_scratch_per_worker(m, n, max_lag));
+                            fastmc::ess_scratch_per_worker(m, n, max_lag, overwrite));
+    double* in_place = overwrite ? x.mutable_data() : nullptr;
     {
         py::gil_scoped_release nogil;
         fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, kind, a.data(), b.data(),
-                           out.mutable_data(), scratch.get(), T);
+                           out.mutable_data(), scratch.get(), T, in_place);
     }
     return out;
 }
@@ -132,7 +134,9 @@ void register_diagnostics(py::module_& m) {
           "n_tied, zf) with zf the scores of |x - median| (finite rows only) if want_folded.");
     m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
           py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("n_threads"),
-          "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed.");
+          py::arg("overwrite") = false,
+          "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed. "
+          "With overwrite, x is replaced by g(x) - chain mean (saves a copy).");
     m.def("moments", &moments, py::arg("x"), py::arg("n_threads"),
           "Per row: mean, sum of squared and of fourth-power deviations.");
     m.def("ess_from_autocov", &ess_from_autocov, py::arg("acm"), py::arg("chain_mean"),

@@ -292,8 +292,11 @@ def _transform(Y, kind, a, b):
     return Y
 
 
-def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None):
-    """Geyer ESS of g(each (m, n) block of Y (d, m, n)) (no splitting here); a, b: (d,)."""
+def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None, overwrite=False):
+    """Geyer ESS of g(each (m, n) block of Y (d, m, n)) (no splitting here); a, b: (d,).
+    ``overwrite``: Y is a temporary the kernels may centre in place (saves a copy of the draws)."""
+    overwrite = bool(overwrite and Y.flags.c_contiguous and Y.flags.writeable
+                     and Y.dtype == np.float64)
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     d, m, n = Y.shape
     a = np.zeros(d) if a is None else np.ascontiguousarray(a, dtype=np.float64)
@@ -301,13 +304,13 @@ def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None):
     max_lag = max(2, _max_lag(n))
     T = _n_threads(backend)
     if backend == "cpp":
-        out = core().ess_direct(Y, max_lag, bool(relative), kind, a, b, T)
+        out = core().ess_direct(Y, max_lag, bool(relative), kind, a, b, T, overwrite)
         from_acov = core().ess_from_autocov
     else:
         from ._numba import ess as nb
 
         out = np.empty(d)
-        nb.ess_direct(Y, max_lag, bool(relative), kind, a, b, out, T)
+        nb.ess_direct(Y, max_lag, bool(relative), kind, a, b, out, T, overwrite)
 
         def from_acov(acm, mean, rel):
             return nb.ess_from_autocov(acm, mean, rel, np.empty(acm.shape[0] + 2))
@@ -426,10 +429,10 @@ def _ess_batch(X, method, prob, relative, backend):
     dv = Xv.shape[0]
     if method in ("bulk", "z_scale"):
         z, _ = _rank_normalize(_split(Xv), backend, want_sorted=False, nan_free=True)
-        res = _ess_core(z, backend, relative)
+        res = _ess_core(z, backend, relative, overwrite=True)
     elif method == "folded":
         _, _, z = _rank_normalize(_split(Xv), backend, want_folded=True)
-        res = _ess_core(z, backend, relative)
+        res = _ess_core(z, backend, relative, overwrite=True)
     elif method in ("tail", "quantile", "median", "local"):
         S = _sorted_full(Xv, backend)
         Ys = _split(Xv)
@@ -456,7 +459,7 @@ def _ess_batch(X, method, prob, relative, backend):
         SA = np.sort(A.reshape(dv, -1), axis=1)
         ind = (A <= _median_sorted(SA)[:, None, None]).astype(np.float64)
         z, _ = _rank_normalize(_split(ind), backend, want_sorted=False, nan_free=True)
-        res = _ess_core(z, backend, relative)
+        res = _ess_core(z, backend, relative, overwrite=True)
     elif method in ("identity", "basic"):
         res = _ess_core(Xv, backend, relative)
     else:  # pragma: no cover - validated by the caller

@@ -235,35 +235,52 @@ def ess_by_chain(n_var, m, n, n_threads):
     return n_var < n_threads and m * n >= CHAIN_PARALLEL_MIN
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_restore(centred, chain_mean):
+    """After an in-place ESS that needs the FFT: add the chain means back (g(x) to within an ulp)."""
+    m, n = centred.shape
+    for c in range(m):
+        for i in range(n):
+            centred[c, i] += chain_mean[c]
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
+def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads, overwrite):
     """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
     NEED_FFT where the caller must use an FFT. One worker per variable, or (ess_by_chain) the
-    variables in turn with their chains on all threads. Scratch is allocated once per worker."""
+    variables in turn with their chains on all threads. With overwrite, x[v] receives
+    g(x) - chain mean instead of a scratch copy (g(x) again where the FFT is needed). Scratch is
+    allocated once per worker."""
     n_var, m, n = x.shape
     L = max_lag + 3
     if ess_by_chain(n_var, m, n, n_threads):
-        centred = np.empty((m, n))
+        centred = np.empty((0 if overwrite else m, n))
         acm = np.empty(L)
         rho = np.empty(L)
         cov = np.empty((m, L))
         chain_mean = np.empty(m)
         st = np.empty((m, 3))
         for v in range(n_var):
-            out[v] = ess_direct_one_chains(x[v], max_lag, relative, kind, a[v], b[v], centred, acm,
+            cv = x[v] if overwrite else centred
+            out[v] = ess_direct_one_chains(x[v], max_lag, relative, kind, a[v], b[v], cv, acm,
                                            rho, cov, chain_mean, st)
+            if overwrite and out[v] == NEED_FFT:
+                ess_restore(cv, chain_mean)
         return
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
-        centred = np.empty((m, n))
+        centred = np.empty((0 if overwrite else m, n))
         acm = np.empty(L)
         rho = np.empty(L)
         cov = np.empty((m, L))
         chain_mean = np.empty(m)
         st = np.empty((m, 3))
         for v in range(w, n_var, T):
-            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], centred, acm, rho,
+            cv = x[v] if overwrite else centred
+            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], cv, acm, rho,
                                     cov, chain_mean, st)
+            if overwrite and out[v] == NEED_FFT:
+                ess_restore(cv, chain_mean)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")

@@ -96,13 +96,14 @@ def normal_scores(n, lo, hi, z):
         z[i - lo] = normal_quantile(blom_p(i + 1, n))
 
 
-SCORES_PER_THREAD_MIN = 1 << 16
+SCORES_PART_MIN = 1 << 16
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def normal_score_table(n, z, n_threads):
-    """The whole table z (n,) on up to n_threads threads (contiguous, mirror-image parts)."""
-    parts = max(1, min(n // SCORES_PER_THREAD_MIN, n_threads))
+    """The whole table z (n,) on up to n_threads threads, in contiguous parts (up to 8 per
+    thread: the costly tails are at both ends)."""
+    parts = max(1, min(n // SCORES_PART_MIN, 8 * n_threads))
     for c in prange(parts):
         lo = n * c // parts
         hi = n * (c + 1) // parts

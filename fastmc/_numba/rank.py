@@ -272,12 +272,31 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist, 
     return tied
 
 
+CHUNKS_PER_WORKER = 16
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_bin_from(end, lo):
+    """First MSD bin starting at or after position lo, given the bin ends (non-decreasing)."""
+    a = 0
+    b = MSD_BINS
+    while a < b:
+        mid = a + (b - a) // 2
+        if (end[mid - 1] if mid > 0 else 0) >= lo:
+            b = mid
+        else:
+            a = mid + 1
+    return a
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rank_large(x, fold, center, ztab, z, sorted_, kb, ib, fk, fi, bins, hist, tied, T, zf):
     """One variable, n >= MSD_MIN, on T workers (see rank.hpp): per-worker MSD histograms and
-    lock-free scatter into (kb, ib), then every worker sorts and scores the bins that start in its
-    share of the positions, with a ping-pong buffer as large as the largest bin. bins
-    (T, MSD_BINS), hist (T, 8, 256), tied (T,); (fk, fi) of n when zf is wanted (else any)."""
+    lock-free scatter into (kb, ib), then the positions are cut into CHUNKS_PER_WORKER * T chunks
+    and the bins starting in each are sorted and scored, with a ping-pong buffer as large as the
+    largest bin. bins (T, MSD_BINS); tied (T,) receives the count in tied[0]; hist is unused here
+    (each chunk has its own: a prange iteration does not know its worker); (fk, fi) of n when zf
+    is wanted (else any)."""
     n = x.shape[0]
     for w in prange(T):
         h = bins[w]
@@ -303,28 +322,34 @@ def rank_large(x, fold, center, ztab, z, sorted_, kb, ib, fk, fi, bins, hist, ti
             kb[dst] = k
             ib[dst] = np.uint32(i)
     end = bins[T - 1]  # the last worker's offsets are the ends of the bins
-    for w in prange(T):
-        lo = n * w // T
-        hi = n * (w + 1) // T
+    chunks = CHUNKS_PER_WORKER * T if T > 1 else 1
+    tc = np.zeros(chunks, dtype=np.int64)
+    for j in prange(chunks):  # shares of the sorted positions (taken dynamically in C++)
+        lo = n * j // chunks
+        hi = n * (j + 1) // chunks
         bk = np.empty(c_max, dtype=np.uint64)
         bi = np.empty(c_max, dtype=np.uint32)
+        hw = np.empty((8, 256), dtype=np.int64)
         t = 0
-        for b in range(MSD_BINS):
+        for b in range(first_bin_from(end, lo), MSD_BINS):
             st = end[b - 1] if b > 0 else 0
             en = end[b]
             c = en - st
-            if c == 0 or st < lo or st >= hi:
+            if st >= hi:
+                break
+            if c == 0:
                 continue
             if c <= MAX_RUN:
                 insertion_sort_keys(kb, ib, st, en)
-            elif not sort_keys(c, MSD_SHIFT // 8, kb[st:en], ib[st:en], bk, bi, hist[w]):
+            elif not sort_keys(c, MSD_SHIFT // 8, kb[st:en], ib[st:en], bk, bi, hw):
                 kb[st:en] = bk[:c]
                 ib[st:en] = bi[:c]
             t += assign_scores(kb, ib, n, st, en, ztab, z, sorted_)
-        tied[w] = t
+        tc[j] = t
     if zf.shape[0] > 0:
         fold_scores(kb, ib, n, ztab, zf, fk, fi)
-    return tied[:T].sum()
+    tied[0] = tc.sum()
+    return tied[0]
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")

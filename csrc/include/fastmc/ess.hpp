@@ -160,7 +160,7 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
                              int kind, double a, double b, double* centred, double* acm, double* rho,
                              double* cov, double* chain_mean, double* st, int T) {
     const int64_t N = m * n, stride = max_lag + 3;
-    strided_parallel(m, T, [&](int, int64_t c) {
+    dynamic_parallel(m, T, [&](int, int64_t c) {
         ess_prepare_chain(x + c * n, n, kind, a, b, centred + c * n, st + 3 * c, chain_mean + c);
     });
     const double d = ess_degenerate(st, m, N, relative);
@@ -170,7 +170,7 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
     int64_t want = (kLagBlock < lag_cap) ? kLagBlock : lag_cap;
     double mean_var = 0.0, var_plus = 0.0;
     for (;;) {
-        strided_parallel(m, T, [&](int, int64_t c) {
+        dynamic_parallel(m, T, [&](int, int64_t c) {
             autocov_lags_centered(centred + c * n, n, have, want, cov + c * stride);
         });
         ess_add_lags(cov, stride, m, n, have, want, acm);
@@ -183,9 +183,9 @@ inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_
     }
 }
 
-// Doubles of scratch per worker of ess_direct.
-inline int64_t ess_scratch_per_worker(int64_t m, int64_t n, int64_t max_lag) {
-    return m * n + (m + 2) * (max_lag + 3) + 4 * m;
+// Doubles of scratch per worker of ess_direct (without the copy of the draws when in place).
+inline int64_t ess_scratch_per_worker(int64_t m, int64_t n, int64_t max_lag, bool in_place = false) {
+    return (in_place ? 0 : m * n) + (m + 2) * (max_lag + 3) + 4 * m;
 }
 
 constexpr int64_t kChainParallelMin = int64_t(1) << 16;  // draws per variable worth the thread starts
@@ -202,34 +202,44 @@ inline int64_t ess_scratch_copies(int64_t n_var, int64_t m, int64_t n, int n_thr
     return n_var < T ? (n_var < 1 ? 1 : n_var) : T;
 }
 
+// After an in-place ESS that needs the FFT: add the chain means back, so that the caller's fallback
+// sees g(x) again (to within an ulp).
+inline void ess_restore(double* centred, int64_t m, int64_t n, const double* chain_mean) {
+    for (int64_t c = 0; c < m; ++c)
+        for (int64_t i = 0; i < n; ++i) centred[c * n + i] += chain_mean[c];
+}
+
 // Batch: x (n_var, m, n), a and b (n_var,) transform parameters.  out[v] = ESS of g(x[v]), NaN when
 // a draw is NaN, kNeedFFT when the caller must finish variable v with an FFT.  One worker per
 // variable, or (ess_by_chain) the variables in turn, each with its chains on all n_threads
-// workers.  scratch: ess_scratch_copies * ess_scratch_per_worker doubles.
+// workers.  x_in_place: x itself (writable) when the caller lets the kernel overwrite the draws
+// with g(x) - chain mean, which saves their copy (for temporaries such as rank-normalised
+// draws); a variable left to the FFT gets g(x) back (ess_restore).  scratch: ess_scratch_copies * ess_scratch_per_worker(..., x_in_place != null) doubles.
 inline void ess_direct(const double* x, int64_t n_var, int64_t m, int64_t n, int64_t max_lag,
                        bool relative, int kind, const double* a, const double* b, double* out,
-                       double* scratch, int n_threads) {
-    const int64_t per = ess_scratch_per_worker(m, n, max_lag), L = max_lag + 3;
+                       double* scratch, int n_threads, double* x_in_place = nullptr) {
+    const int64_t per = ess_scratch_per_worker(m, n, max_lag, x_in_place != nullptr), L = max_lag + 3;
     auto one = [&](double* s, int64_t v, int T) {
-        double* centred = s;
-        double* acm = centred + m * n;
+        double* centred = x_in_place ? x_in_place + v * m * n : s;
+        double* acm = x_in_place ? s : centred + m * n;
         double* rho = acm + L;
         double* cov = rho + L;
         double* mean = cov + m * L;
         double* st = mean + m;
         out[v] = ess_direct_one(x + v * m * n, m, n, max_lag, relative, kind, a[v], b[v], centred,
                                 acm, rho, cov, mean, st, T);
+        if (x_in_place && out[v] == kNeedFFT) ess_restore(centred, m, n, mean);
     };
     if (ess_by_chain(n_var, m, n, n_threads)) {
         for (int64_t v = 0; v < n_var; ++v) one(scratch, v, n_threads);
         return;
     }
-    strided_parallel(n_var, n_threads, [&](int w, int64_t v) { one(scratch + w * per, v, 1); });
+    dynamic_parallel(n_var, n_threads, [&](int w, int64_t v) { one(scratch + w * per, v, 1); });
 }
 
 // Moments for the summary, x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4).
 inline void moments(const double* x, int64_t n_var, int64_t N, double* out, int n_threads) {
-    strided_parallel(n_var, n_threads, [&](int, int64_t v) {
+    dynamic_parallel(n_var, n_threads, [&](int, int64_t v) {
         const double* xv = x + v * N;
         double s = 0.0;
         for (int64_t i = 0; i < N; ++i) s += xv[i];
@@ -274,7 +284,7 @@ inline double rhat_one(const double* x, int64_t m, int64_t n, double* chain_mean
 
 inline void rhat(const double* x, int64_t n_var, int64_t m, int64_t n, double* out,
                  double* scratch /* T * 2m */, int n_threads) {
-    strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
+    dynamic_parallel(n_var, n_threads, [&](int w, int64_t v) {
         double* s = scratch + w * 2 * m;
         out[v] = rhat_one(x + v * m * n, m, n, s, s + m);
     });

@@ -92,15 +92,15 @@ inline void normal_scores(int64_t n, int64_t lo, int64_t hi, double* z) {
     for (int64_t i = c1; i < hi; ++i) z[i - lo] = normal_quantile(blom_p(i + 1, n));
 }
 
-constexpr int64_t kScoresPerThreadMin = int64_t(1) << 16;  // smaller tables: one thread
+constexpr int64_t kScoresPartMin = int64_t(1) << 16;  // smaller tables: one part, one thread
 
-// The whole table z (n,) on up to n_threads threads (contiguous parts; with two the parts are
-// mirror images, so the costly tails are shared evenly).
+// The whole table z (n,) on up to n_threads threads, in contiguous parts (up to 8 per thread,
+// taken dynamically: the costly tails are at both ends).
 inline void normal_score_table(int64_t n, double* z, int n_threads) {
-    int64_t parts = n / kScoresPerThreadMin;
-    if (parts > n_threads) parts = n_threads;
+    int64_t parts = n / kScoresPartMin;
+    if (parts > 8 * int64_t(n_threads)) parts = 8 * int64_t(n_threads);
     if (parts < 1) parts = 1;
-    strided_parallel(parts, n_threads, [&](int, int64_t c) {
+    dynamic_parallel(parts, n_threads, [&](int, int64_t c) {
         const int64_t lo = n * c / parts, hi = n * (c + 1) / parts;
         normal_scores(n, lo, hi, z + lo);
     });

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "fastmc/diag_threads.hpp"
 #include "fastmc/normal_quantile.hpp"
@@ -168,6 +169,7 @@ constexpr int kMsdBits = 16;
 constexpr int64_t kMsdBins = int64_t(1) << kMsdBits;
 constexpr int kMsdShift = 64 - kMsdBits;
 constexpr int64_t kMsdMin = int64_t(1) << 18;  // below this the whole-variable LSD sort is faster
+constexpr int64_t kChunksPerWorker = 16;        // shares of the sorted positions, taken dynamically
 
 // Key of draw v: of |v - center| when folding.
 inline uint64_t draw_key(double v, bool fold, double center) {
@@ -271,12 +273,23 @@ inline int64_t rank_normalize_one(const double* x, int64_t n, bool fold, double 
     return tied;
 }
 
+// First MSD bin starting at or after position lo, given the bin ends (non-decreasing).
+inline int64_t first_bin_from(const int64_t* end, int64_t lo) {
+    int64_t a = 0, b = kMsdBins;  // bin x starts at end[x - 1] (0 for x = 0)
+    while (a < b) {
+        const int64_t mid = a + (b - a) / 2;
+        if ((mid > 0 ? end[mid - 1] : 0) >= lo) b = mid; else a = mid + 1;
+    }
+    return a;
+}
+
 // One variable, n >= kMsdMin, on T workers (same outputs as rank_normalize_one).  Worker w owns
 // the draws [n w / T, n (w + 1) / T): it counts their top-16-bit digits into bins + w * kMsdBins,
 // and once the offsets are laid out (bin-major, worker-minor) scatters their keys into (kb, ib)
-// without locks.  Then worker w sorts and scores every bin that starts in its share of the
-// positions while the bin is in its cache, with a ping-pong buffer as large as the largest bin
-// (typically 1-2% of n); bins are whole tie groups, so the workers' ranges are independent.
+// without locks.  Then the positions are cut into kChunksPerWorker * T chunks, taken dynamically;
+// a worker sorts and scores every bin that starts in its chunk while the bin is in its cache, with
+// a ping-pong buffer as large as the largest bin (typically 1-2% of n); bins are whole tie groups,
+// so the chunks are independent.
 // Scratch: bins T * kMsdBins, hist T * 8 * 256, tied T; (fk, fi) of n when zf is wanted.
 inline int64_t rank_large(const double* x, int64_t n, bool fold, double center, const double* ztab,
                           double* z, double* sorted, uint64_t* kb, uint32_t* ib, uint64_t* fk,
@@ -310,25 +323,31 @@ inline int64_t rank_large(const double* x, int64_t n, bool fold, double center, 
     });
     // now the last worker's offsets are the ends of the bins
     const int64_t* end = bins + int64_t(T - 1) * kMsdBins;
-    strided_parallel(T, T, [&](int, int64_t w) {
-        const int64_t lo = n * w / T, hi = n * (w + 1) / T;
+    std::vector<std::unique_ptr<uint64_t[]>> bk(static_cast<size_t>(T));  // ping-pong, per worker
+    std::vector<std::unique_ptr<uint32_t[]>> bi(static_cast<size_t>(T));
+    for (int w = 0; w < T; ++w) tied[w] = 0;
+    const int64_t chunks = T > 1 ? kChunksPerWorker * T : 1;
+    dynamic_parallel(chunks, T, [&](int w, int64_t j) {
+        const int64_t lo = n * j / chunks, hi = n * (j + 1) / chunks;
+        if (!bk[w]) {
+            bk[w].reset(new uint64_t[size_t(c_max)]);
+            bi[w].reset(new uint32_t[size_t(c_max)]);
+        }
         int64_t* hw = hist + w * 8 * 256;
-        std::unique_ptr<uint64_t[]> bk(new uint64_t[size_t(c_max)]);
-        std::unique_ptr<uint32_t[]> bi(new uint32_t[size_t(c_max)]);
         int64_t t = 0;
-        for (int64_t b = 0; b < kMsdBins; ++b) {
+        for (int64_t b = first_bin_from(end, lo); b < kMsdBins; ++b) {
             const int64_t st = b > 0 ? end[b - 1] : 0, en = end[b], c = en - st;
-            if (c == 0 || st < lo || st >= hi) continue;
+            if (st >= hi) break;
+            if (c == 0) continue;
             if (c <= kMaxRun) {
                 insertion_sort_keys(kb, ib, st, en);
-            } else if (!sort_keys(c, kMsdShift / 8, kb + st, ib + st, bk.get(),
-                                  bi.get(), hw)) {
-                std::memcpy(kb + st, bk.get(), sizeof(uint64_t) * c);
-                std::memcpy(ib + st, bi.get(), sizeof(uint32_t) * c);
+            } else if (!sort_keys(c, kMsdShift / 8, kb + st, ib + st, bk[w].get(), bi[w].get(), hw)) {
+                std::memcpy(kb + st, bk[w].get(), sizeof(uint64_t) * c);
+                std::memcpy(ib + st, bi[w].get(), sizeof(uint32_t) * c);
             }
             t += assign_scores(kb, ib, n, st, en, ztab, z, sorted);
         }
-        tied[w] = t;
+        tied[w] += t;
     });
     if (zf) fold_scores(kb, ib, n, ztab, zf, fk, fi);
     int64_t total = 0;
@@ -355,7 +374,7 @@ inline void rank_normalize(const double* x, int64_t n_var, int64_t n, bool fold,
                                    T, zf ? zf + v * n : nullptr);
         return;
     }
-    strided_parallel(n_var, n_threads, [&](int w, int64_t v) {
+    dynamic_parallel(n_var, n_threads, [&](int w, int64_t v) {
         uint64_t* ka = keys + int64_t(2) * w * n;
         uint32_t* ia = idx + int64_t(2) * w * n;
         n_tied[v] = rank_normalize_one(x + v * n, n, fold, center[v], ztab, z + v * n,
