@@ -132,10 +132,13 @@ def ess_prepare_chain(xc, kind, a, b, cc, st):
     return mu
 
 
+NOT_DEGENERATE = -2.0
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def ess_degenerate(st, m, N, relative):
     """NaN if a chain has a NaN draw, the constant-variable ESS if the range is below 1e-15,
-    else -2.0 (not degenerate)."""
+    else NOT_DEGENERATE."""
     has_nan = False
     lo = st[0, 1]
     hi = st[0, 2]
@@ -150,7 +153,7 @@ def ess_degenerate(st, m, N, relative):
         return np.nan
     if hi - lo < 1e-15:
         return 1.0 if relative else float(N)  # constant: every draw counts
-    return -2.0
+    return NOT_DEGENERATE
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -173,7 +176,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
     for c in range(m):
         chain_mean[c] = ess_prepare_chain(x[c], kind, a, b, centred[c], st[c])
     d = ess_degenerate(st, m, m * n, relative)
-    if d != -2.0:
+    if d != NOT_DEGENERATE:
         return d
     lag_cap = min(max_lag + 1, n)
     have = 0
@@ -204,7 +207,7 @@ def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, c
     for c in prange(m):
         chain_mean[c] = ess_prepare_chain(x[c], kind, a, b, centred[c], st[c])
     d = ess_degenerate(st, m, m * n, relative)
-    if d != -2.0:
+    if d != NOT_DEGENERATE:
         return d
     lag_cap = min(max_lag + 1, n)
     have = 0

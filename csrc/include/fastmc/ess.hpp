@@ -214,7 +214,8 @@ inline void ess_restore(double* centred, int64_t m, int64_t n, const double* cha
 // variable, or (ess_by_chain) the variables in turn, each with its chains on all n_threads
 // workers.  x_in_place: x itself (writable) when the caller lets the kernel overwrite the draws
 // with g(x) - chain mean, which saves their copy (for temporaries such as rank-normalised
-// draws); a variable left to the FFT gets g(x) back (ess_restore).  scratch: ess_scratch_copies * ess_scratch_per_worker(..., x_in_place != null) doubles.
+// draws); a variable left to the FFT gets g(x) back (ess_restore).
+// scratch: ess_scratch_copies * ess_scratch_per_worker(..., x_in_place != null) doubles.
 inline void ess_direct(const double* x, int64_t n_var, int64_t m, int64_t n, int64_t max_lag,
                        bool relative, int kind, const double* a, const double* b, double* out,
                        double* scratch, int n_threads, double* x_in_place = nullptr) {
