@@ -2,7 +2,7 @@
 
 Run: ``python -m pytest bench/bench_diagnostics.py --benchmark-columns=min,median,mean,rounds``.
 Data: AR(1) chains with phi = 0.9 (tau about 19), a moderately hard case for the lag sums.
-The normal-score table cache (ndtri of the N integer ranks, reused by later calls with the same N)
+The normal-score table cache (scores of the N integer ranks, reused by later calls with the same N)
 is cleared before every fastmc round, so its cost is included; ``test_ratio_vs_arviz`` also prints
 the warm-cache time of the 4x1M case.
 """

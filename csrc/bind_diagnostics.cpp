@@ -20,10 +20,21 @@ void need(bool ok, const char* msg) {
     if (!ok) throw std::invalid_argument(msg);
 }
 
-// Uninitialised scratch: the kernels write before they read, and zeroing 100 MB costs 20 ms.
+// Uninitialised scratch from NumPy's allocator, which asks the kernel for huge pages on large
+// blocks: first-touch page faults on 100 MB of 4 KiB pages cost 35 ms, on huge pages 8 ms.
 template <class T>
-std::unique_ptr<T[]> scratch_of(int64_t count) {
-    return std::unique_ptr<T[]>(new T[size_t(count > 0 ? count : 1)]);
+struct Scratch {
+    py::array_t<T> arr;
+    explicit Scratch(int64_t count) : arr(py::ssize_t(count > 0 ? count : 1)) {}
+    T* get() { return arr.mutable_data(); }
+};
+
+Arr normal_score_table(int64_t n, int n_threads) {
+    need(n >= 1, "n must be >= 1");
+    Arr z(n);
+    py::gil_scoped_release nogil;
+    fastmc::normal_score_table(n, z.mutable_data(), n_threads);
+    return z;
 }
 
 py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& ztab, bool want_sorted,
@@ -37,38 +48,46 @@ py::tuple rank_normalize(const Arr& x, bool fold, const Arr& center, const Arr& 
     Arr zf(want_folded ? std::vector<py::ssize_t>{V, n} : std::vector<py::ssize_t>{V, 0});
     Arr sorted(want_sorted ? std::vector<py::ssize_t>{V, n} : std::vector<py::ssize_t>{V, 0});
     py::array_t<int64_t> tied(V);
-    const int T = int(V < n_threads ? (V < 1 ? 1 : V) : (n_threads < 1 ? 1 : n_threads));
-    auto keys = scratch_of<uint64_t>(2 * T * n);
-    auto idx = scratch_of<uint32_t>(2 * T * n);
-    auto hist = scratch_of<int64_t>(int64_t(T) * 8 * 256);
-    auto bins = scratch_of<int64_t>(n >= fastmc::kMsdMin ? T * (fastmc::kMsdBins + 1) : 1);
+    const bool large = n >= fastmc::kMsdMin;
+    const int nt = n_threads < 1 ? 1 : n_threads;
+    const int T = large ? nt : int(V < nt ? (V < 1 ? 1 : V) : nt);  // workers
+    // arrays of n: two per variable sorted at once; one per variable for rank_large, which needs
+    // the second only for the folded scores
+    const int64_t arrays = large ? (want_folded ? 2 : 1) : 2 * T;
+    Scratch<uint64_t> keys(arrays * n);
+    Scratch<uint32_t> idx(arrays * n);
+    Scratch<int64_t> hist(int64_t(T) * 8 * 256);
+    Scratch<int64_t> bins(large ? T * fastmc::kMsdBins : 1);
+    Scratch<int64_t> tw(T);
     {
         py::gil_scoped_release nogil;
         fastmc::rank_normalize(x.data(), V, n, fold, center.data(), ztab.data(), z.mutable_data(),
                                want_sorted ? sorted.mutable_data() : nullptr, tied.mutable_data(),
-                               keys.get(), idx.get(), bins.get(), hist.get(), T,
+                               keys.get(), idx.get(), bins.get(), hist.get(), tw.get(), T,
                                want_folded ? zf.mutable_data() : nullptr);
     }
     return py::make_tuple(z, want_sorted ? py::object(sorted) : py::object(py::none()), tied,
                           want_folded ? py::object(zf) : py::object(py::none()));
 }
 
-Arr ess_direct(const Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
-               int n_threads) {
+Arr ess_direct(Arr& x, int64_t max_lag, bool relative, int kind, const Arr& a, const Arr& b,
+               int n_threads, bool overwrite) {
     need(x.ndim() == 3 && x.shape(2) >= 2, "x must have shape (n_var, chains, draws >= 2)");
     const int64_t V = x.shape(0), m = x.shape(1), n = x.shape(2);
     need(a.ndim() == 1 && a.shape(0) == V && b.ndim() == 1 && b.shape(0) == V,
          "a and b must have shape (n_var,)");
     need(kind >= 0 && kind <= 4, "kind must be 0..4");
     need(max_lag >= 2, "max_lag must be >= 2");
+    need(!overwrite || x.writeable(), "x must be writeable to be overwritten");
     const int T = n_threads < 1 ? 1 : n_threads;
     Arr out(V);
-    const int64_t W = V < T ? (V < 1 ? 1 : V) : T;
-    auto scratch = scratch_of<double>(W * (m * n + 3 * (max_lag + 3) + m));
+    Scratch<double> scratch(fastmc::ess_scratch_copies(V, m, n, T) *
+                            fastmc::ess_scratch_per_worker(m, n, max_lag, overwrite));
+    double* in_place = overwrite ? x.mutable_data() : nullptr;
     {
         py::gil_scoped_release nogil;
         fastmc::ess_direct(x.data(), V, m, n, max_lag, relative, kind, a.data(), b.data(),
-                           out.mutable_data(), scratch.get(), int(W));
+                           out.mutable_data(), scratch.get(), T, in_place);
     }
     return out;
 }
@@ -107,13 +126,17 @@ Arr moments(const Arr& x, int n_threads) {
 }  // namespace
 
 void register_diagnostics(py::module_& m) {
+    m.def("normal_score_table", &normal_score_table, py::arg("n"), py::arg("n_threads"),
+          "Normal scores Phi^-1((r - 3/8) / (n + 1/4)) of the ranks r = 1..n (AS241).");
     m.def("rank_normalize", &rank_normalize, py::arg("x"), py::arg("fold"), py::arg("center"),
           py::arg("ztab"), py::arg("want_sorted"), py::arg("want_folded"), py::arg("n_threads"),
           "Normal scores of average ranks per row (of |x - center| if fold); returns (z, sorted, "
           "n_tied, zf) with zf the scores of |x - median| (finite rows only) if want_folded.");
     m.def("ess_direct", &ess_direct, py::arg("x"), py::arg("max_lag"), py::arg("relative"),
           py::arg("kind"), py::arg("a"), py::arg("b"), py::arg("n_threads"),
-          "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed.");
+          py::arg("overwrite") = false,
+          "Geyer ESS per variable of a transform of x by direct lags; -1 where an FFT is needed. "
+          "With overwrite, x is replaced by g(x) - chain mean (saves a copy).");
     m.def("moments", &moments, py::arg("x"), py::arg("n_threads"),
           "Per row: mean, sum of squared and of fourth-power deviations.");
     m.def("ess_from_autocov", &ess_from_autocov, py::arg("acm"), py::arg("chain_mean"),

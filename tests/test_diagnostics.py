@@ -218,8 +218,23 @@ def test_fft_fallback_equals_direct(backend, monkeypatch):
     np.testing.assert_allclose(fft, direct, rtol=1e-11)
 
 
+def test_normal_score_table_matches_ndtri(backend):
+    """The table of integer-rank scores (AS241, vectorised central region, threaded) agrees with
+    scipy's ndtri, which ArviZ calls, and with the scalar quantile bit for bit."""
+    from fastmc._numba.normal_quantile import normal_quantile
+
+    D._ztable.cache_clear()
+    for N in (1, 2, 7, 1000, 70_001, 300_001):
+        z = D._ztable(N, backend)
+        p = (np.arange(1, N + 1) - 0.375) / (N + 0.25)
+        np.testing.assert_allclose(z, ndtri(p), rtol=1e-14, atol=1e-15)
+        if N <= 1000:
+            np.testing.assert_array_equal(z, [normal_quantile(v) for v in p])
+    D._ztable.cache_clear()
+
+
 def test_rank_normal_scores_match_ndtri(backend):
-    """Integer ranks use scipy's ndtri table; tie (half-integer) ranks our own quantile."""
+    """Integer ranks read the score table; tie (half-integer) ranks call the quantile directly."""
     from fastmc._numba.rank import normal_quantile
 
     p = np.concatenate(([1e-12, 1e-8, 0.001, 0.3, 0.5, 0.7, 0.999], np.linspace(0.01, 0.99, 97)))
@@ -395,3 +410,33 @@ def test_rank_normalize_threads(backend, threads, draws, monkeypatch):
                                        rtol=1e-14, atol=1e-15)
             if want_sorted:
                 np.testing.assert_array_equal(srt[v], np.sort(x[v].ravel()))
+
+
+@pytest.mark.parametrize("draws", [1_000, 40_000, 100_000])
+def test_rank_normalize_narrow_data(backend, draws):
+    """Draws crowded into a narrow range far from zero (1000 + 0.001 N(0, 1), as a location
+    parameter's posterior) sort on lower key bytes than spread-out ones; ranks stay exact."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(12)
+    x = 1000.0 + 1e-3 * rng.standard_normal((2, 3, draws))
+    x[1, :, 1::2] = x[1, :, ::2][:, : draws // 2]  # ties
+    z, srt, zf = D._rank_normalize(x, backend, want_folded=True)
+    for v in range(2):
+        N = x[v].size
+        r = rankdata(x[v].ravel())
+        np.testing.assert_allclose(z[v].ravel(), ndtri((r - 0.375) / (N + 0.25)), rtol=1e-14, atol=1e-15)
+        np.testing.assert_array_equal(srt[v], np.sort(x[v].ravel()))
+        rf = rankdata(np.abs(x[v] - np.median(x[v])).ravel())
+        np.testing.assert_allclose(zf[v].ravel(), ndtri((rf - 0.375) / (N + 0.25)), rtol=1e-14, atol=1e-15)
+
+
+def test_ess_threads_one_large_variable(backend, monkeypatch):
+    """A single variable with many draws spreads its chains over the threads: same ESS, bit for
+    bit, for any number of threads."""
+    x = ar1(0.9, (4, 40_000), 5)
+    res = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(D, "_n_threads", lambda be, t=threads: t)
+        res[threads] = [D.ess(x, m, backend=backend) for m in ("bulk", "tail", "mean", "sd", "folded")]
+    assert res[1] == res[2] == res[3]

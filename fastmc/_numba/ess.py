@@ -106,78 +106,184 @@ def ess_transform(v, kind, a, b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean):
-    """Direct path for one (m, n) block of g(x); NEED_FFT if more than max_lag lags are needed."""
-    m, n = x.shape
-    N = m * n
+def ess_prepare_chain(xc, kind, a, b, cc, st):
+    """Per chain: cc = g(xc) - mean; st[0:3] = (any NaN draw, min g, max g); returns the mean."""
+    n = xc.shape[0]
     has_nan = False
-    lo = ess_transform(x[0, 0], kind, a, b)
+    lo = ess_transform(xc[0], kind, a, b)
     hi = lo
-    for c in range(m):  # one pass: NaN check, transform, range
-        xc = x[c]
-        cc = centred[c]
-        for i in range(n):
-            if math.isnan(xc[i]):
-                has_nan = True
-            v = ess_transform(xc[i], kind, a, b)
-            cc[i] = v
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
+    s = 0.0
+    for i in range(n):  # one pass: NaN check, transform, range, sum
+        if math.isnan(xc[i]):
+            has_nan = True
+        v = ess_transform(xc[i], kind, a, b)
+        cc[i] = v
+        s += v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    mu = s / float(n)
+    for i in range(n):
+        cc[i] = cc[i] - mu
+    st[0] = 1.0 if has_nan else 0.0
+    st[1] = lo
+    st[2] = hi
+    return mu
+
+
+NOT_DEGENERATE = -2.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_degenerate(st, m, N, relative):
+    """NaN if a chain has a NaN draw, the constant-variable ESS if the range is below 1e-15,
+    else NOT_DEGENERATE."""
+    has_nan = False
+    lo = st[0, 1]
+    hi = st[0, 2]
+    for c in range(m):
+        if st[c, 0] != 0.0:
+            has_nan = True
+        if st[c, 1] < lo:
+            lo = st[c, 1]
+        if st[c, 2] > hi:
+            hi = st[c, 2]
     if has_nan:
         return np.nan
     if hi - lo < 1e-15:
-        return 1.0 if relative else float(N)
+        return 1.0 if relative else float(N)  # constant: every draw counts
+    return NOT_DEGENERATE
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_add_lags(cov, m, n, have, want, acm):
+    """acm[have:want] = chain average of cov[c, :want - have] / n, summed in chain order."""
+    for t in range(have, want):
+        acm[t] = 0.0
     for c in range(m):
-        cc = centred[c]
-        s = 0.0
-        for i in range(n):
-            s += cc[i]
-        chain_mean[c] = s / float(n)
-        mu = chain_mean[c]
-        for i in range(n):
-            cc[i] = cc[i] - mu
+        for t in range(have, want):
+            acm[t] += cov[c, t - have] / float(n)
+    for t in range(have, want):
+        acm[t] /= float(m)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean, st):
+    """Direct path for one (m, n) block of g(x) on one worker; NEED_FFT if more than max_lag lags
+    are needed. cov (m, max_lag + 3), st (m, 3). Same steps as :func:`ess_direct_one_chains`."""
+    m, n = x.shape
+    for c in range(m):
+        chain_mean[c] = ess_prepare_chain(x[c], kind, a, b, centred[c], st[c])
+    d = ess_degenerate(st, m, m * n, relative)
+    if d != NOT_DEGENERATE:
+        return d
     lag_cap = min(max_lag + 1, n)
     have = 0
-    want = min(LAG_BLOCK, lag_cap)  # one full block first
+    want = min(LAG_BLOCK, lag_cap)  # a block of lags at a time
     mean_var = 0.0
     var_plus = 0.0
     while True:
-        for t in range(have, want):
-            acm[t] = 0.0
         for c in range(m):
-            autocov_lags_centered(centred[c], n, have, want, cov)
-            for t in range(have, want):
-                acm[t] += cov[t - have] / float(n)
-        for t in range(have, want):
-            acm[t] /= float(m)
+            autocov_lags_centered(centred[c], n, have, want, cov[c])
+        ess_add_lags(cov, m, n, have, want, acm)
         if have == 0:
             mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
         have = want
         tau = geyer_tau(acm, have, n, mean_var, var_plus, rho)
         if tau != NEED_FFT:
-            return ess_from_tau(tau, N, relative)
+            return ess_from_tau(tau, m * n, relative)
         if have >= lag_cap:
             return NEED_FFT
-        want = min(2 * have, lag_cap)
+        want = min(have + LAG_BLOCK, lag_cap)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads):
+def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean, st):
+    """:func:`ess_direct_one` with the chains spread over all threads (C++: ess_direct_one with
+    T > 1; a separate kernel here because a parallel kernel may not run inside another's prange).
+    Per-chain sums are combined in chain order: the result is the same."""
+    m, n = x.shape
+    for c in prange(m):
+        chain_mean[c] = ess_prepare_chain(x[c], kind, a, b, centred[c], st[c])
+    d = ess_degenerate(st, m, m * n, relative)
+    if d != NOT_DEGENERATE:
+        return d
+    lag_cap = min(max_lag + 1, n)
+    have = 0
+    want = min(LAG_BLOCK, lag_cap)
+    mean_var = 0.0
+    var_plus = 0.0
+    while True:
+        for c in prange(m):
+            autocov_lags_centered(centred[c], n, have, want, cov[c])
+        ess_add_lags(cov, m, n, have, want, acm)
+        if have == 0:
+            mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
+        have = want
+        tau = geyer_tau(acm, have, n, mean_var, var_plus, rho)
+        if tau != NEED_FFT:
+            return ess_from_tau(tau, m * n, relative)
+        if have >= lag_cap:
+            return NEED_FFT
+        want = min(have + LAG_BLOCK, lag_cap)
+
+
+CHAIN_PARALLEL_MIN = 1 << 16
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_by_chain(n_var, m, n, n_threads):
+    """Fewer variables than threads and enough draws: spread each variable's chains instead."""
+    return n_var < n_threads and m * n >= CHAIN_PARALLEL_MIN
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_restore(centred, chain_mean):
+    """After an in-place ESS that needs the FFT: add the chain means back (g(x) to within an ulp)."""
+    m, n = centred.shape
+    for c in range(m):
+        for i in range(n):
+            centred[c, i] += chain_mean[c]
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads, overwrite):
     """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
-    NEED_FFT where the caller must use an FFT.  Scratch is allocated once per worker."""
+    NEED_FFT where the caller must use an FFT. One worker per variable, or (ess_by_chain) the
+    variables in turn with their chains on all threads. With overwrite, x[v] receives
+    g(x) - chain mean instead of a scratch copy (g(x) again where the FFT is needed). Scratch is
+    allocated once per worker."""
     n_var, m, n = x.shape
+    L = max_lag + 3
+    if ess_by_chain(n_var, m, n, n_threads):
+        centred = np.empty((0 if overwrite else m, n))
+        acm = np.empty(L)
+        rho = np.empty(L)
+        cov = np.empty((m, L))
+        chain_mean = np.empty(m)
+        st = np.empty((m, 3))
+        for v in range(n_var):
+            cv = x[v] if overwrite else centred
+            out[v] = ess_direct_one_chains(x[v], max_lag, relative, kind, a[v], b[v], cv, acm,
+                                           rho, cov, chain_mean, st)
+            if overwrite and out[v] == NEED_FFT:
+                ess_restore(cv, chain_mean)
+        return
     T = max(1, min(n_threads, n_var))
     for w in prange(T):
-        centred = np.empty((m, n))
-        acm = np.empty(max_lag + 3)
-        rho = np.empty(max_lag + 3)
-        cov = np.empty(max_lag + 3)
+        centred = np.empty((0 if overwrite else m, n))
+        acm = np.empty(L)
+        rho = np.empty(L)
+        cov = np.empty((m, L))
         chain_mean = np.empty(m)
+        st = np.empty((m, 3))
         for v in range(w, n_var, T):
-            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], centred, acm, rho,
-                                    cov, chain_mean)
+            cv = x[v] if overwrite else centred
+            out[v] = ess_direct_one(x[v], max_lag, relative, kind, a[v], b[v], cv, acm, rho,
+                                    cov, chain_mean, st)
+            if overwrite and out[v] == NEED_FFT:
+                ess_restore(cv, chain_mean)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
