@@ -34,12 +34,12 @@ try:  # fused passes over the (k * n, D) logits; NumPy fallbacks in the callers
 
     @_njit
     def _relusum_negabs(src, bias, dst, relu_sum):  # pragma: no cover - compiled
-        # dst = -|src + bias|, relu_sum = row sums of max(src + bias, 0); dst may be src
+        # dst = -|src + bias|, relu_sum = row sums of max(src + bias, 0) (float64); dst may be src
         rows, cols = src.shape
         zero = src.dtype.type(0)
         two = src.dtype.type(2)  # typed constants: an int literal would promote float32 to float64
         for r in range(rows):
-            s = zero
+            s = 0.0
             for j in range(cols):
                 v = src[r, j] + bias[j]
                 m = max(v, zero)
@@ -135,7 +135,7 @@ def bernoulli_log_prob_fused(logits, bias, xl):
     -------
     ndarray, float64, shape (R,)
     """
-    relu_sum = np.empty(logits.shape[0], dtype=logits.dtype)
+    relu_sum = np.empty(logits.shape[0])
     _relusum_negabs(logits, bias, logits, relu_sum)
     np.exp(logits, out=logits)
     soft = np.empty(logits.shape[0])
