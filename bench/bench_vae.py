@@ -1,4 +1,4 @@
-"""Speed of fastmc.vae against PyTorch (same model, 1 thread, batch 100, Adam), measured in the same run.
+"""Speed of fastmc.vae against PyTorch (same model, same thread count, batch 100, Adam), measured in the same run.
 
 What is timed (then scaled linearly, as stated in the table):
 
@@ -8,23 +8,34 @@ What is timed (then scaled linearly, as stated in the table):
 * ``L_5000``: on 20 test images, scaled to 1000.
 
 Each figure is the minimum over ``ROUNDS`` repetitions (the machine is shared). The arithmetic floor
-is the matrix-multiply FLOP count divided by this machine's single-thread SGEMM rate measured here.
+is the matrix-multiply FLOP count divided by this machine's SGEMM rate measured here at the same
+thread count.
+
+Thread count: ``OPENBLAS_NUM_THREADS`` (with OMP/MKL) for fastmc's BLAS and ``torch.set_num_threads``
+for PyTorch; 1 unless set. BLAS fixes its thread count when NumPy is imported, so the 2-thread table
+is measured in a child process started with the variables set to 2.
 PyTorch is measured only when ``import torch`` works (CPU build: ``pip install torch==2.13.0``); the
 comparison is skipped otherwise, with the reason printed.
 
-Run either as a benchmark suite or as a script that prints the table::
+Run either as a benchmark suite (1 thread; ``test_summary_table_2_threads`` adds the 2-thread table)
+or as a script that prints the tables for 1 and 2 threads (``--threads 1`` for one of them)::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest bench/bench_vae.py -s
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python bench/bench_vae.py
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python bench/bench_vae.py [--threads 1,2]
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # before NumPy/BLAS start their thread pools
+
+THREADS = int(os.environ["OPENBLAS_NUM_THREADS"])
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -113,7 +124,7 @@ def _torch_bound(enc, heads, dec, x, k, objective):
 
 
 def torch_epoch(k):
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     enc, heads, dec = _torch_model()
     params = list(enc.parameters()) + list(heads.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=1e-3, eps=1e-4)
@@ -131,7 +142,7 @@ def torch_epoch(k):
 
 
 def torch_ll():
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     enc, heads, dec = _torch_model()
     x = torch.from_numpy(TEST)
     t0 = time.perf_counter()
@@ -145,7 +156,7 @@ def torch_ll():
 
 
 def sgemm_rate():
-    """Single-thread float32 GEMM rate (FLOP/s) on the decoder's output-layer shape."""
+    """Float32 GEMM rate (FLOP/s) on the decoder's output-layer shape, at this process's BLAS thread count."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((500, 200), dtype=np.float32)
     b = rng.standard_normal((200, 784), dtype=np.float32)
@@ -197,35 +208,63 @@ def measure(key, impl, rounds=ROUNDS):
     return scaled
 
 
-def table(rate=None):
+def table(rate=None, results=None, threads=THREADS, load=None):
+    """The comparison table for ``results`` (default: this process's) measured with ``threads`` threads."""
     rate = sgemm_rate() if rate is None else rate
+    results = RESULTS if results is None else results
+    load = os.getloadavg() if load is None else load
+    torch_threads = f", torch threads={threads}" if torch is not None else ""
     lines = [
-        f"fastmc.vae vs PyTorch, 1 thread (OMP/OPENBLAS/MKL_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
-        f"{', torch threads=' + str(torch.get_num_threads()) if torch is not None else ''}), batch 100, "
+        f"fastmc.vae vs PyTorch, {threads} thread{'s' if threads > 1 else ''} "
+        f"(OMP/OPENBLAS/MKL_NUM_THREADS={threads}{torch_threads}), batch 100, "
         f"data: {DATA_SOURCE}; best of {ROUNDS}, scaled from "
         f"{N_TRAIN[1]}/{N_TRAIN[5]}/{N_TRAIN[50]} images (k=1/5/50) to 60,000 and from {N_LL} to 1000 images",
-        f"SGEMM rate measured now: {rate / 1e9:.1f} GFLOP/s",
+        f"SGEMM rate measured now: {rate / 1e9:.1f} GFLOP/s; load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
+        f" on {os.cpu_count()} CPUs",
         "| task | fastmc (s) | PyTorch same run (s) | ratio | goal | floor (s) | PyTorch in issue (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for key, label in (("k=1", "epoch, ELBO k=1"), ("k=5", "epoch, IWAE k=5"), ("k=50", "epoch, IWAE k=50"),
                        ("L_5000", "L_5000, 1000 images")):
-        f = RESULTS.get((key, "fastmc"))
-        t = RESULTS.get((key, "torch"))
+        f = results.get((key, "fastmc"))
+        t = results.get((key, "torch"))
         fs = f"{f:.2f}" if f is not None else "n/a"
         ts = f"{t:.2f}" if t is not None else "skipped"
         ratio = f"{f / t:.2f}" if f is not None and t is not None else "n/a"
+        issue = ISSUE_TORCH[key] if threads == 1 else "(1 thread only)"
         lines.append(f"| {label} | {fs} | {ts} | {ratio} | <= {GOALS[key]} | {floor_flops(key) / rate:.2f} | "
-                     f"{ISSUE_TORCH[key]} |")
+                     f"{issue} |")
     if torch is None:
         lines.append(f"PyTorch comparison skipped: import torch failed ({TORCH_ERROR}); "
                      "install the CPU build with `pip install torch==2.13.0` to measure it.")
     return "\n".join(lines)
 
 
-# -- pytest-benchmark entry points -------------------------------------------------------------
-
 KEYS = ["k=1", "k=5", "k=50", "L_5000"]
+
+
+def measure_all():
+    for key in KEYS:
+        measure(key, "fastmc")
+        if torch is not None:
+            measure(key, "torch")
+
+
+def table_in_subprocess(threads):
+    """Measure everything in a child process whose BLAS and PyTorch use ``threads`` threads; its table."""
+    env = dict(os.environ)
+    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[v] = str(threads)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--json"], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the {threads}-thread benchmark process failed:\n{proc.stderr}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = {tuple(k.split("|")): v for k, v in r["results"].items()}
+    return table(rate=r["rate"], results=results, threads=r["threads"], load=r["load"])
+
+
+# -- pytest-benchmark entry points -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -249,9 +288,25 @@ def test_summary_table():
     print("\n" + table())
 
 
+def test_summary_table_2_threads():
+    """Measure and print the comparison with 2 threads each, in a child process (run with -s to see it)."""
+    print("\n" + table_in_subprocess(2))
+
+
 if __name__ == "__main__":
-    for key in KEYS:
-        measure(key, "fastmc")
-        if torch is not None:
-            measure(key, "torch")
-    print(table())
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: 1,2)")
+    ap.add_argument("--json", action="store_true", help="measure at this process's thread count, print JSON")
+    args = ap.parse_args()
+    if args.json:  # child mode of table_in_subprocess
+        measure_all()
+        print(json.dumps({"threads": THREADS, "rate": sgemm_rate(), "load": os.getloadavg(),
+                          "results": {f"{k}|{impl}": v for (k, impl), v in RESULTS.items()}}))
+    else:
+        for i, threads in enumerate(int(t) for t in args.threads.split(",")):
+            if threads == THREADS:
+                measure_all()
+                text = table()
+            else:
+                text = table_in_subprocess(threads)
+            print(("\n" if i else "") + text, flush=True)

@@ -25,21 +25,89 @@ __all__ = [
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
-try:  # one fused pass over the (k * n, D) logits for L_5000; NumPy fallback in the caller
+_PROD_BLOCK = 1000  # factors in [1, 2]: a product of 1000 stays below 2**1000, inside float64 range
+
+try:  # fused passes over the (k * n, D) logits; NumPy fallbacks in the callers
     import numba
 
-    @numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+    _njit = numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+
+    @_njit
     def _relusum_negabs(src, bias, dst, relu_sum):  # pragma: no cover - compiled
-        # dst = -|src + bias|, relu_sum = row sums of max(src + bias, 0); dst may be src
+        # dst = -|src + bias|, relu_sum = row sums of max(src + bias, 0) (float64); dst may be src
         rows, cols = src.shape
+        zero = src.dtype.type(0)
+        two = src.dtype.type(2)  # typed constants: an int literal would promote float32 to float64
         for r in range(rows):
-            s = src.dtype.type(0)
+            s = 0.0
             for j in range(cols):
                 v = src[r, j] + bias[j]
-                m = max(v, 0)
+                m = max(v, zero)
                 s += m
-                dst[r, j] = v - 2 * m
+                dst[r, j] = v - two * m
             relu_sum[r] = s
+
+    @_njit
+    def _prod_1p(a):  # pragma: no cover - compiled
+        # prod(1 + a_j) in float64; with a_j in [0, 1] and a.size <= _PROD_BLOCK it cannot overflow
+        p = 1.0
+        for j in range(a.size):
+            p *= 1.0 + a[j]
+        return p
+
+    @_njit
+    def _sum_log1p_rows(e, res):  # pragma: no cover - compiled
+        # res[r] = sum_j log(1 + e[r, j]) for e in [0, 1], as the log of a float64 product: one log per
+        # _PROD_BLOCK elements instead of a log pass and a sum pass over the float32 array
+        rows, cols = e.shape
+        for r in range(rows):
+            erow = e[r]
+            acc = 0.0
+            for j0 in range(0, cols, _PROD_BLOCK):
+                acc += np.log(_prod_1p(erow[j0 : j0 + _PROD_BLOCK]))
+            res[r] = acc
+
+    @_njit
+    def _bernoulli_terms(out, bias, x, negabs, res):  # pragma: no cover - compiled
+        # out += bias; negabs = -|out|; res[r] = sum_j x_j out_j - max(out_j, 0) in float64.
+        # Row r of out belongs to image r % n (the k samples of an image share x).
+        rows, cols = out.shape
+        n = x.shape[0]
+        zero = out.dtype.type(0)
+        two = out.dtype.type(2)
+        for r in range(rows):
+            xr = x[r % n]
+            orow = out[r]
+            nrow = negabs[r]
+            acc = 0.0
+            for j in range(cols):
+                v = orow[j] + bias[j]
+                m = max(v, zero)
+                orow[j] = v
+                acc += xr[j] * v - m
+                nrow[j] = v - two * m
+            res[r] = acc
+
+    @_njit
+    def _bernoulli_grad_rows(out, e, x, scale, colsum):  # pragma: no cover - compiled
+        # out = scale[r] * (x - sigmoid(out)) with sigmoid from e = exp(-|out|) (no tanh pass);
+        # colsum = column sums of the result (the output-bias gradient), accumulated row by row
+        rows, cols = out.shape
+        n = x.shape[0]
+        one = out.dtype.type(1)
+        for j in range(cols):
+            colsum[j] = 0
+        for r in range(rows):
+            xr = x[r % n]
+            orow = out[r]
+            erow = e[r]
+            s = scale[r]
+            for j in range(cols):
+                q = one / (one + erow[j])  # sigmoid(|l|)
+                sig = q if orow[j] >= 0 else one - q
+                g = s * (xr[j] - sig)
+                orow[j] = g
+                colsum[j] += g
 
 except ImportError:  # pragma: no cover - numba is a declared dependency
     _relusum_negabs = None
@@ -48,7 +116,7 @@ HAVE_FUSED = _relusum_negabs is not None
 
 
 def bernoulli_log_prob_fused(logits, bias, xl):
-    """Per-row Bernoulli log-likelihood in four in-place passes (evaluation fast path).
+    """Per-row Bernoulli log-likelihood in three in-place passes (evaluation fast path).
 
     With ``l = logits + bias``, ``sum_j x_j l_j - softplus(l_j) = xl - sum_j max(l_j, 0)
     - sum_j log(1 + exp(-|l_j|))``, where ``xl = sum_j x_j l_j`` is supplied by the
@@ -65,14 +133,78 @@ def bernoulli_log_prob_fused(logits, bias, xl):
 
     Returns
     -------
-    ndarray, shape (R,)
+    ndarray, float64, shape (R,)
     """
-    relu_sum = np.empty(logits.shape[0], dtype=logits.dtype)
+    relu_sum = np.empty(logits.shape[0])
     _relusum_negabs(logits, bias, logits, relu_sum)
     np.exp(logits, out=logits)
-    logits += 1
-    np.log(logits, out=logits)  # log(1 + e), see bernoulli_log_prob for why not log1p
-    return xl - relu_sum - logits.sum(axis=-1)
+    soft = np.empty(logits.shape[0])
+    _sum_log1p_rows(logits, soft)
+    return xl - relu_sum - soft
+
+
+def bernoulli_log_prob_rows(x, out, bias, e):
+    """Bernoulli log-likelihood of sample rows in three passes, keeping what the gradient needs.
+
+    Row ``r`` of ``out`` is a sample for image ``r % n`` (the sample-major
+    ``(k * n, D)`` layout). With ``l = out + bias``, the result is
+    ``sum_j x_j l_j - max(l_j, 0) - log(1 + exp(-|l_j|))``: one fused pass for
+    the bias, the linear terms and ``-|l|``, NumPy's vectorised ``exp``, and a
+    float64 product per row for the ``log(1 + .)`` sum (one ``log`` per row, and
+    more accurate than a float32 sum of logs). Requires Numba.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D), C-contiguous
+        Targets in [0, 1].
+    out : ndarray, shape (R, D), C-contiguous, R a multiple of n
+        Output-layer pre-activations without the bias; overwritten with the logits ``l``.
+    bias : ndarray, shape (D,)
+        Output bias.
+    e : ndarray, shape (R, D), C-contiguous
+        Receives ``exp(-|l|)``, which :func:`bernoulli_grad_rows` uses for the sigmoid.
+
+    Returns
+    -------
+    ndarray, float64, shape (R,)
+    """
+    res = np.empty(out.shape[0])
+    _bernoulli_terms(out, bias, x, e, res)
+    np.exp(e, out=e)
+    soft = np.empty(out.shape[0])
+    _sum_log1p_rows(e, soft)
+    res -= soft
+    return res
+
+
+def bernoulli_grad_rows(x, logits, e, scale):
+    """``scale[r] * (x - sigmoid(l))`` in one pass, with the column sums; logits overwritten.
+
+    The derivative of :func:`bernoulli_log_prob_rows` (whose ``logits`` and ``e`` it takes):
+    ``sigmoid(l) = 1 / (1 + e)`` for ``l >= 0`` and ``1 - 1 / (1 + e)`` otherwise, with
+    ``e = exp(-|l|)`` already computed, so no ``tanh`` pass is needed. Requires Numba.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D), C-contiguous
+        Targets; row ``r`` of ``logits`` belongs to image ``r % n``.
+    logits : ndarray, shape (R, D), C-contiguous
+        Logits; overwritten with the gradient.
+    e : ndarray, shape (R, D)
+        ``exp(-|logits|)``.
+    scale : ndarray, shape (R,)
+        Per-row weights, in the dtype of ``logits``.
+
+    Returns
+    -------
+    g : ndarray, shape (R, D)
+        ``logits``, now holding the gradient with respect to the logits.
+    colsum : ndarray, shape (D,)
+        ``g.sum(axis=0)``: the gradient with respect to the output bias.
+    """
+    colsum = np.empty(logits.shape[1], dtype=logits.dtype)
+    _bernoulli_grad_rows(logits, e, x, scale, colsum)
+    return logits, colsum
 
 
 def log_mean_exp(a, axis=0):
@@ -118,6 +250,33 @@ def normalized_weights(a, axis=0):
     w = np.exp(a - np.max(a, axis=axis, keepdims=True))
     w /= w.sum(axis=axis, keepdims=True)
     return w
+
+
+def log_mean_exp_and_weights(a):
+    """:func:`log_mean_exp` and :func:`normalized_weights` along axis 0, sharing one ``exp`` pass.
+
+    Parameters
+    ----------
+    a : array_like, shape (k, ...)
+        Log importance weights.
+
+    Returns
+    -------
+    lme : ndarray, float64, shape ``a.shape[1:]``
+        ``log_mean_exp(a, axis=0)``.
+    w : ndarray, float64, same shape as ``a``
+        ``normalized_weights(a, axis=0)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    m = a.max(axis=0)
+    if not np.isfinite(m).all():  # an all -inf (or inf/nan) column: the careful general versions
+        return log_mean_exp(a, axis=0), normalized_weights(a, axis=0)
+    w = np.subtract(a, m)
+    np.exp(w, out=w)
+    s = w.sum(axis=0)
+    w /= s
+    s /= a.shape[0]
+    return np.log(s) + m, w
 
 
 def bernoulli_log_prob(x, logits, work=None, work2=None):

@@ -33,15 +33,44 @@ def _act_forward(a, activation):
     return a
 
 
+try:  # tanh backward and bias gradient in one pass instead of four
+    import numba
+
+    @numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
+    def _tanh_backward_colsum(h, g, colsum):  # pragma: no cover - compiled
+        # g *= 1 - h^2 in place; colsum = g.sum(axis=0), accumulated row by row
+        rows, cols = g.shape
+        one = g.dtype.type(1)
+        for j in range(cols):
+            colsum[j] = 0
+        for r in range(rows):
+            hr = h[r]
+            gr = g[r]
+            for j in range(cols):
+                v = gr[j] * (one - hr[j] * hr[j])
+                gr[j] = v
+                colsum[j] += v
+
+except ImportError:  # pragma: no cover - numba is a declared dependency
+    _tanh_backward_colsum = None
+
+
 def _act_backward(h, g, activation):
-    """``g *= f'(pre)`` in place, written in terms of the output ``h = f(pre)``."""
+    """``g *= f'(pre)`` in place, written in terms of the output ``h = f(pre)``; returns ``g.sum(axis=0)``.
+
+    The sum is the gradient of the layer's bias.
+    """
     if activation == "tanh":
+        if _tanh_backward_colsum is not None and g.flags.c_contiguous and h.flags.c_contiguous:
+            colsum = np.empty(g.shape[1], dtype=g.dtype)
+            _tanh_backward_colsum(h, g, colsum)
+            return colsum
         d = np.multiply(h, h)
         np.subtract(1, d, out=d)
         g *= d
     elif activation == "relu":
         g *= h > 0
-    return g
+    return g.sum(axis=0)
 
 
 class VAE:
@@ -265,9 +294,8 @@ class VAE:
         gh = gmu @ p["enc_mu_W"].T
         gh += glv @ p["enc_lv_W"].T
         for i in reversed(range(len(self.hidden))):
-            _act_backward(acts[i + 1], gh, self.activation)
+            grads[f"enc_{i}_b"] = _act_backward(acts[i + 1], gh, self.activation)
             grads[f"enc_{i}_W"] = acts[i].T @ gh
-            grads[f"enc_{i}_b"] = gh.sum(axis=0)
             if i > 0:
                 gh = gh @ p[f"enc_{i}_W"].T
 
@@ -282,27 +310,59 @@ class VAE:
             acts.append(h)
         return acts, h
 
-    def _decode_cache(self, z, scratch=False):
+    def _decode_cache(self, z, scratch=False, bias=True):
         acts, h = self._decode_hidden(z)
         if scratch:  # reuse one (rows, D) buffer: fresh multi-MB arrays cost page faults
             out = self._scratch("dec_out", (h.shape[0], self.n_visible))
             np.dot(h, self.params["dec_out_W"], out=out)
         else:
             out = h @ self.params["dec_out_W"]
-        out += self.params["dec_out_b"]
+        if bias:
+            out += self.params["dec_out_b"]
         return acts, out
+
+    def _decode_loglik(self, x, z):
+        """Decoder pass and ``log p(x|z)`` on the scratch buffers.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n, D)
+        z : ndarray, shape (k * n, d_z)
+            Latents, sample-major.
+
+        Returns
+        -------
+        acts : list of ndarray
+            Decoder activations for :meth:`_decoder_backward`.
+        out : ndarray, shape (k * n, D)
+            Decoder output (logits or means), a scratch buffer.
+        logpx : ndarray, shape (k, n)
+            float64 on the fused Bernoulli path, else the model dtype.
+        e : ndarray or None
+            ``exp(-|logits|)`` for :meth:`_loglik_grad` on the fused Bernoulli path.
+        """
+        n = x.shape[0]
+        if self.likelihood == "bernoulli" and _b.HAVE_FUSED:
+            # the output bias is added inside the fused pass
+            acts, out = self._decode_cache(z, scratch=True, bias=False)
+            e = self._scratch("ll_work", out.shape)
+            logpx = _b.bernoulli_log_prob_rows(x, out, self.params["dec_out_b"], e)
+            return acts, out, logpx.reshape(-1, n), e
+        acts, out = self._decode_cache(z, scratch=True)
+        logpx = self._loglik(x, out.reshape(-1, n, self.n_visible))
+        return acts, out, logpx, None
 
     def _decoder_backward(self, acts, gout, grads, need_input_grad=True):
         p = self.params
         grads["dec_out_W"] = acts[-1].T @ gout
-        grads["dec_out_b"] = gout.sum(axis=0)
+        if "dec_out_b" not in grads:  # the fused Bernoulli gradient pass already summed it
+            grads["dec_out_b"] = gout.sum(axis=0)
         if not self.decoder_hidden and not need_input_grad:
             return None
         g = gout @ p["dec_out_W"].T
         for i in reversed(range(len(self.decoder_hidden))):
-            _act_backward(acts[i + 1], g, self.activation)
+            grads[f"dec_{i}_b"] = _act_backward(acts[i + 1], g, self.activation)
             grads[f"dec_{i}_W"] = acts[i].T @ g
-            grads[f"dec_{i}_b"] = g.sum(axis=0)
             if i > 0 or need_input_grad:
                 g = g @ p[f"dec_{i}_W"].T
         return g
@@ -368,11 +428,21 @@ class VAE:
             ls + 0.5 * _b.LOG_2PI
         )
 
-    def _loglik_grad(self, x, out, scale, grads):
+    def _loglik_grad(self, x, out, scale, grads, e=None):
         """Gradient of ``sum scale * log p(x|z)`` w.r.t. ``out`` (overwrites ``out``).
 
-        ``scale`` is a scalar or a (k, n) array of per-sample weights.
+        ``out`` has shape (k, n, D) or (k * n, D); ``scale`` is a scalar or a (k, n) array of
+        per-sample weights. ``e`` is the ``exp(-|logits|)`` from :meth:`_decode_loglik` (fused
+        Bernoulli path), which also stores the output-bias gradient in ``grads``.
         """
+        if e is not None:
+            rows = e.shape[0]
+            if np.ndim(scale):
+                scale = np.ascontiguousarray(scale, dtype=self.dtype).reshape(rows)
+            else:
+                scale = np.full(rows, scale, dtype=self.dtype)
+            g, grads["dec_out_b"] = _b.bernoulli_grad_rows(x, out.reshape(rows, -1), e, scale)
+            return g.reshape(out.shape)
         scale_b = scale[..., None] if np.ndim(scale) else scale
         if self.likelihood == "bernoulli":
             return _b.bernoulli_grad(x, out, scale_b, out=out)
@@ -425,8 +495,7 @@ class VAE:
         std = np.exp(0.5 * lv)
         z = eps * std
         z += mu
-        _, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
-        logpx = self._loglik(x, out.reshape(k, n, self.n_visible))
+        logpx = self._decode_loglik(x, z.reshape(k * n, dz))[2]
         logw = logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
             0.5 * lv.sum(axis=-1)
         )
@@ -461,25 +530,34 @@ class VAE:
             raise ValueError(f"objective must be 'elbo' or 'iwae', got {objective!r}")
         x = self._check_x(x)
         eps = np.asarray(eps, dtype=self.dtype)
-        k, n, dz = eps.shape
-        if n != x.shape[0] or dz != self.n_latent:
+        if eps.ndim != 3 or eps.shape[1] != x.shape[0] or eps.shape[2] != self.n_latent:
             raise ValueError(f"eps must have shape (k, {x.shape[0]}, {self.n_latent}), got {eps.shape}")
+        return self._objective_and_grad(x, objective, eps)
+
+    def _objective_and_grad(self, x, objective, eps):
+        """:meth:`objective_and_grad` without validation, for :func:`fastmc.vae.train.train`.
+
+        ``x`` must be a C-contiguous array of the model dtype with valid values and ``eps`` of the
+        model dtype and shape (k, n, n_latent); training checks its data once, not every batch.
+        """
+        k, n, dz = eps.shape
         D = self.n_visible
         grads = {}
         acts, mu, lv = self._encode_cache(x)
         std = np.exp(0.5 * lv)
         z = eps * std
         z += mu
-        dacts, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
+        dacts, out, logpx, e = self._decode_loglik(x, z.reshape(k * n, dz))
         out3 = out.reshape(k, n, D)
-        logpx = self._loglik(x, out3)
         if objective == "iwae":
             logw = logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
                 0.5 * lv.sum(axis=-1)
             )
-            value = float(np.mean(_b.log_mean_exp(logw, axis=0)))
-            G = (_b.normalized_weights(logw, axis=0) / n).astype(self.dtype)  # d value / d log w
-            gout = self._loglik_grad(x, out3, G, grads)
+            lme, w = _b.log_mean_exp_and_weights(logw)
+            value = float(np.mean(lme))
+            w /= n
+            G = w.astype(self.dtype)  # d value / d log w
+            gout = self._loglik_grad(x, out3, G, grads, e)
             gz = self._decoder_backward(dacts, gout.reshape(k * n, D), grads).reshape(k, n, dz)
             gz -= G[..., None] * z  # d log p(z) / dz
             gmu = gz.sum(axis=0)
@@ -490,7 +568,7 @@ class VAE:
             kl = _b.kl_standard_normal(mu, lv)
             value = float(np.mean(np.mean(logpx, axis=0, dtype=np.float64)) - np.mean(kl, dtype=np.float64))
             scale = self.dtype.type(1.0 / (k * n))
-            gout = self._loglik_grad(x, out3, scale, grads)
+            gout = self._loglik_grad(x, out3, scale, grads, e)
             gz = self._decoder_backward(dacts, gout.reshape(k * n, D), grads).reshape(k, n, dz)
             gmu = gz.sum(axis=0)
             glv = (gz * eps).sum(axis=0)
@@ -523,12 +601,11 @@ class VAE:
             raise ValueError(f"z must have shape (k, {x.shape[0]}, {self.n_latent}), got {z.shape}")
         D = self.n_visible
         grads = {}
-        dacts, out = self._decode_cache(z.reshape(k * n, dz), scratch=True)
+        dacts, out, logpx, e = self._decode_loglik(x, z.reshape(k * n, dz))
         out3 = out.reshape(k, n, D)
-        logpx = self._loglik(x, out3)
         logpz = -0.5 * np.einsum("knd,knd->kn", z, z) - 0.5 * dz * _b.LOG_2PI
         value = float(np.mean(logpx, dtype=np.float64) + np.mean(logpz, dtype=np.float64))
-        gout = self._loglik_grad(x, out3, self.dtype.type(1.0 / (k * n)), grads)
+        gout = self._loglik_grad(x, out3, self.dtype.type(1.0 / (k * n)), grads, e)
         self._decoder_backward(dacts, gout.reshape(k * n, D), grads, need_input_grad=False)
         return value, grads
 
