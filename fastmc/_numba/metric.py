@@ -85,12 +85,11 @@ def metric_start(kind, d, A, p, g, v, u):
 
 @njit_inline
 def metric_drift(kind, d, A, q, p, g, v, u, half, eps):
-    """p += half g; v = A p (diag) or v += half u (dense, u = A g); q += eps v."""
+    """p += half g; v = A p (diag, not stored) or v += half u (dense, u = A g); q += eps v."""
     if kind == METRIC_DIAG:
-        for i in range(d):
+        for i in range(d):  # v = A p is recomputed by the kick: not stored here
             p[i] += half * g[i]
-            v[i] = A[i] * p[i]
-            q[i] += eps * v[i]
+            q[i] += eps * (A[i] * p[i])
     else:
         for i in range(d):
             p[i] += half * g[i]

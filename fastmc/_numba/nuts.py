@@ -229,21 +229,22 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
                 break
             wt = H0 - h
             x = wt - m_sub
-            r = 1.0
-            if x <= 0.0:
-                r = math.exp(x)
-                s_sub += r
-                if wt > 0.0:
-                    sum_metro += 1.0
-                elif m_sub == 0.0:
-                    sum_metro += r
-                else:
-                    sum_metro += math.exp(wt)
-            else:
-                s_sub = s_sub * math.exp(-x) + 1.0
-                m_sub = wt
+            r = math.exp(-abs(x))
+            below = x <= 0.0
+            if wt > 0.0:
                 sum_metro += 1.0
-            if n == 0 or rng_uniform(s) * s_sub < r:
+            elif m_sub == 0.0:
+                sum_metro += r
+            else:
+                sum_metro += math.exp(wt)
+            if below:
+                s_sub = s_sub + r
+                w_rel = r
+            else:
+                s_sub = s_sub * r + 1.0
+                m_sub = wt
+                w_rel = 1.0
+            if n == 0 or rng_uniform(s) * s_sub < w_rel:
                 for i in range(d):
                     qc[i] = qw[i]
                     gc[i] = gw[i]

@@ -39,7 +39,7 @@ inline bool metric_factor(int kind, int64_t d, const double* A, double* F) {
 }
 
 // p ~ N(0, M): d standard normals in index order, then scaled (diagonal) or back-substituted.
-inline void metric_momentum(Rng& rng, int kind, int64_t d, const double* F, double* p) {
+FASTMC_INLINE void metric_momentum(Rng& rng, int kind, int64_t d, const double* F, double* p) {
     if (kind == kMetricDiag) {
         for (int64_t i = 0; i < d; ++i) p[i] = F[i] * rng.normal();
         return;
@@ -65,7 +65,7 @@ inline double kinetic(const double* p, const double* v, int64_t d) { return 0.5 
 
 // The state a leapfrog step needs besides (q, p, g): the velocity v = A p and, for the dense
 // metric, u = A g. Call once where a trajectory starts (after drawing p); returns the kinetic energy.
-inline double metric_start(int kind, int64_t d, const double* A, const double* p, const double* g, double* v,
+FASTMC_INLINE double metric_start(int kind, int64_t d, const double* A, const double* p, const double* g, double* v,
                            double* u) {
     metric_mul(kind, d, A, p, v);
     if (kind != kMetricDiag) symv<0>(A, g, u, d);
@@ -75,7 +75,8 @@ inline double metric_start(int kind, int64_t d, const double* A, const double* p
 // The two halves of a leapfrog step around the gradient. Both kick p += half g and update the
 // velocity: v = A p for the diagonal metric (one multiply, exact), v += half u for the dense one
 // (A p is linear in p, so a kick moves v by half A g: one product A g per step instead of two
-// products A p; v then follows A p to rounding). metric_drift also moves q += eps v;
+// products A p; v then follows A p to rounding). metric_drift also moves q += eps v (diagonal:
+// v is not stored there, the kick recomputes it);
 // metric_kick_energy returns p^T v / 2 in the lane order of kinetic / dot4.
 FASTMC_INLINE void metric_drift(int kind, int64_t d, const double* __restrict A, double* __restrict q,
                                 double* __restrict p, const double* __restrict g, double* __restrict v,
@@ -83,17 +84,14 @@ FASTMC_INLINE void metric_drift(int kind, int64_t d, const double* __restrict A,
     const D4 h4 = splat4(half), e4 = splat4(eps);
     int64_t i = 0;
     if (kind == kMetricDiag) {
-        for (; i + 4 <= d; i += 4) {
+        for (; i + 4 <= d; i += 4) {  // v = A p is recomputed by the kick: not stored here
             const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
-            const D4 vi = mul4(load4(A + i), pi);
             store4(p + i, pi);
-            store4(v + i, vi);
-            store4(q + i, add4(load4(q + i), mul4(e4, vi)));
+            store4(q + i, add4(load4(q + i), mul4(e4, mul4(load4(A + i), pi))));
         }
         for (; i < d; ++i) {
             p[i] += half * g[i];
-            v[i] = A[i] * p[i];
-            q[i] += eps * v[i];
+            q[i] += eps * (A[i] * p[i]);
         }
     } else {
         for (; i + 4 <= d; i += 4) {

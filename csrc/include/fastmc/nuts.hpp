@@ -65,6 +65,7 @@ FASTMC_INLINE bool uturn_node(const double* __restrict va, const double* __restr
         a4 = fma4(load4(va + i), r, a4);
         b4 = fma4(load4(vb + i), r, b4);
     }
+    if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
     double a[4], b[4];
     lanes4(a4, a);
     lanes4(b4, b);
@@ -100,6 +101,11 @@ struct UturnAcc3 {
         t[4][0] = std::fma(x2, r2, t[4][0]);
         t[5][0] = std::fma(y2, r2, t[5][0]);
     }
+    FASTMC_INLINE bool all_positive4() const {  // no tail: sums straight from the registers
+        bool ok = true;
+        for (int c = 0; c < 6; ++c) ok = ok && hsum4(s[c]) > 0.0;
+        return ok;
+    }
     FASTMC_INLINE bool all_positive() const {
         bool ok = true;
         for (int c = 0; c < 6; ++c) ok = ok && lane_sum(t[c]) > 0.0;
@@ -118,6 +124,7 @@ FASTMC_INLINE bool uturn_node3(const double* __restrict va, const double* __rest
         acc.add(sub4(Ri, Sai), sub4(load4(Sm1 + i), Sai), sub4(Ri, load4(Se + i)), a, b, a, load4(vm + i),
                 load4(ve + i), b);
     }
+    if (i == d) return acc.all_positive4();
     acc.spill();
     for (; i < d; ++i)
         acc.add_tail(R[i] - Sa[i], Sm1[i] - Sa[i], R[i] - Se[i], va[i], vb[i], va[i], vm[i], ve[i], vb[i]);
@@ -137,6 +144,7 @@ FASTMC_INLINE bool uturn_join3(const double* __restrict vf, const double* __rest
         acc.add(add4(rh, Ri), add4(rh, load4(p0 + i)), add4(Ri, load4(po + i)), f, n, f, load4(v0 + i),
                 load4(vo + i), n);
     }
+    if (i == d) return acc.all_positive4();
     acc.spill();
     for (; i < d; ++i)
         acc.add_tail(rho[i] + R[i], rho[i] + p0[i], R[i] + po[i], vf[i], vn[i], vf[i], v0[i], vo[i], vn[i]);
@@ -151,10 +159,10 @@ FASTMC_INLINE void record_start(double* __restrict sb, double* __restrict sn, do
     int64_t i = 0;
     for (; i + 4 <= d; i += 4) {
         const D4 r = load4(R + i), r1 = add4(r, load4(p + i));
-        store4(sb + i, r);
+        store4(sb + i, opaque4(r));
         store4(R + i, r1);
         store4(sn + i, r1);
-        store4(vb + i, load4(v + i));
+        store4(vb + i, opaque4(load4(v + i)));
     }
     for (; i < d; ++i) {
         sb[i] = R[i];
@@ -170,7 +178,7 @@ FASTMC_INLINE void record_end(double* __restrict se, double* __restrict ve, doub
     for (; i + 4 <= d; i += 4) {
         const D4 r = load4(R + i);
         store4(se + i, r);
-        store4(ve + i, load4(v + i));
+        store4(ve + i, opaque4(load4(v + i)));
         store4(R + i, add4(r, load4(p + i)));
     }
     for (; i < d; ++i) {
@@ -218,17 +226,14 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     bool swapped = false;
     metric_momentum(rng, kind, d, F, pe);
     const double H0 = -lp + metric_start(kind, d, A, pe, g, ve, ue);
-    for (int64_t i = 0; i < d; ++i) {
-        qe[i] = q[i];
-        ge[i] = g[i];
-        qe[d + i] = q[i];
-        pe[d + i] = pe[i];
-        ge[d + i] = g[i];
-        ve[d + i] = ve[i];
-        rho[i] = pe[i];
-    }
-    if (kind != kMetricDiag)
-        for (int64_t i = 0; i < d; ++i) ue[d + i] = ue[i];
+    copy4(qe, q, d);
+    copy4(qe + d, q, d);
+    copy4(ge, g, d);
+    copy4(ge + d, g, d);
+    copy4(pe + d, pe, d);
+    copy4(ve + d, ve, d);
+    copy4(rho, pe, d);
+    if (kind != kMetricDiag) copy4(ue + d, ue, d);
     double m_tree = 0.0, s_tree = 1.0;  // tree weight exp(m_tree) s_tree, relative to exp(-H0)
     double lp_s = lp, h_sample = H0, sum_metro = 0.0;
     int64_t depth = 0, n_leap = 0;
@@ -242,11 +247,9 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         double* gw = ge + e * d;
         double* vw = ve + e * d;
         double* uw = ue + e * d;
-        for (int64_t i = 0; i < d; ++i) {
-            po[i] = pw[i];
-            vo[i] = vw[i];
-            R[i] = 0.0;
-        }
+        copy4(po, pw, d);
+        copy4(vo, vw, d);
+        for (int64_t i = 0; i < d; ++i) R[i] = 0.0;
         double lpw = 0.0;
         const int64_t n_leaves = int64_t(1) << depth;
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
@@ -265,23 +268,19 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 valid = false;
                 break;
             }
+            // weight exp(wt - m_sub) <= 1, or a new maximum m_sub = wt (> 0) and a rescaled sum
             const double wt = H0 - h;
             const double x = wt - m_sub;
-            double r = 1.0;
-            if (x <= 0.0) {
-                r = std::exp(x);
-                s_sub += r;
-                sum_metro += wt > 0.0 ? 1.0 : (m_sub == 0.0 ? r : std::exp(wt));
-            } else {  // a new maximum (wt > m_sub >= 0): rescale
-                s_sub = s_sub * std::exp(-x) + 1.0;
-                m_sub = wt;
-                sum_metro += 1.0;
-            }
-            if (n == 0 || rng.uniform() * s_sub < r) {
-                for (int64_t i = 0; i < d; ++i) {
-                    qc[i] = qw[i];
-                    gc[i] = gw[i];
-                }
+            const double r = std::exp(-std::fabs(x));
+            const bool below = x <= 0.0;
+            const double met = wt > 0.0 ? 1.0 : (m_sub == 0.0 ? r : std::exp(wt));  // min(1, exp(wt))
+            sum_metro += met;
+            s_sub = below ? s_sub + r : s_sub * r + 1.0;
+            m_sub = below ? m_sub : wt;
+            const double w_rel = below ? r : 1.0;
+            if (n == 0 || rng.uniform() * s_sub < w_rel) {
+                copy4(qc, qw, d);
+                copy4(gc, gw, d);
                 lp_c = lpw;
                 h_c = h;
             }
@@ -340,11 +339,10 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         add_to(rho, R, d);
         if (!persist) break;
     }
-    if (swapped)  // the selected state is in the second buffer
-        for (int64_t i = 0; i < d; ++i) {
-            q[i] = qs[i];
-            g[i] = gs[i];
-        }
+    if (swapped) {  // the selected state is in the second buffer
+        copy4(q, qs, d);
+        copy4(g, gs, d);
+    }
     lp = lp_s;
     return {sum_metro / static_cast<double>(n_leap), h_sample, depth, n_leap, divergent, nonfinite};
 }
