@@ -13,6 +13,7 @@ from .metric import metric_leapfrog, metric_momentum, metric_start
 from .rng import rng_uniform
 
 MAX_ENERGY_ERROR = 1000.0
+RESCALE = 500.0  # weights relative to exp(m), m moved only past m + RESCALE (nuts.hpp)
 
 
 @njit
@@ -229,21 +230,20 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
                 break
             wt = H0 - h
             x = wt - m_sub
-            r = math.exp(-abs(x))
-            below = x <= 0.0
-            if wt > 0.0:
-                sum_metro += 1.0
-            elif m_sub == 0.0:
-                sum_metro += r
+            w_rel = 1.0
+            if x <= RESCALE:
+                w_rel = math.exp(x)
+                s_sub += w_rel
+                if wt > 0.0:
+                    sum_metro += 1.0
+                elif m_sub == 0.0:
+                    sum_metro += w_rel
+                else:
+                    sum_metro += math.exp(wt)
             else:
-                sum_metro += math.exp(wt)
-            if below:
-                s_sub = s_sub + r
-                w_rel = r
-            else:
-                s_sub = s_sub * r + 1.0
+                s_sub = s_sub * math.exp(-x) + 1.0
                 m_sub = wt
-                w_rel = 1.0
+                sum_metro += 1.0
             if n == 0 or rng_uniform(s) * s_sub < w_rel:
                 for i in range(d):
                     qc[i] = qw[i]

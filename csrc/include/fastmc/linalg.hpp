@@ -91,6 +91,10 @@ FASTMC_INLINE D4 opaque4(D4 a) {
     __asm__("" : "+x"(a.x));
     return a;
 }
+FASTMC_INLINE double opaque1(double a) {
+    __asm__("" : "+x"(a));
+    return a;
+}
 // (a0 + a1) + (a2 + a3)
 FASTMC_INLINE double hsum4(D4 a) {
     const __m128d s = _mm_hadd_pd(_mm256_castpd256_pd128(a.x), _mm256_extractf128_pd(a.x, 1));
@@ -117,13 +121,20 @@ FASTMC_INLINE void lanes4(D4 a, double* out) {
 }
 FASTMC_INLINE double hsum4(D4 a) { return (a.x[0] + a.x[1]) + (a.x[2] + a.x[3]); }
 FASTMC_INLINE D4 opaque4(D4 a) { return a; }
+FASTMC_INLINE double opaque1(double a) { return a; }
 #endif
 FASTMC_INLINE D4 zero4() { return splat4(0.0); }
+
+FASTMC_INLINE void fill_zero4(double* __restrict dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(zero4()));
+    for (; i < n; ++i) dst[i] = opaque1(0.0);
+}
 
 FASTMC_INLINE void copy4(double* __restrict dst, const double* __restrict src, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(load4(src + i)));
-    for (; i < n; ++i) dst[i] = src[i];
+    for (; i < n; ++i) dst[i] = opaque1(src[i]);
 }
 
 // a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then

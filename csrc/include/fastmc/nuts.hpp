@@ -17,11 +17,15 @@
 //   left + 1   rho = S_{m+1} - S_a          at p_sharp(a), p_sharp(m)
 //   right + 1  rho = S_{b+1} - S_{m-1}      at p_sharp(m-1), p_sharp(b)
 // (at level 1 the three coincide and one is checked).
-// Weights are kept relative to the running maximum of H0 - H, m, as (m, S) with the weight sum
-// exp(m) S: one exp per leaf, none of them can overflow, and a leaf whose weight underflows has
-// probability below 1e-300 of being drawn. Within a subtree the candidate is drawn by streaming
-// multinomial sampling (leaf n replaces it with probability w_n / sum_{j<=n} w_j), which has the
-// same distribution as Stan's recursive uniform merging.
+// Weights are kept as (m, S), the weight sum being exp(m) S relative to exp(-H0): m = 0, so a
+// leaf's weight is exp(H0 - H) itself and the same exp gives its acceptance statistic (one exp
+// per leaf), unless an energy falls more than kNutsRescale below the reference, which then moves
+// (a start far out in the tails). No sum can overflow; a leaf whose weight underflows (energy
+// error above ~745, while the tree holds the initial state with weight 1) has probability below
+// 1e-300 of being drawn. Within a subtree the candidate is drawn by streaming multinomial
+// sampling (leaf n replaces it with probability w_n / sum_{j<=n} w_j), which has the same
+// distribution as Stan's recursive uniform merging. The hot loops use the 4-lane type D4
+// (linalg.hpp), whose lanes round as the scalar loops of the Numba twin.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -34,6 +38,10 @@
 namespace fastmc {
 
 constexpr double kNutsMaxEnergyError = 1000.0;
+// Leaf weights exp(H0 - H) are kept relative to a reference exp(m), m = 0 until a leaf's log
+// weight exceeds m + kNutsRescale: every relative weight is below exp(500), so the sums of up to
+// 2^300 of them stay finite.
+constexpr double kNutsRescale = 500.0;
 
 struct TransitionStats {
     double accept_stat;  // mean Metropolis acceptance probability over the trajectory's states
@@ -165,10 +173,10 @@ FASTMC_INLINE void record_start(double* __restrict sb, double* __restrict sn, do
         store4(vb + i, opaque4(load4(v + i)));
     }
     for (; i < d; ++i) {
-        sb[i] = R[i];
+        sb[i] = opaque1(R[i]);
         R[i] += p[i];
         sn[i] = R[i];
-        vb[i] = v[i];
+        vb[i] = opaque1(v[i]);
     }
 }
 
@@ -182,8 +190,8 @@ FASTMC_INLINE void record_end(double* __restrict se, double* __restrict ve, doub
         store4(R + i, add4(r, load4(p + i)));
     }
     for (; i < d; ++i) {
-        se[i] = R[i];
-        ve[i] = v[i];
+        se[i] = opaque1(R[i]);
+        ve[i] = opaque1(v[i]);
         R[i] += p[i];
     }
 }
@@ -249,7 +257,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         double* uw = ue + e * d;
         copy4(po, pw, d);
         copy4(vo, vw, d);
-        for (int64_t i = 0; i < d; ++i) R[i] = 0.0;
+        fill_zero4(R, d);
         double lpw = 0.0;
         const int64_t n_leaves = int64_t(1) << depth;
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
@@ -268,16 +276,20 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 valid = false;
                 break;
             }
-            // weight exp(wt - m_sub) <= 1, or a new maximum m_sub = wt (> 0) and a rescaled sum
+            // weight exp(wt - m_sub), or (an energy drop of more than kNutsRescale below the
+            // reference, rare) the new reference m_sub = wt and a rescaled sum
             const double wt = H0 - h;
             const double x = wt - m_sub;
-            const double r = std::exp(-std::fabs(x));
-            const bool below = x <= 0.0;
-            const double met = wt > 0.0 ? 1.0 : (m_sub == 0.0 ? r : std::exp(wt));  // min(1, exp(wt))
-            sum_metro += met;
-            s_sub = below ? s_sub + r : s_sub * r + 1.0;
-            m_sub = below ? m_sub : wt;
-            const double w_rel = below ? r : 1.0;
+            double w_rel = 1.0;
+            if (x <= kNutsRescale) {
+                w_rel = std::exp(x);
+                s_sub += w_rel;
+                sum_metro += wt > 0.0 ? 1.0 : (m_sub == 0.0 ? w_rel : std::exp(wt));  // min(1, exp(wt))
+            } else {
+                s_sub = s_sub * std::exp(-x) + 1.0;
+                m_sub = wt;
+                sum_metro += 1.0;
+            }
             if (n == 0 || rng.uniform() * s_sub < w_rel) {
                 copy4(qc, qw, d);
                 copy4(gc, gw, d);
