@@ -6,6 +6,16 @@ compilation is excluded (one small warm-up call first). Static HMC runs the work
 settings (identity metric) for the per-gradient cost and, with adaptation (same metric as NUTS),
 for ESS.
 
+Issue #5, cost per gradient (``cost_per_gradient``; goal: NUTS at most 1.3x static HMC): wall time
+of a whole call divided by its gradient evaluations, NUTS and ``fastmc.hmc`` on the same target
+with the same metric and step size, two chains on one thread, measured as
+``FASTMC_BENCH_COST_REPS`` (5) interleaved pairs (the order alternates) in the same process; the
+ratio reported is the median of the pairs' ratios (their spread and the load average are printed:
+the machine is shared). Two settings: the workload's fixed HMC settings with the identity metric
+(NUTS ``metric="unit"``, static HMC's own kernel), and the state adapted by the NUTS run (its
+diagonal or dense metric and step size, resumed by both samplers, static HMC then running the
+same leapfrog kernel as NUTS).
+
 Issue #5, against NumPyro's NUTS (``pytest bench/bench_nuts.py`` or the script; skipped with the
 reason printed when NumPyro is not installed): T2 (diag metric) and T3 (dense metric; NumPyro
 ``dense_mass=True``), 4 chains, 1000 warm-up + 1000 kept draws, target acceptance 0.8, tree depth
@@ -47,9 +57,12 @@ from fastmc.nuts import nuts  # noqa: E402
 from fastmc.workloads import workload  # noqa: E402
 
 REPS = int(os.environ.get("FASTMC_BENCH_NUTS_REPS", "3"))
+COST_REPS = int(os.environ.get("FASTMC_BENCH_COST_REPS", "5"))
 BACKEND = "cpp" if "cpp" in fastmc.available_backends() else "numba"
 
 for _name in ("T2", "T3"):
+    goal(f"{_name} NUTS / static HMC cost per gradient (#5)", (f"{_name} cost per gradient", "NUTS"),
+         (f"{_name} cost per gradient", "static HMC"), 0.0, 1.3)
     goal(f"{_name} NUTS ESS per gradient: fastmc / NumPyro (#5)", (f"{_name} NUTS fastmc", "ESS per 1k grad"),
          (f"{_name} NUTS NumPyro", "ESS per 1k grad"), 0.8, 1.25)
     goal(f"{_name} NUTS ESS per second: fastmc / NumPyro (#5)", (f"{_name} NUTS fastmc", "ESS/s"),
@@ -71,6 +84,53 @@ def _timed(f):
     t = time.perf_counter()
     r = f()
     return r, time.perf_counter() - t
+
+
+def cost_per_gradient(name, backend=BACKEND, reps=COST_REPS, n_iter=4000, state=None):
+    """Nanoseconds per gradient evaluation of NUTS and of static HMC (``hmc_L`` steps) on workload
+    ``name``: same target, metric and step size, one thread; ``reps`` interleaved pairs of runs
+    (order alternating). Identity metric at the workload's HMC step size with two chains, or, with
+    ``state`` (an adapted ``result.state``), that state's metric and step size resumed by both.
+    Returns dict(nuts=[ns...], hmc=[ns...], ratios=[...], ratio=median of the paired ratios)."""
+    mix, s = workload(name)
+    x0 = np.zeros(mix.dim)
+    if state is None:
+        run_hmc = lambda: fastmc.hmc(mix, x0, n_iter, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"],  # noqa: E731
+                                     chains=2, seed=1, backend=backend, n_threads=1)
+        run_nuts = lambda: nuts(mix, x0, n_iter, n_warmup=0, step_size=s["hmc_eps"], metric="unit",  # noqa: E731
+                                chains=2, seed=1, backend=backend, warn=False, n_threads=1)
+    else:
+        run_hmc = lambda: fastmc.hmc(mix, None, n_iter, step_size=1.0, n_leapfrog=s["hmc_L"],  # noqa: E731
+                                     chains=state.n_chains, metric=state.metric, resume=state, backend=backend,
+                                     n_threads=1, warn=False)
+        run_nuts = lambda: nuts(mix, None, n_iter, resume=state, backend=backend, warn=False,  # noqa: E731
+                                n_threads=1)
+    run_hmc(), run_nuts()  # compiled, warm
+    out = dict(nuts=[], hmc=[], ratios=[])
+    for rep in range(reps):
+        pair = {}
+        for which in (("hmc", "nuts") if rep % 2 == 0 else ("nuts", "hmc")):
+            r, t = _timed(run_hmc if which == "hmc" else run_nuts)
+            pair[which] = t / r.n_grad_evals.sum() * 1e9
+            out[which].append(pair[which])
+        out["ratios"].append(pair["nuts"] / pair["hmc"])
+    out["ratio"] = statistics.median(out["ratios"])
+    return out
+
+
+def _cost_line(name, c, what):
+    return (f"{name:3} NUTS/HMC ns per gradient: {c['ratio']:.2f} (median of {len(c['ratios'])} pairs, "
+            f"{min(c['ratios']):.2f}-{max(c['ratios']):.2f}; {statistics.median(c['nuts']):.0f} ns vs "
+            f"{statistics.median(c['hmc']):.0f} ns, {what})")
+
+
+@pytest.mark.parametrize("name", ["T2", "T3"])
+def test_nuts_cost_per_gradient(name):
+    c = cost_per_gradient(name)
+    print(f"\nload average {os.getloadavg()}\n" + _cost_line(name, c, "identity metric"))
+    record(f"{name} cost per gradient", "NUTS", statistics.median(c["nuts"]), "ns, identity metric")
+    record(f"{name} cost per gradient", "static HMC", statistics.median(c["nuts"]) / c["ratio"],
+           "ns, identity metric (NUTS ns / median ratio)")
 
 
 def fastmc_nuts_runs(name, reps=REPS, backend=BACKEND, n_warmup=1000, n_samples=1000, chains=4, seed=100):
@@ -149,6 +209,7 @@ def main(argv=None):
     ap.add_argument("--numpyro-config", default=None, choices=sorted(peers.NUMPYRO_CONFIGS),
                     help=f"NumPyro's chain method and cores (default {peers.NUMPYRO_DEFAULT})")
     ap.add_argument("--reps", type=int, default=REPS, help="runs per tool in the NumPyro comparison")
+    ap.add_argument("--cost-reps", type=int, default=COST_REPS, help="interleaved NUTS/HMC pairs for the cost ratio")
     a = ap.parse_args(argv)
     nw = ns = 200 if a.quick else 1000
     be = a.backend
@@ -162,13 +223,7 @@ def main(argv=None):
         fastmc.hmc(mix, x0, 5, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"], chains=4, seed=0, backend=be)
         # cost per gradient: same metric (identity, diagonal kernels), same step size
         # (one thread, long enough runs: the machine is shared and thread start-up is not the question)
-        nc = 4 * ns
-        h, th = _timed(lambda: fastmc.hmc(mix, x0, nc, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"], chains=2,
-                                          seed=1, backend=be, n_threads=1))
-        u, tu = _timed(lambda: nuts(mix, x0, nc, n_warmup=0, step_size=s["hmc_eps"], metric="unit", chains=2,
-                                    seed=1, backend=be, warn=False, n_threads=1))
-        ns_hmc = th / h.n_grad_evals.sum() * 1e9
-        ns_nuts = tu / u.n_grad_evals.sum() * 1e9
+        cost = cost_per_gradient(name, be, a.cost_reps, 4 * ns)
         # full runs with adaptation
         r, tr = _timed(lambda: nuts(mix, x0, ns, n_warmup=nw, metric=metric, chains=4, seed=2, backend=be,
                                     warn=False))
@@ -178,12 +233,16 @@ def main(argv=None):
             e = _min_bulk_ess(res.draws)
             g = int(res.n_grad_evals.sum())
             rows.append((name, label, e, e / g * 1e3, e / t, g, t))
-        rows.append((name, "cost ratio", ns_nuts / ns_hmc, ns_hmc, ns_nuts, 0, 0))
-    print(f"backend={be}, 4 chains, {nw} warm-up + {ns} draws")
+        # and with the metric and step size NUTS adapted (dense for T3), resumed by both samplers
+        adapted = cost_per_gradient(name, be, a.cost_reps, ns, state=r.state)
+        rows.append((name, "cost ratio", cost["ratio"], statistics.median(cost["hmc"]),
+                     statistics.median(cost["nuts"]), cost, adapted))
+    print(f"backend={be}, 4 chains, {nw} warm-up + {ns} draws; load average {os.getloadavg()}")
     print(f"{'wl':3} {'sampler':28} {'minESS':>8} {'ESS/1kgrad':>10} {'ESS/s':>9} {'grads':>9} {'wall s':>7}")
     for name, label, e, epg, eps_, g, t in rows:
         if label == "cost ratio":
-            print(f"{name:3} NUTS/HMC ns per gradient: {e:.2f} ({eps_:.0f} ns vs {epg:.0f} ns, unit metric)")
+            print(_cost_line(name, g, "identity metric"))
+            print(_cost_line(name, t, f"adapted {'dense' if name == 'T3' else 'diag'} metric, resumed"))
         else:
             print(f"{name:3} {label:28} {e:8.0f} {epg:10.2f} {eps_:9.0f} {g:9d} {t:7.2f}")
     absent = peers.missing("jax", "jaxlib", "numpyro")

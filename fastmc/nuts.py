@@ -164,8 +164,10 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
         stats = dict(step_size=r["step_size"][:, lo:hi])
         if sampler == "nuts":
             stats.update(tree_depth=r["tree_depth"][:, lo:hi], n_leapfrog=r["n_leapfrog"][:, lo:hi])
+        # trajectories that reached a non-finite energy (rejected for static HMC, ended for NUTS)
+        n_nonfinite = r["nonfinite"][:, lo:hi].sum(axis=1, dtype=np.int64)
         return SamplingResult(sampler, np.ascontiguousarray(dr), r["log_density"][:, lo:hi], moved,
-                              np.zeros(chains, dtype=np.int64), wall, seed, backend, settings,
+                              n_nonfinite, wall, seed, backend, settings,
                               accept_prob=r["accept_stat"][:, lo:hi], energy=r["energy"][:, lo:hi],
                               divergent=r["divergent"][:, lo:hi].view(bool),
                               n_grad_evals=r["n_leapfrog"][:, lo:hi].sum(axis=1), sample_stats=stats)
@@ -173,8 +175,6 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     warm = part(0, n_warmup, x) if n_warmup > 0 else None
     result = part(n_warmup, n_warmup + n, x if n_warmup == 0 else r["draws"][:, n_warmup - 1])
     result.n_grad_evals = r["n_grad"]  # all gradient evaluations of the run, warm-up included
-    result.n_nonfinite = np.sum(~np.isfinite(r["energy"][:, n_warmup:]) | (result.divergent & (result.accept_prob == 0)),
-                                axis=1) if sampler == "hmc" else np.zeros(chains, dtype=np.int64)
     result.warmup = warm
     result.state = adapted
     if warn:
@@ -244,7 +244,9 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     Notes
     -----
     A transition is divergent when the energy error of a leapfrog state exceeds 1000 or is not
-    finite; the tree stops growing there and the draw comes from the states before. The U-turn
+    finite; the tree stops growing there and the draw comes from the states before. Trajectories
+    stopped by a non-finite energy (log density or gradient) are also counted in
+    ``result.n_nonfinite`` (per chain, kept draws; the warm-up's in ``result.warmup``). The U-turn
     criterion is Betancourt's generalisation, checked on every merged subtree and across the joins.
     """
     return _run_adaptive("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,

@@ -22,7 +22,9 @@ class SamplingResult:
     accepted : ndarray of bool, shape (chains, n)
         Whether the proposal of each iteration was accepted.
     n_nonfinite : ndarray of int64, shape (chains,)
-        Proposals rejected because the log density (or, for HMC, the energy) was not finite.
+        Proposals rejected because the log density (or, for HMC, the energy) was not finite; for
+        NUTS, trajectories that reached a non-finite energy (log density or gradient) and stopped
+        there (each also counts as divergent).
     wall_time : float
         Seconds spent in the kernel (all chains).
     seed : int

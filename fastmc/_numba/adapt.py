@@ -7,7 +7,7 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .metric import kinetic, metric_factor, metric_leapfrog, metric_momentum, metric_mul
+from .metric import metric_factor, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
 from .static_hmc import static_hmc_transition
 from .welford import welford_add, welford_metric, welford_reset
@@ -18,23 +18,22 @@ TRANSITION_STATIC = 1
 
 @njit_fn
 def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_grad):
-    """Stan's step-size search; returns (eps, n_grad). nw[0:4] are scratch."""
+    """Stan's step-size search; returns (eps, n_grad). nw[0:5] are scratch."""
     d = q.shape[0]
     if not (eps > 0.0) or eps > 1e7:
         return eps, n_grad
-    qn, p, gn, v = nw[0], nw[1], nw[2], nw[3]
+    qn, p, gn, v, u = nw[0], nw[1], nw[2], nw[3], nw[4]
     log08 = math.log(0.8)
     direction = 0
     for _ in range(100):
         metric_momentum(s, kind, d, F, p)
-        metric_mul(kind, d, A, p, v)
-        h0 = -lp + kinetic(p, v, d)
+        h0 = -lp + metric_start(kind, d, A, p, g, v, u)
         for i in range(d):
             qn[i] = q[i]
             gn[i] = g[i]
-        lpn = metric_leapfrog(logp_grad, tdata, qn, p, gn, v, eps, kind, A, d, twork)
+        lpn, kin = metric_leapfrog(logp_grad, tdata, qn, p, gn, v, u, eps, kind, A, d, twork)
         n_grad += 1
-        h = -lpn + kinetic(p, v, d)
+        h = -lpn + kin
         if math.isnan(h):
             h = math.inf
         dh = h0 - h
@@ -52,7 +51,7 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
 @njit_fn
 def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
                    kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
-                   step_size, depth, n_leap, divergent, scalars, counts, twork):
+                   step_size, depth, n_leap, divergent, nonfinite, scalars, counts, twork):
     """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad."""
     d = x0.shape[0]
     m = d if kind == 0 else d * d
@@ -79,10 +78,10 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
     n_total = n_warmup + n_samples
     for t in range(n_total):
         if transition == TRANSITION_NUTS:
-            lp, acc, en, dep, nl, div = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth,
+            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth,
                                                         nw, twork)
         else:
-            lp, acc, en, dep, nl, div = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F,
+            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F,
                                                               n_leapfrog, nw, twork)
         n_grad += nl
         for i in range(d):
@@ -94,6 +93,7 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
         depth[t] = dep
         n_leap[t] = nl
         divergent[t] = 1 if div else 0
+        nonfinite[t] = 1 if nf else 0
         if t >= n_warmup:
             continue
         if adapt_step:
@@ -129,14 +129,15 @@ def _adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, s
     depth = np.empty((chains, n), dtype=np.int64)
     nleap = np.empty((chains, n), dtype=np.int64)
     div = np.empty((chains, n), dtype=np.uint8)
+    nonf = np.empty((chains, n), dtype=np.uint8)
     final_step = np.empty((chains, 1))
     ngrad = np.empty((chains, 1), dtype=np.int64)
     for c in numba.prange(chains):
         twork = make_work(tdata)
         adaptive_chain(logp_grad, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
                        n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c], state[c], draws[c], lp[c],
-                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], final_step[c], ngrad[c], twork)
-    return draws, lp, acc, en, steps, depth, nleap, div, final_step[:, 0].copy(), ngrad[:, 0].copy()
+                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], final_step[c], ngrad[c], twork)
+    return draws, lp, acc, en, steps, depth, nleap, div, nonf, final_step[:, 0].copy(), ngrad[:, 0].copy()
 
 
 def adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
@@ -150,7 +151,7 @@ def adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, st
                         A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog), np.int64(kind),
                         bool(adapt_step), float(delta), float(gamma), float(kappa), float(t0))
     keys = ("draws", "log_density", "accept_stat", "energy", "step_size", "tree_depth", "n_leapfrog", "divergent",
-            "final_step", "n_grad")
+            "nonfinite", "final_step", "n_grad")
     r = dict(zip(keys, out))
     r["inv_metric"] = A.reshape(np.shape(inv_metric))
     r["rng_state"] = state

@@ -74,17 +74,86 @@ def metric_mul(kind, d, A, p, v):
             v[i] = fma(A[j * d + i], pj, v[i])
 
 
+@njit_inline
+def metric_start(kind, d, A, p, g, v, u):
+    """v = A p and (dense) u = A g where a trajectory starts; returns the kinetic energy."""
+    metric_mul(kind, d, A, p, v)
+    if kind != METRIC_DIAG:
+        metric_mul(kind, d, A, g, u)
+    return kinetic(p, v, d)
+
+
+@njit_inline
+def metric_drift(kind, d, A, q, p, g, v, u, half, eps):
+    """p += half g; v = A p (diag, not stored) or v += half u (dense, u = A g); q += eps v."""
+    if kind == METRIC_DIAG:
+        for i in range(d):  # v = A p is recomputed by the kick: not stored here
+            p[i] += half * g[i]
+            q[i] += eps * (A[i] * p[i])
+    else:
+        for i in range(d):
+            p[i] += half * g[i]
+            v[i] += half * u[i]
+            q[i] += eps * v[i]
+
+
+@njit_inline
+def metric_kick_energy(kind, d, A, p, g, v, u, half):
+    """The second half kick as metric_drift's first two lines; returns p^T v / 2 in kinetic's lane order."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    if kind == METRIC_DIAG:
+        while i + 4 <= d:
+            p[i] += half * g[i]
+            p[i + 1] += half * g[i + 1]
+            p[i + 2] += half * g[i + 2]
+            p[i + 3] += half * g[i + 3]
+            v[i] = A[i] * p[i]
+            v[i + 1] = A[i + 1] * p[i + 1]
+            v[i + 2] = A[i + 2] * p[i + 2]
+            v[i + 3] = A[i + 3] * p[i + 3]
+            s0 = fma(p[i], v[i], s0)
+            s1 = fma(p[i + 1], v[i + 1], s1)
+            s2 = fma(p[i + 2], v[i + 2], s2)
+            s3 = fma(p[i + 3], v[i + 3], s3)
+            i += 4
+    else:
+        while i + 4 <= d:
+            p[i] += half * g[i]
+            p[i + 1] += half * g[i + 1]
+            p[i + 2] += half * g[i + 2]
+            p[i + 3] += half * g[i + 3]
+            v[i] += half * u[i]
+            v[i + 1] += half * u[i + 1]
+            v[i + 2] += half * u[i + 2]
+            v[i + 3] += half * u[i + 3]
+            s0 = fma(p[i], v[i], s0)
+            s1 = fma(p[i + 1], v[i + 1], s1)
+            s2 = fma(p[i + 2], v[i + 2], s2)
+            s3 = fma(p[i + 3], v[i + 3], s3)
+            i += 4
+    while i < d:
+        p[i] += half * g[i]
+        if kind == METRIC_DIAG:
+            v[i] = A[i] * p[i]
+        else:
+            v[i] = v[i] + half * u[i]
+        s0 = fma(p[i], v[i], s0)
+        i += 1
+    return 0.5 * ((s0 + s1) + (s2 + s3))
+
+
 @njit_fn_inline
-def metric_leapfrog(logp_grad, tdata, q, p, g, v, eps, kind, A, d, twork):
-    """One leapfrog step of signed size eps; g and v current on exit. Returns log pi at the end."""
+def metric_leapfrog(logp_grad, tdata, q, p, g, v, u, eps, kind, A, d, twork):
+    """One leapfrog step of signed size eps; g, v (and u, dense) current on exit.
+    Returns (log pi, kinetic energy) at the end point."""
     half = 0.5 * eps
-    for i in range(d):
-        p[i] += half * g[i]
-    metric_mul(kind, d, A, p, v)
-    for i in range(d):
-        q[i] += eps * v[i]
+    metric_drift(kind, d, A, q, p, g, v, u, half, eps)
     lp = logp_grad(q, g, tdata, twork)
-    for i in range(d):
-        p[i] += half * g[i]
-    metric_mul(kind, d, A, p, v)
-    return lp
+    if kind != METRIC_DIAG:
+        metric_mul(kind, d, A, g, u)
+    kin = metric_kick_energy(kind, d, A, p, g, v, u, half)
+    return lp, kin

@@ -1,39 +1,29 @@
 """One NUTS transition (multinomial, generalised U-turn, biased progressive sampling).
 Twin: csrc/include/fastmc/nuts.hpp, which documents the algorithm; this file mirrors it line by
-line. Ends (2d), per-level records (L*d) are flat arrays addressed by offsets (no views)."""
+line. Trajectory ends are (2, d) arrays, leaf records (max_depth + 1, d) arrays addressed by slot;
+the C++ twin's four-lane vector loops are the loops here with partial sums s0..s3 by lane i % 4
+(tails into lane 0)."""
 import math
 
 import numpy as np
 
 from ._jit import njit, njit_fn, njit_inline
-from .linalg import dot4o
-from .metric import kinetic, metric_leapfrog, metric_momentum, metric_mul
+from .linalg import fma
+from .metric import metric_leapfrog, metric_momentum, metric_start
 from .rng import rng_uniform
 
 MAX_ENERGY_ERROR = 1000.0
+RESCALE = 500.0  # weights relative to exp(m), m moved only past m + RESCALE (nuts.hpp)
 
 
 @njit
 def nuts_make_work(d, max_depth):
-    """(qw, pw, gw, vw, qe, pe, ge, ve, qc, gc, rho, R, tmp, beg_p, beg_ps, beg_R, end_p, end_ps, lpe)."""
+    """(qx, gx, po, vo, rho, R, qe, pe, ge, ve, ue, Sb, Sn, Vb, Se, Ve): the first five are also the
+    scratch of the static HMC transition and the step-size search."""
     L = max_depth + 1
     e = np.empty
-    return (e(d), e(d), e(d), e(d), e(2 * d), e(2 * d), e(2 * d), e(2 * d), e(d), e(d), e(d), e(d), e(d),
-            e(L * d), e(L * d), e(L * d), e(L * d), e(L * d), e(2))
-
-
-@njit_inline
-def log_add_exp(a, b):
-    m = a if a > b else b
-    if m == -math.inf:
-        return m
-    lo = b if a > b else a
-    return m + math.log1p(math.exp(lo - m))
-
-
-@njit_inline
-def no_uturn(psm, om, psp, op, rho, d):
-    return dot4o(psp, op, rho, 0, d) > 0.0 and dot4o(psm, om, rho, 0, d) > 0.0
+    return (e(d), e(d), e(d), e(d), e(d), e(d), e((2, d)), e((2, d)), e((2, d)), e((2, d)), e((2, d)),
+            e((L, d)), e((L, d)), e((L, d)), e((L, d)), e((L, d)))
 
 
 @njit_inline
@@ -45,139 +35,267 @@ def ctz(x):
     return t
 
 
+@njit_inline
+def lane_sum(s0, s1, s2, s3):
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit_inline
+def _node_lane(t, i, Vb, ja, vw, R, Sb):
+    r = R[i] - Sb[ja, i]
+    return fma(Vb[ja, i], r, t[0]), fma(vw[i], r, t[1])
+
+
+@njit_inline
+def uturn_node(Vb, ja, vw, R, Sb, d):
+    """Level-1 node check: rho = R - Sb[ja] at velocities Vb[ja] and vw."""
+    z = (0.0, 0.0)
+    t0 = z
+    t1 = z
+    t2 = z
+    t3 = z
+    i = 0
+    while i + 4 <= d:
+        t0 = _node_lane(t0, i, Vb, ja, vw, R, Sb)
+        t1 = _node_lane(t1, i + 1, Vb, ja, vw, R, Sb)
+        t2 = _node_lane(t2, i + 2, Vb, ja, vw, R, Sb)
+        t3 = _node_lane(t3, i + 3, Vb, ja, vw, R, Sb)
+        i += 4
+    while i < d:
+        t0 = _node_lane(t0, i, Vb, ja, vw, R, Sb)
+        i += 1
+    return lane_sum(t0[0], t1[0], t2[0], t3[0]) > 0.0 and lane_sum(t0[1], t1[1], t2[1], t3[1]) > 0.0
+
+
+@njit_inline
+def _acc3(t, r0, r1, r2, x0, y0, x1, y1, x2, y2):
+    return (fma(x0, r0, t[0]), fma(y0, r0, t[1]), fma(x1, r1, t[2]), fma(y1, r1, t[3]), fma(x2, r2, t[4]),
+            fma(y2, r2, t[5]))
+
+
+@njit_inline
+def _all_positive(t0, t1, t2, t3):
+    ok = True
+    for c in range(6):
+        ok = ok and lane_sum(t0[c], t1[c], t2[c], t3[c]) > 0.0
+    return ok
+
+
+@njit_inline
+def _node3_lane(t, i, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se):
+    va = Vb[ja, i]
+    vb = vw[i]
+    return _acc3(t, R[i] - Sb[ja, i], Sn[h1, i] - Sb[ja, i], R[i] - Se[h1, i], va, vb, va, Vb[h1, i], Ve[h1, i], vb)
+
+
+@njit_inline
+def uturn_node3(Vb, ja, vw, h1, Ve, R, Sb, Sn, Se, d):
+    """The three checks of a node of level >= 2 (first leaf in slot ja, midpoint slot h1)."""
+    z = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    t0 = z
+    t1 = z
+    t2 = z
+    t3 = z
+    i = 0
+    while i + 4 <= d:
+        t0 = _node3_lane(t0, i, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se)
+        t1 = _node3_lane(t1, i + 1, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se)
+        t2 = _node3_lane(t2, i + 2, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se)
+        t3 = _node3_lane(t3, i + 3, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se)
+        i += 4
+    while i < d:
+        t0 = _node3_lane(t0, i, Vb, ja, vw, h1, Ve, R, Sb, Sn, Se)
+        i += 1
+    return _all_positive(t0, t1, t2, t3)
+
+
+@njit_inline
+def _join3_lane(t, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po):
+    vf = ve[f, i]
+    vn = vw[i]
+    return _acc3(t, rho[i] + R[i], rho[i] + Sn[j0, i], R[i] + po[i], vf, vn, vf, Vb[j0, i], vo[i], vn)
+
+
+@njit_inline
+def uturn_join3(ve, f, vw, Vb, j0, vo, rho, R, Sn, po, d):
+    """The three checks across a join: tree + subtree, tree + first leaf, subtree + old end."""
+    z = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    t0 = z
+    t1 = z
+    t2 = z
+    t3 = z
+    i = 0
+    while i + 4 <= d:
+        t0 = _join3_lane(t0, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        t1 = _join3_lane(t1, i + 1, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        t2 = _join3_lane(t2, i + 2, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        t3 = _join3_lane(t3, i + 3, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        i += 4
+    while i < d:
+        t0 = _join3_lane(t0, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        i += 1
+    return _all_positive(t0, t1, t2, t3)
+
+
+@njit_inline
+def record_start(Sb, Sn, Vb, j, R, p, v, d):
+    for i in range(d):
+        Sb[j, i] = R[i]
+        R[i] += p[i]
+        Sn[j, i] = R[i]
+        Vb[j, i] = v[i]
+
+
+@njit_inline
+def record_end(Se, Ve, j, R, p, v, d):
+    for i in range(d):
+        Se[j, i] = R[i]
+        Ve[j, i] = v[i]
+        R[i] += p[i]
+
+
+@njit_inline
+def add_to(R, p, d):
+    for i in range(d):
+        R[i] += p[i]
+
+
 @njit_fn
 def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, nw, twork):
-    """Returns (lp, accept_stat, energy, depth, n_leapfrog, divergent); q, g updated in place."""
-    qw, pw, gw, vw, qe, pe, ge, ve, qc, gc, rho, R, tmp, beg_p, beg_ps, beg_R, end_p, end_ps, lpe = nw
+    """Returns (lp, accept_stat, energy, depth, n_leapfrog, divergent, nonfinite); q, g updated in place."""
+    qx, gx, po, vo, rho, R, qe, pe, ge, ve, ue, Sb, Sn, Vb, Se, Ve = nw
     d = q.shape[0]
     inf = math.inf
 
-    metric_momentum(s, kind, d, F, pw)
-    metric_mul(kind, d, A, pw, vw)
-    H0 = -lp + kinetic(pw, vw, d)
-    lpe[0] = lp
-    lpe[1] = lp
-    for e in range(2):
-        for i in range(d):
-            qe[e * d + i] = q[i]
-            pe[e * d + i] = pw[i]
-            ge[e * d + i] = g[i]
-            ve[e * d + i] = vw[i]
+    qs = q
+    gs = g
+    qc = qx
+    gc = gx
+    swapped = False
+    p0 = pe[0]
+    v0 = ve[0]
+    u0 = ue[0]
+    metric_momentum(s, kind, d, F, p0)
+    H0 = -lp + metric_start(kind, d, A, p0, g, v0, u0)
     for i in range(d):
-        rho[i] = pw[i]
-    lsw = 0.0
+        qe[0, i] = q[i]
+        ge[0, i] = g[i]
+        qe[1, i] = q[i]
+        pe[1, i] = pe[0, i]
+        ge[1, i] = g[i]
+        ve[1, i] = ve[0, i]
+        rho[i] = pe[0, i]
+    if kind != 0:
+        for i in range(d):
+            ue[1, i] = ue[0, i]
+    m_tree = 0.0
+    s_tree = 1.0
+    lp_s = lp
     h_sample = H0
     sum_metro = 0.0
     depth = 0
     n_leap = 0
     divergent = False
+    nonfinite = False
 
     while depth < max_depth:
         e = 0 if rng_uniform(s) > 0.5 else 1
         eps_s = eps if e == 0 else -eps
+        qw = qe[e]
+        pw = pe[e]
+        gw = ge[e]
+        vw = ve[e]
+        uw = ue[e]
         for i in range(d):
-            qw[i] = qe[e * d + i]
-            pw[i] = pe[e * d + i]
-            gw[i] = ge[e * d + i]
-            vw[i] = ve[e * d + i]
+            po[i] = pw[i]
+            vo[i] = vw[i]
             R[i] = 0.0
-        lpw = lpe[e]
+        lpw = 0.0
         n_leaves = 1 << depth
-        lsw_sub = -inf
+        m_sub = m_tree
+        s_sub = 0.0
         lp_c = 0.0
         h_c = 0.0
         valid = True
         for n in range(n_leaves):
-            lpw = metric_leapfrog(logp_grad, tdata, qw, pw, gw, vw, eps_s, kind, A, d, twork)
+            lpw, kin = metric_leapfrog(logp_grad, tdata, qw, pw, gw, vw, uw, eps_s, kind, A, d, twork)
             n_leap += 1
-            h = -lpw + kinetic(pw, vw, d)
-            if math.isnan(h):
+            h = -lpw + kin
+            if not math.isfinite(h):
                 h = inf
+                nonfinite = True
             if h - H0 > MAX_ENERGY_ERROR:
                 divergent = True
+                valid = False
+                break
             wt = H0 - h
-            sum_metro += 1.0 if wt > 0.0 else math.exp(wt)
-            lsw_new = log_add_exp(lsw_sub, wt)
-            take = n == 0 or rng_uniform(s) < math.exp(wt - lsw_new)
-            lsw_sub = lsw_new
-            if take:
+            x = wt - m_sub
+            w_rel = 1.0
+            if x <= RESCALE:
+                w_rel = math.exp(x)
+                s_sub += w_rel
+                if wt > 0.0:
+                    sum_metro += 1.0
+                elif m_sub == 0.0:
+                    sum_metro += w_rel
+                else:
+                    sum_metro += math.exp(wt)
+            else:
+                s_sub = s_sub * math.exp(-x) + 1.0
+                m_sub = wt
+                sum_metro += 1.0
+            if n == 0 or rng_uniform(s) * s_sub < w_rel:
                 for i in range(d):
                     qc[i] = qw[i]
                     gc[i] = gw[i]
                 lp_c = lpw
                 h_c = h
-            if divergent:
-                valid = False
-                break
-            if n == 0:
-                top = depth
-            else:
-                top = ctz(n)
-                top = top if top < depth else depth
-            for k in range(top + 1):
-                for i in range(d):
-                    beg_p[k * d + i] = pw[i]
-                    beg_ps[k * d + i] = vw[i]
-                    beg_R[k * d + i] = R[i]
-            for i in range(d):
-                R[i] += pw[i]
-            T = ctz(n + 1)
-            T = T if T < depth else depth
+            if (n & 1) == 0:
+                j = depth if n == 0 else ctz(n)
+                record_start(Sb, Sn, Vb, j, R, pw, vw, d)
+                continue
+            c = ctz(n + 1)
+            T = c if c < depth else depth
             if T < depth:
-                for i in range(d):
-                    end_p[T * d + i] = pw[i]
-                    end_ps[T * d + i] = vw[i]
-            k = 1
-            while k <= T and valid:
-                bo = k * d
-                ho = (k - 1) * d
-                for i in range(d):
-                    tmp[i] = R[i] - beg_R[bo + i]
-                ok = no_uturn(beg_ps, bo, vw, 0, tmp, d)
-                if ok:
-                    for i in range(d):
-                        tmp[i] = (beg_R[ho + i] - beg_R[bo + i]) + beg_p[ho + i]
-                    ok = no_uturn(beg_ps, bo, beg_ps, ho, tmp, d)
-                if ok:
-                    for i in range(d):
-                        tmp[i] = (R[i] - beg_R[ho + i]) + end_p[ho + i]
-                    ok = no_uturn(end_ps, ho, vw, 0, tmp, d)
-                valid = ok
-                k += 1
+                record_end(Se, Ve, T, R, pw, vw, d)
+            else:
+                add_to(R, pw, d)
+            for k in range(1, T + 1):
+                a = n + 1 - (1 << k)
+                ja = depth if a == 0 else ctz(a)
+                if k == 1:
+                    valid = uturn_node(Vb, ja, vw, R, Sb, d)
+                else:
+                    valid = uturn_node3(Vb, ja, vw, k - 1, Ve, R, Sb, Sn, Se, d)
+                if not valid:
+                    break
             if not valid:
                 break
         if not valid:
             break
         sub_depth = depth
         depth += 1
-        take = lsw_sub > lsw or rng_uniform(s) < math.exp(lsw_sub - lsw)
-        if take:
-            for i in range(d):
-                q[i] = qc[i]
-                g[i] = gc[i]
-            lp = lp_c
+        x = m_sub - m_tree
+        ex = math.exp(-x) if x > 0.0 else 1.0
+        ratio = s_sub / (s_tree * ex) if x > 0.0 else s_sub / s_tree
+        if ratio > 1.0 or rng_uniform(s) < ratio:
+            qs, qc = qc, qs
+            gs, gc = gc, gs
+            lp_s = lp_c
             h_sample = h_c
-        lsw = log_add_exp(lsw, lsw_sub)
+            swapped = not swapped
+        if x > 0.0:
+            s_tree = s_tree * ex + s_sub
+            m_tree = m_sub
+        else:
+            s_tree += s_sub
         f = 1 - e
-        bo = sub_depth * d
-        for i in range(d):
-            tmp[i] = rho[i] + R[i]
-        persist = no_uturn(ve, f * d, vw, 0, tmp, d)
-        if persist:
-            for i in range(d):
-                tmp[i] = rho[i] + beg_p[bo + i]
-            persist = no_uturn(ve, f * d, beg_ps, bo, tmp, d)
-        if persist:
-            for i in range(d):
-                tmp[i] = R[i] + pe[e * d + i]
-            persist = no_uturn(ve, e * d, vw, 0, tmp, d)
-        for i in range(d):
-            rho[i] += R[i]
-            qe[e * d + i] = qw[i]
-            pe[e * d + i] = pw[i]
-            ge[e * d + i] = gw[i]
-            ve[e * d + i] = vw[i]
-        lpe[e] = lpw
+        persist = uturn_join3(ve, f, vw, Vb, sub_depth, vo, rho, R, Sn, po, d)
+        add_to(rho, R, d)
         if not persist:
             break
-    return lp, sum_metro / float(n_leap), h_sample, depth, n_leap, divergent
+    if swapped:
+        for i in range(d):
+            q[i] = qs[i]
+            g[i] = gs[i]
+    return lp_s, sum_metro / float(n_leap), h_sample, depth, n_leap, divergent, nonfinite

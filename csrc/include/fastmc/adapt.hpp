@@ -39,6 +39,7 @@ struct AdaptOut {
     int64_t* depth;      // (n_total,)
     int64_t* n_leapfrog; // (n_total,)
     uint8_t* divergent;  // (n_total,)
+    uint8_t* nonfinite;  // (n_total,) the trajectory reached a non-finite energy
     double* final_step;  // scalar
     int64_t* n_grad;     // scalar: all gradient evaluations, step-size searches included
 };
@@ -59,19 +60,20 @@ double init_step_size(const Target& target, Rng& rng, const double* q, const dou
     double* p = w + d;
     double* gn = w + 2 * d;
     double* v = w + 3 * d;
+    double* u = w + 4 * d;
     const double log08 = std::log(0.8);
     int direction = 0;
     for (int it = 0; it < 100; ++it) {
         metric_momentum(rng, kind, d, F, p);
-        metric_mul(kind, d, A, p, v);
-        const double h0 = -lp + kinetic(p, v, d);
+        const double h0 = -lp + metric_start(kind, d, A, p, g, v, u);
         for (int64_t i = 0; i < d; ++i) {
             qn[i] = q[i];
             gn[i] = g[i];
         }
-        const double lpn = metric_leapfrog(target, qn, p, gn, v, eps, kind, A, twork);
+        double kin;
+        const double lpn = metric_leapfrog(target, qn, p, gn, v, u, eps, kind, A, twork, kin);
         ++n_grad;
-        double h = -lpn + kinetic(p, v, d);
+        double h = -lpn + kin;
         if (std::isnan(h)) h = std::numeric_limits<double>::infinity();
         const double dh = h0 - h;
         if (direction == 0) {
@@ -129,6 +131,7 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         out.depth[t] = st.depth;
         out.n_leapfrog[t] = st.n_leapfrog;
         out.divergent[t] = st.divergent ? 1 : 0;
+        out.nonfinite[t] = st.nonfinite ? 1 : 0;
         if (t >= n_warmup) continue;
         if (cfg.adapt_step) eps = da.update(st.accept_stat);
         if (phase[t] & 1) welford_add(kind, d, q, mean, m2, n_w, delta);

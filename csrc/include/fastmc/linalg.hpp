@@ -68,6 +68,75 @@ inline void symv(const double* __restrict P, const double* __restrict v, double*
     for (; ib < d; ++ib) symv_block<1>(P, v, z, d, ib);
 }
 
+// Four doubles operated on lane by lane: an AVX register where available, else an array. Every
+// operation rounds each lane exactly as the scalar expression does (fma4 as std::fma), so loops
+// written with it give the same bits as the scalar loops of the Numba twins that keep lanes in
+// s0..s3 (elements i % 4 == l in lane l, as in dot4).
+#if defined(__AVX2__) && defined(__FMA__)
+struct D4 {
+    __m256d x;
+};
+FASTMC_INLINE D4 load4(const double* p) { return {_mm256_loadu_pd(p)}; }
+FASTMC_INLINE void store4(double* p, D4 a) { _mm256_storeu_pd(p, a.x); }
+FASTMC_INLINE D4 splat4(double a) { return {_mm256_set1_pd(a)}; }
+FASTMC_INLINE D4 add4(D4 a, D4 b) { return {_mm256_add_pd(a.x, b.x)}; }
+FASTMC_INLINE D4 sub4(D4 a, D4 b) { return {_mm256_sub_pd(a.x, b.x)}; }
+FASTMC_INLINE D4 mul4(D4 a, D4 b) { return {_mm256_mul_pd(a.x, b.x)}; }
+FASTMC_INLINE D4 fma4(D4 a, D4 b, D4 c) { return {_mm256_fmadd_pd(a.x, b.x, c.x)}; }
+FASTMC_INLINE void lanes4(D4 a, double* out) { _mm256_storeu_pd(out, a.x); }
+// The value unchanged, but opaque to the optimiser: a loop that only moves data through it is
+// not turned into a call of memmove (GCC's loop distribution does so for short copies inside
+// the NUTS leaf loop, where the call costs more than the copy).
+FASTMC_INLINE D4 opaque4(D4 a) {
+    __asm__("" : "+x"(a.x));
+    return a;
+}
+FASTMC_INLINE double opaque1(double a) {
+    __asm__("" : "+x"(a));
+    return a;
+}
+// (a0 + a1) + (a2 + a3)
+FASTMC_INLINE double hsum4(D4 a) {
+    const __m128d s = _mm_hadd_pd(_mm256_castpd256_pd128(a.x), _mm256_extractf128_pd(a.x, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#else
+struct D4 {
+    double x[4];
+};
+FASTMC_INLINE D4 load4(const double* p) { return {{p[0], p[1], p[2], p[3]}}; }
+FASTMC_INLINE void store4(double* p, D4 a) {
+    for (int l = 0; l < 4; ++l) p[l] = a.x[l];
+}
+FASTMC_INLINE D4 splat4(double a) { return {{a, a, a, a}}; }
+FASTMC_INLINE D4 add4(D4 a, D4 b) { return {{a.x[0] + b.x[0], a.x[1] + b.x[1], a.x[2] + b.x[2], a.x[3] + b.x[3]}}; }
+FASTMC_INLINE D4 sub4(D4 a, D4 b) { return {{a.x[0] - b.x[0], a.x[1] - b.x[1], a.x[2] - b.x[2], a.x[3] - b.x[3]}}; }
+FASTMC_INLINE D4 mul4(D4 a, D4 b) { return {{a.x[0] * b.x[0], a.x[1] * b.x[1], a.x[2] * b.x[2], a.x[3] * b.x[3]}}; }
+FASTMC_INLINE D4 fma4(D4 a, D4 b, D4 c) {
+    return {{std::fma(a.x[0], b.x[0], c.x[0]), std::fma(a.x[1], b.x[1], c.x[1]), std::fma(a.x[2], b.x[2], c.x[2]),
+             std::fma(a.x[3], b.x[3], c.x[3])}};
+}
+FASTMC_INLINE void lanes4(D4 a, double* out) {
+    for (int l = 0; l < 4; ++l) out[l] = a.x[l];
+}
+FASTMC_INLINE double hsum4(D4 a) { return (a.x[0] + a.x[1]) + (a.x[2] + a.x[3]); }
+FASTMC_INLINE D4 opaque4(D4 a) { return a; }
+FASTMC_INLINE double opaque1(double a) { return a; }
+#endif
+FASTMC_INLINE D4 zero4() { return splat4(0.0); }
+
+FASTMC_INLINE void fill_zero4(double* __restrict dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(zero4()));
+    for (; i < n; ++i) dst[i] = opaque1(0.0);
+}
+
+FASTMC_INLINE void copy4(double* __restrict dst, const double* __restrict src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(load4(src + i)));
+    for (; i < n; ++i) dst[i] = opaque1(src[i]);
+}
+
 // a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then
 // (s0 + s1) + (s2 + s3): short dependency chains, and a fixed order for both twins.
 FASTMC_INLINE double dot4(const double* __restrict a, const double* __restrict b, int64_t n) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "inline.hpp"
 #include "linalg.hpp"
 #include "rng.hpp"
 
@@ -38,7 +39,7 @@ inline bool metric_factor(int kind, int64_t d, const double* A, double* F) {
 }
 
 // p ~ N(0, M): d standard normals in index order, then scaled (diagonal) or back-substituted.
-inline void metric_momentum(Rng& rng, int kind, int64_t d, const double* F, double* p) {
+FASTMC_INLINE void metric_momentum(Rng& rng, int kind, int64_t d, const double* F, double* p) {
     if (kind == kMetricDiag) {
         for (int64_t i = 0; i < d; ++i) p[i] = F[i] * rng.normal();
         return;
@@ -60,22 +61,100 @@ inline void metric_mul(int kind, int64_t d, const double* A, const double* p, do
     symv<0>(A, p, v, d);
 }
 
-// One leapfrog step of signed size eps on (q, p) with v = A p kept current: grad and v hold
-// their values at (q, p) on entry and at the end point on exit. Returns log pi at the end point.
-template <class Target>
-inline double metric_leapfrog(const Target& target, double* q, double* p, double* g, double* v, double eps,
-                              int kind, const double* A, double* twork) {
-    const int64_t d = target.dim();
-    const double half = 0.5 * eps;
-    for (int64_t i = 0; i < d; ++i) p[i] += half * g[i];
+inline double kinetic(const double* p, const double* v, int64_t d) { return 0.5 * dot4(p, v, d); }
+
+// The state a leapfrog step needs besides (q, p, g): the velocity v = A p and, for the dense
+// metric, u = A g. Call once where a trajectory starts (after drawing p); returns the kinetic energy.
+FASTMC_INLINE double metric_start(int kind, int64_t d, const double* A, const double* p, const double* g, double* v,
+                           double* u) {
     metric_mul(kind, d, A, p, v);
-    for (int64_t i = 0; i < d; ++i) q[i] += eps * v[i];
-    const double lp = target.logp_grad(q, g, twork);
-    for (int64_t i = 0; i < d; ++i) p[i] += half * g[i];
-    metric_mul(kind, d, A, p, v);
-    return lp;
+    if (kind != kMetricDiag) symv<0>(A, g, u, d);
+    return kinetic(p, v, d);
 }
 
-inline double kinetic(const double* p, const double* v, int64_t d) { return 0.5 * dot4(p, v, d); }
+// The two halves of a leapfrog step around the gradient. Both kick p += half g and update the
+// velocity: v = A p for the diagonal metric (one multiply, exact), v += half u for the dense one
+// (A p is linear in p, so a kick moves v by half A g: one product A g per step instead of two
+// products A p; v then follows A p to rounding). metric_drift also moves q += eps v (diagonal:
+// v is not stored there, the kick recomputes it);
+// metric_kick_energy returns p^T v / 2 in the lane order of kinetic / dot4.
+FASTMC_INLINE void metric_drift(int kind, int64_t d, const double* __restrict A, double* __restrict q,
+                                double* __restrict p, const double* __restrict g, double* __restrict v,
+                                const double* __restrict u, double half, double eps) {
+    const D4 h4 = splat4(half), e4 = splat4(eps);
+    int64_t i = 0;
+    if (kind == kMetricDiag) {
+        for (; i + 4 <= d; i += 4) {  // v = A p is recomputed by the kick: not stored here
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            store4(p + i, pi);
+            store4(q + i, add4(load4(q + i), mul4(e4, mul4(load4(A + i), pi))));
+        }
+        for (; i < d; ++i) {
+            p[i] += half * g[i];
+            q[i] += eps * (A[i] * p[i]);
+        }
+    } else {
+        for (; i + 4 <= d; i += 4) {
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            const D4 vi = add4(load4(v + i), mul4(h4, load4(u + i)));
+            store4(p + i, pi);
+            store4(v + i, vi);
+            store4(q + i, add4(load4(q + i), mul4(e4, vi)));
+        }
+        for (; i < d; ++i) {
+            p[i] += half * g[i];
+            v[i] += half * u[i];
+            q[i] += eps * v[i];
+        }
+    }
+}
+
+FASTMC_INLINE double metric_kick_energy(int kind, int64_t d, const double* __restrict A, double* __restrict p,
+                                        const double* __restrict g, double* __restrict v,
+                                        const double* __restrict u, double half) {
+    const D4 h4 = splat4(half);
+    D4 s4 = zero4();
+    int64_t i = 0;
+    if (kind == kMetricDiag) {
+        for (; i + 4 <= d; i += 4) {
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            const D4 vi = mul4(load4(A + i), pi);
+            store4(p + i, pi);
+            store4(v + i, vi);
+            s4 = fma4(pi, vi, s4);
+        }
+    } else {
+        for (; i + 4 <= d; i += 4) {
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            const D4 vi = add4(load4(v + i), mul4(h4, load4(u + i)));
+            store4(p + i, pi);
+            store4(v + i, vi);
+            s4 = fma4(pi, vi, s4);
+        }
+    }
+    double s[4];
+    lanes4(s4, s);
+    for (; i < d; ++i) {
+        p[i] += half * g[i];
+        v[i] = kind == kMetricDiag ? A[i] * p[i] : v[i] + half * u[i];
+        s[0] = std::fma(p[i], v[i], s[0]);
+    }
+    return 0.5 * ((s[0] + s[1]) + (s[2] + s[3]));
+}
+
+// One leapfrog step of signed size eps on (q, p) with v (and u, dense) kept current: g, v and u
+// hold their values at (q, p) on entry (metric_start) and at the end point on exit; u is unused
+// by the diagonal metric. Returns log pi at the end point; kin gets the kinetic energy there.
+template <class Target>
+FASTMC_INLINE double metric_leapfrog(const Target& target, double* q, double* p, double* g, double* v, double* u,
+                                     double eps, int kind, const double* A, double* twork, double& kin) {
+    const int64_t d = target.dim();
+    const double half = 0.5 * eps;
+    metric_drift(kind, d, A, q, p, g, v, u, half, eps);
+    const double lp = target.logp_grad(q, g, twork);
+    if (kind != kMetricDiag) symv<0>(A, g, u, d);
+    kin = metric_kick_energy(kind, d, A, p, g, v, u, half);
+    return lp;
+}
 
 }  // namespace fastmc

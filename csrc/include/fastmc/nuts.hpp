@@ -4,13 +4,28 @@
 // merged subtree and, across each join, on the subtrees extended by one neighbouring state.
 // Twin: fastmc/_numba/nuts.py.
 //
-// The trajectory doubles until a U-turn, a divergence (energy error above 1000 or non-finite)
-// or max_depth doublings. Subtrees are built iteratively: leaf n of a subtree completes the
-// nodes of levels 1..ctz(n+1); each level keeps the momentum, p_sharp and running momentum sum
-// at its node's first leaf and at the last leaf of its first half, which is all the criterion
-// needs. Within a subtree the candidate is drawn by streaming multinomial sampling (leaf n
-// replaces it with probability w_n / sum_{m<=n} w_m), which has the same distribution as
-// Stan's recursive uniform merging.
+// The trajectory doubles until a U-turn, a divergence (energy error above 1000 or a non-finite
+// energy) or max_depth doublings. Each subtree is integrated in place from the trajectory end it
+// extends (no copies of whole states between levels) and built iteratively: leaf n completes the
+// nodes of levels 1..ctz(n+1). The criterion needs momentum sums of nodes and of nodes extended
+// by one neighbour; all are differences of the running momentum sum S_n (sum of the subtree's
+// p before leaf n), so each leaf that starts a node (n even) records S_n, S_{n+1} and its
+// velocity in slot ctz(n) (leaf 0: slot depth), and each leaf that ends a first half (n odd)
+// records S_n and its velocity in slot ctz(n+1). A slot is overwritten only once no unfinished
+// node refers to it. For a node [a, b] of level k with midpoint m:
+//   node       rho = S_{b+1} - S_a          at p_sharp(a), p_sharp(b)
+//   left + 1   rho = S_{m+1} - S_a          at p_sharp(a), p_sharp(m)
+//   right + 1  rho = S_{b+1} - S_{m-1}      at p_sharp(m-1), p_sharp(b)
+// (at level 1 the three coincide and one is checked).
+// Weights are kept as (m, S), the weight sum being exp(m) S relative to exp(-H0): m = 0, so a
+// leaf's weight is exp(H0 - H) itself and the same exp gives its acceptance statistic (one exp
+// per leaf), unless an energy falls more than kNutsRescale below the reference, which then moves
+// (a start far out in the tails). No sum can overflow; a leaf whose weight underflows (energy
+// error above ~745, while the tree holds the initial state with weight 1) has probability below
+// 1e-300 of being drawn. Within a subtree the candidate is drawn by streaming multinomial
+// sampling (leaf n replaces it with probability w_n / sum_{j<=n} w_j), which has the same
+// distribution as Stan's recursive uniform merging. The hot loops use the 4-lane type D4
+// (linalg.hpp), whose lanes round as the scalar loops of the Numba twin.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -23,6 +38,10 @@
 namespace fastmc {
 
 constexpr double kNutsMaxEnergyError = 1000.0;
+// Leaf weights exp(H0 - H) are kept relative to a reference exp(m), m = 0 until a leaf's log
+// weight exceeds m + kNutsRescale: every relative weight is below exp(500), so the sums of up to
+// 2^300 of them stay finite.
+constexpr double kNutsRescale = 500.0;
 
 struct TransitionStats {
     double accept_stat;  // mean Metropolis acceptance probability over the trajectory's states
@@ -30,23 +49,160 @@ struct TransitionStats {
     int64_t depth;       // tree depth
     int64_t n_leapfrog;  // leapfrog steps (= gradient evaluations)
     bool divergent;
+    bool nonfinite;      // the trajectory reached a non-finite energy (log density or gradient)
 };
-
-inline double log_add_exp(double a, double b) {
-    const double m = a > b ? a : b;
-    if (m == -std::numeric_limits<double>::infinity()) return m;
-    const double lo = a > b ? b : a;
-    return m + std::log1p(std::exp(lo - m));
-}
-
-// Generalised no-U-turn criterion: both ends' velocities still point along the summed momentum.
-inline bool no_uturn(const double* ps_minus, const double* ps_plus, const double* rho, int64_t d) {
-    return dot4(ps_plus, rho, d) > 0.0 && dot4(ps_minus, rho, d) > 0.0;
-}
 
 inline int ctz64(uint64_t x) { return __builtin_ctzll(x); }
 
-inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return 17 * d + 5 * (max_depth + 1) * d; }
+// The U-turn checks. Each momentum sum rho is formed on the fly and dotted with two velocities
+// in the lane order of dot4 (each dot equals dot4(v, rho)); a check holds when both dots are
+// positive. uturn_node: the node check alone (level 1) with rho = R - Sa; uturn_node3: the three
+// checks of a node of level >= 2 from the running sums R = S_{b+1}, Sa = S_a, Sm1 = S_{m+1},
+// Se = S_{m-1} and the velocities va, vb, vm, ve at a, b, m, m - 1; uturn_join3: the three
+// checks across the join of the tree (momentum sum rho, far end velocity vf) and a new subtree
+// (momentum sum R, first leaf p0, v0, new end vn) extended from the old end (po, vo).
+// Sums of lanes after the scalar tail (elements d - d % 4 .. d - 1) went into lane 0.
+FASTMC_INLINE double lane_sum(const double (&s)[4]) { return (s[0] + s[1]) + (s[2] + s[3]); }
+
+FASTMC_INLINE bool uturn_node(const double* __restrict va, const double* __restrict vb,
+                              const double* __restrict R, const double* __restrict Sa, int64_t d) {
+    D4 a4 = zero4(), b4 = zero4();
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 r = sub4(load4(R + i), load4(Sa + i));
+        a4 = fma4(load4(va + i), r, a4);
+        b4 = fma4(load4(vb + i), r, b4);
+    }
+    if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
+    double a[4], b[4];
+    lanes4(a4, a);
+    lanes4(b4, b);
+    for (; i < d; ++i) {
+        const double r = R[i] - Sa[i];
+        a[0] = std::fma(va[i], r, a[0]);
+        b[0] = std::fma(vb[i], r, b[0]);
+    }
+    return lane_sum(a) > 0.0 && lane_sum(b) > 0.0;
+}
+
+// Six dots: check c's momentum sum with its velocities x[c] and y[c].
+struct UturnAcc3 {
+    D4 s[6] = {zero4(), zero4(), zero4(), zero4(), zero4(), zero4()};
+    double t[6][4];
+    FASTMC_INLINE void add(D4 r0, D4 r1, D4 r2, D4 x0, D4 y0, D4 x1, D4 y1, D4 x2, D4 y2) {
+        s[0] = fma4(x0, r0, s[0]);
+        s[1] = fma4(y0, r0, s[1]);
+        s[2] = fma4(x1, r1, s[2]);
+        s[3] = fma4(y1, r1, s[3]);
+        s[4] = fma4(x2, r2, s[4]);
+        s[5] = fma4(y2, r2, s[5]);
+    }
+    FASTMC_INLINE void spill() {
+        for (int c = 0; c < 6; ++c) lanes4(s[c], t[c]);
+    }
+    FASTMC_INLINE void add_tail(double r0, double r1, double r2, double x0, double y0, double x1, double y1,
+                                double x2, double y2) {
+        t[0][0] = std::fma(x0, r0, t[0][0]);
+        t[1][0] = std::fma(y0, r0, t[1][0]);
+        t[2][0] = std::fma(x1, r1, t[2][0]);
+        t[3][0] = std::fma(y1, r1, t[3][0]);
+        t[4][0] = std::fma(x2, r2, t[4][0]);
+        t[5][0] = std::fma(y2, r2, t[5][0]);
+    }
+    FASTMC_INLINE bool all_positive4() const {  // no tail: sums straight from the registers
+        bool ok = true;
+        for (int c = 0; c < 6; ++c) ok = ok && hsum4(s[c]) > 0.0;
+        return ok;
+    }
+    FASTMC_INLINE bool all_positive() const {
+        bool ok = true;
+        for (int c = 0; c < 6; ++c) ok = ok && lane_sum(t[c]) > 0.0;
+        return ok;
+    }
+};
+
+FASTMC_INLINE bool uturn_node3(const double* __restrict va, const double* __restrict vb,
+                               const double* __restrict vm, const double* __restrict ve,
+                               const double* __restrict R, const double* __restrict Sa,
+                               const double* __restrict Sm1, const double* __restrict Se, int64_t d) {
+    UturnAcc3 acc;
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 Ri = load4(R + i), Sai = load4(Sa + i), a = load4(va + i), b = load4(vb + i);
+        acc.add(sub4(Ri, Sai), sub4(load4(Sm1 + i), Sai), sub4(Ri, load4(Se + i)), a, b, a, load4(vm + i),
+                load4(ve + i), b);
+    }
+    if (i == d) return acc.all_positive4();
+    acc.spill();
+    for (; i < d; ++i)
+        acc.add_tail(R[i] - Sa[i], Sm1[i] - Sa[i], R[i] - Se[i], va[i], vb[i], va[i], vm[i], ve[i], vb[i]);
+    return acc.all_positive();
+}
+
+// Checks: tree + subtree (rho + R at vf, vn), tree + first leaf (rho + p0 at vf, v0),
+// subtree + old end (R + po at vo, vn).
+FASTMC_INLINE bool uturn_join3(const double* __restrict vf, const double* __restrict vn,
+                               const double* __restrict v0, const double* __restrict vo,
+                               const double* __restrict rho, const double* __restrict R,
+                               const double* __restrict p0, const double* __restrict po, int64_t d) {
+    UturnAcc3 acc;
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 rh = load4(rho + i), Ri = load4(R + i), f = load4(vf + i), n = load4(vn + i);
+        acc.add(add4(rh, Ri), add4(rh, load4(p0 + i)), add4(Ri, load4(po + i)), f, n, f, load4(v0 + i),
+                load4(vo + i), n);
+    }
+    if (i == d) return acc.all_positive4();
+    acc.spill();
+    for (; i < d; ++i)
+        acc.add_tail(rho[i] + R[i], rho[i] + p0[i], R[i] + po[i], vf[i], vn[i], vf[i], v0[i], vo[i], vn[i]);
+    return acc.all_positive();
+}
+
+// Leaf records: a node-starting leaf stores S_n = R, then R += p, S_{n+1} = R and its velocity;
+// a first-half-ending leaf stores S_n and its velocity, then R += p.
+FASTMC_INLINE void record_start(double* __restrict sb, double* __restrict sn, double* __restrict vb,
+                                double* __restrict R, const double* __restrict p, const double* __restrict v,
+                                int64_t d) {
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 r = load4(R + i), r1 = add4(r, load4(p + i));
+        store4(sb + i, opaque4(r));
+        store4(R + i, r1);
+        store4(sn + i, r1);
+        store4(vb + i, opaque4(load4(v + i)));
+    }
+    for (; i < d; ++i) {
+        sb[i] = opaque1(R[i]);
+        R[i] += p[i];
+        sn[i] = R[i];
+        vb[i] = opaque1(v[i]);
+    }
+}
+
+FASTMC_INLINE void record_end(double* __restrict se, double* __restrict ve, double* __restrict R,
+                              const double* __restrict p, const double* __restrict v, int64_t d) {
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 r = load4(R + i);
+        store4(se + i, r);
+        store4(ve + i, opaque4(load4(v + i)));
+        store4(R + i, add4(r, load4(p + i)));
+    }
+    for (; i < d; ++i) {
+        se[i] = opaque1(R[i]);
+        ve[i] = opaque1(v[i]);
+        R[i] += p[i];
+    }
+}
+
+FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int64_t d) {
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) store4(R + i, add4(load4(R + i), load4(p + i)));
+    for (; i < d; ++i) R[i] += p[i];
+}
+
+inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return 16 * d + 5 * (max_depth + 1) * d; }
 
 // q, g, lp: the current state (updated in place to the selected one). F: metric factor.
 template <class Target>
@@ -55,148 +211,152 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                                 double* twork) {
     const int64_t d = target.dim();
     const int64_t L = max_depth + 1;
-    double* qw = w;  // the state being integrated
-    double* pw = w + d;
-    double* gw = w + 2 * d;
-    double* vw = w + 3 * d;
-    double* qe = w + 4 * d;  // trajectory ends: row 0 forward, row 1 backward
-    double* pe = w + 6 * d;
-    double* ge = w + 8 * d;
-    double* ve = w + 10 * d;
-    double* qc = w + 12 * d;  // the subtree's candidate
-    double* gc = w + 13 * d;
+    double* qe = w;  // trajectory ends, row 0 forward, row 1 backward: (q, p, g, v = A p, u = A g)
+    double* pe = w + 2 * d;
+    double* ge = w + 4 * d;
+    double* ve = w + 6 * d;
+    double* ue = w + 8 * d;
+    double* qx = w + 10 * d;  // the second buffer of selected / candidate states
+    double* gx = w + 11 * d;
+    double* po = w + 12 * d;  // momentum and velocity of the end a subtree extends
+    double* vo = w + 13 * d;
     double* rho = w + 14 * d;  // momentum sum of the tree
     double* R = w + 15 * d;    // running momentum sum of the subtree
-    double* tmp = w + 16 * d;
-    double* beg_p = w + 17 * d;  // per level (L, d): node's first leaf
-    double* beg_ps = beg_p + L * d;
-    double* beg_R = beg_ps + L * d;  // running sum before the node's first leaf
-    double* end_p = beg_R + L * d;   // last leaf of a first half
-    double* end_ps = end_p + L * d;
+    double* Sb = w + 16 * d;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
+    double* Sn = Sb + L * d;
+    double* Vb = Sn + L * d;
+    double* Se = Vb + L * d;  // first-half-ending leaves: S_n, velocity
+    double* Ve = Se + L * d;
     const double inf = std::numeric_limits<double>::infinity();
 
-    metric_momentum(rng, kind, d, F, pw);
-    metric_mul(kind, d, A, pw, vw);
-    const double H0 = -lp + kinetic(pw, vw, d);
-    double lpe[2] = {lp, lp};
-    for (int e = 0; e < 2; ++e)
-        for (int64_t i = 0; i < d; ++i) {
-            qe[e * d + i] = q[i];
-            pe[e * d + i] = pw[i];
-            ge[e * d + i] = g[i];
-            ve[e * d + i] = vw[i];
-        }
-    for (int64_t i = 0; i < d; ++i) rho[i] = pw[i];
-    double lsw = 0.0, h_sample = H0, sum_metro = 0.0;
+    // the selected state and the subtree's candidate: two buffers whose roles swap (no copies)
+    double *qs = q, *gs = g, *qc = qx, *gc = gx;
+    bool swapped = false;
+    metric_momentum(rng, kind, d, F, pe);
+    const double H0 = -lp + metric_start(kind, d, A, pe, g, ve, ue);
+    copy4(qe, q, d);
+    copy4(qe + d, q, d);
+    copy4(ge, g, d);
+    copy4(ge + d, g, d);
+    copy4(pe + d, pe, d);
+    copy4(ve + d, ve, d);
+    copy4(rho, pe, d);
+    if (kind != kMetricDiag) copy4(ue + d, ue, d);
+    double m_tree = 0.0, s_tree = 1.0;  // tree weight exp(m_tree) s_tree, relative to exp(-H0)
+    double lp_s = lp, h_sample = H0, sum_metro = 0.0;
     int64_t depth = 0, n_leap = 0;
-    bool divergent = false;
+    bool divergent = false, nonfinite = false;
 
     while (depth < max_depth) {
         const int e = rng.uniform() > 0.5 ? 0 : 1;
         const double eps_s = e == 0 ? eps : -eps;
-        for (int64_t i = 0; i < d; ++i) {
-            qw[i] = qe[e * d + i];
-            pw[i] = pe[e * d + i];
-            gw[i] = ge[e * d + i];
-            vw[i] = ve[e * d + i];
-            R[i] = 0.0;
-        }
-        double lpw = lpe[e];
+        double* qw = qe + e * d;
+        double* pw = pe + e * d;
+        double* gw = ge + e * d;
+        double* vw = ve + e * d;
+        double* uw = ue + e * d;
+        copy4(po, pw, d);
+        copy4(vo, vw, d);
+        fill_zero4(R, d);
+        double lpw = 0.0;
         const int64_t n_leaves = int64_t(1) << depth;
-        double lsw_sub = -inf, lp_c = 0.0, h_c = 0.0;
+        double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
         bool valid = true;
         for (int64_t n = 0; n < n_leaves; ++n) {
-            lpw = metric_leapfrog(target, qw, pw, gw, vw, eps_s, kind, A, twork);
+            double kin;
+            lpw = metric_leapfrog(target, qw, pw, gw, vw, uw, eps_s, kind, A, twork, kin);
             ++n_leap;
-            double h = -lpw + kinetic(pw, vw, d);
-            if (std::isnan(h)) h = inf;
-            if (h - H0 > kNutsMaxEnergyError) divergent = true;
-            const double wt = H0 - h;
-            sum_metro += wt > 0.0 ? 1.0 : std::exp(wt);
-            const double lsw_new = log_add_exp(lsw_sub, wt);
-            const bool take = n == 0 || rng.uniform() < std::exp(wt - lsw_new);
-            lsw_sub = lsw_new;
-            if (take) {
-                for (int64_t i = 0; i < d; ++i) {
-                    qc[i] = qw[i];
-                    gc[i] = gw[i];
-                }
-                lp_c = lpw;
-                h_c = h;
+            double h = -lpw + kin;
+            if (!std::isfinite(h)) {
+                h = inf;
+                nonfinite = true;
             }
-            if (divergent) {
+            if (h - H0 > kNutsMaxEnergyError) {  // its weight exp(H0 - h) is exactly 0 in double
+                divergent = true;
                 valid = false;
                 break;
             }
-            const int64_t top = n == 0 ? depth : (ctz64(uint64_t(n)) < depth ? ctz64(uint64_t(n)) : depth);
-            for (int64_t k = 0; k <= top; ++k)
-                for (int64_t i = 0; i < d; ++i) {
-                    beg_p[k * d + i] = pw[i];
-                    beg_ps[k * d + i] = vw[i];
-                    beg_R[k * d + i] = R[i];
+            // weight exp(wt - m_sub), or (an energy drop of more than kNutsRescale below the
+            // reference, rare) the new reference m_sub = wt and a rescaled sum
+            const double wt = H0 - h;
+            const double x = wt - m_sub;
+            double w_rel = 1.0;
+            if (x <= kNutsRescale) {
+                w_rel = std::exp(x);
+                s_sub += w_rel;
+                sum_metro += wt > 0.0 ? 1.0 : (m_sub == 0.0 ? w_rel : std::exp(wt));  // min(1, exp(wt))
+            } else {
+                s_sub = s_sub * std::exp(-x) + 1.0;
+                m_sub = wt;
+                sum_metro += 1.0;
+            }
+            if (n == 0 || rng.uniform() * s_sub < w_rel) {
+                copy4(qc, qw, d);
+                copy4(gc, gw, d);
+                lp_c = lpw;
+                h_c = h;
+            }
+            if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
+                const int64_t j = n == 0 ? depth : ctz64(uint64_t(n));
+                record_start(Sb + j * d, Sn + j * d, Vb + j * d, R, pw, vw, d);
+                continue;
+            }
+            const int64_t c = ctz64(uint64_t(n + 1));
+            const int64_t T = c < depth ? c : depth;
+            if (T < depth)  // ends the first half of a node of level T + 1
+                record_end(Se + T * d, Ve + T * d, R, pw, vw, d);
+            else
+                add_to(R, pw, d);
+            for (int64_t k = 1; k <= T; ++k) {
+                const int64_t a = n + 1 - (int64_t(1) << k);  // the node's first leaf
+                const int64_t ja = a == 0 ? depth : ctz64(uint64_t(a));
+                if (k == 1) {
+                    valid = uturn_node(Vb + ja * d, vw, R, Sb + ja * d, d);
+                } else {
+                    const int64_t h1 = k - 1;  // slot of the midpoint m and of m - 1
+                    valid = uturn_node3(Vb + ja * d, vw, Vb + h1 * d, Ve + h1 * d, R, Sb + ja * d, Sn + h1 * d,
+                                        Se + h1 * d, d);
                 }
-            for (int64_t i = 0; i < d; ++i) R[i] += pw[i];
-            const int64_t T = ctz64(uint64_t(n + 1)) < depth ? ctz64(uint64_t(n + 1)) : depth;
-            if (T < depth)
-                for (int64_t i = 0; i < d; ++i) {
-                    end_p[T * d + i] = pw[i];
-                    end_ps[T * d + i] = vw[i];
-                }
-            for (int64_t k = 1; k <= T && valid; ++k) {
-                const double* bR = beg_R + k * d;
-                const double* hR = beg_R + (k - 1) * d;  // running sum before the second half
-                for (int64_t i = 0; i < d; ++i) tmp[i] = R[i] - bR[i];
-                bool ok = no_uturn(beg_ps + k * d, vw, tmp, d);
-                if (ok) {
-                    for (int64_t i = 0; i < d; ++i) tmp[i] = (hR[i] - bR[i]) + beg_p[(k - 1) * d + i];
-                    ok = no_uturn(beg_ps + k * d, beg_ps + (k - 1) * d, tmp, d);
-                }
-                if (ok) {
-                    for (int64_t i = 0; i < d; ++i) tmp[i] = (R[i] - hR[i]) + end_p[(k - 1) * d + i];
-                    ok = no_uturn(end_ps + (k - 1) * d, vw, tmp, d);
-                }
-                valid = ok;
+                if (!valid) break;
             }
             if (!valid) break;
         }
         if (!valid) break;
         const int64_t sub_depth = depth;
         ++depth;
-        // biased progressive sampling: prefer the new subtree
-        const bool take = lsw_sub > lsw || rng.uniform() < std::exp(lsw_sub - lsw);
-        if (take) {
-            for (int64_t i = 0; i < d; ++i) {
-                q[i] = qc[i];
-                g[i] = gc[i];
-            }
-            lp = lp_c;
+        // biased progressive sampling: prefer the new subtree (weight ratio exp(m_sub - m_tree) s_sub / s_tree)
+        const double x = m_sub - m_tree;  // >= 0
+        const double ex = x > 0.0 ? std::exp(-x) : 1.0;
+        const double ratio = x > 0.0 ? s_sub / (s_tree * ex) : s_sub / s_tree;
+        if (ratio > 1.0 || rng.uniform() < ratio) {
+            double* t = qs;
+            qs = qc;
+            qc = t;
+            t = gs;
+            gs = gc;
+            gc = t;
+            lp_s = lp_c;
             h_sample = h_c;
+            swapped = !swapped;
         }
-        lsw = log_add_exp(lsw, lsw_sub);
+        if (x > 0.0) {
+            s_tree = s_tree * ex + s_sub;
+            m_tree = m_sub;
+        } else {
+            s_tree += s_sub;
+        }
         const int f = 1 - e;
-        const double* B_p = beg_p + sub_depth * d;  // the subtree's first leaf
-        const double* B_ps = beg_ps + sub_depth * d;
-        for (int64_t i = 0; i < d; ++i) tmp[i] = rho[i] + R[i];
-        bool persist = no_uturn(ve + f * d, vw, tmp, d);
-        if (persist) {
-            for (int64_t i = 0; i < d; ++i) tmp[i] = rho[i] + B_p[i];
-            persist = no_uturn(ve + f * d, B_ps, tmp, d);
-        }
-        if (persist) {
-            for (int64_t i = 0; i < d; ++i) tmp[i] = R[i] + pe[e * d + i];
-            persist = no_uturn(ve + e * d, vw, tmp, d);
-        }
-        for (int64_t i = 0; i < d; ++i) {
-            rho[i] += R[i];
-            qe[e * d + i] = qw[i];
-            pe[e * d + i] = pw[i];
-            ge[e * d + i] = gw[i];
-            ve[e * d + i] = vw[i];
-        }
-        lpe[e] = lpw;
+        const bool persist =
+            uturn_join3(ve + f * d, vw, Vb + sub_depth * d, vo, rho, R, Sn + sub_depth * d, po, d);
+        add_to(rho, R, d);
         if (!persist) break;
     }
-    return {sum_metro / static_cast<double>(n_leap), h_sample, depth, n_leap, divergent};
+    if (swapped) {  // the selected state is in the second buffer
+        copy4(q, qs, d);
+        copy4(g, gs, d);
+    }
+    lp = lp_s;
+    return {sum_metro / static_cast<double>(n_leap), h_sample, depth, n_leap, divergent, nonfinite};
 }
 
 }  // namespace fastmc

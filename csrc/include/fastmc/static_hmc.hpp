@@ -11,7 +11,7 @@
 
 namespace fastmc {
 
-inline int64_t static_hmc_work_size(int64_t d) { return 4 * d; }
+inline int64_t static_hmc_work_size(int64_t d) { return 5 * d; }
 
 template <class Target>
 TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
@@ -22,21 +22,23 @@ TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q,
     double* p = w + d;
     double* gn = w + 2 * d;
     double* v = w + 3 * d;
+    double* u = w + 4 * d;
     metric_momentum(rng, kind, d, F, p);
-    metric_mul(kind, d, A, p, v);
-    const double h0 = -lp + kinetic(p, v, d);
+    const double h0 = -lp + metric_start(kind, d, A, p, g, v, u);
     for (int64_t i = 0; i < d; ++i) {
         qn[i] = q[i];
         gn[i] = g[i];
     }
-    double lpn = lp;
-    for (int64_t l = 0; l < n_leapfrog; ++l) lpn = metric_leapfrog(target, qn, p, gn, v, eps, kind, A, twork);
-    double h1 = -lpn + kinetic(p, v, d);
-    if (std::isnan(h1)) h1 = std::numeric_limits<double>::infinity();
-    const double u = rng.uniform();
+    double lpn = lp, kin = 0.0;
+    for (int64_t l = 0; l < n_leapfrog; ++l) lpn = metric_leapfrog(target, qn, p, gn, v, u, eps, kind, A, twork, kin);
+    double h1 = -lpn + kin;
+    // a non-finite log density or gradient makes the energy non-finite: rejected and counted
+    const bool nonfinite = !std::isfinite(h1);
+    if (nonfinite) h1 = std::numeric_limits<double>::infinity();
+    const double u01 = rng.uniform();
     const double dh = h1 - h0;
     const double a = dh <= 0.0 ? 1.0 : std::exp(-dh);  // 0 for an infinite energy
-    const bool acc = u < a;
+    const bool acc = u01 < a;
     if (acc) {
         for (int64_t i = 0; i < d; ++i) {
             q[i] = qn[i];
@@ -44,7 +46,7 @@ TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q,
         }
         lp = lpn;
     }
-    return {a, acc ? h1 : h0, 0, n_leapfrog, dh > kNutsMaxEnergyError};
+    return {a, acc ? h1 : h0, 0, n_leapfrog, dh > kNutsMaxEnergyError, nonfinite};
 }
 
 }  // namespace fastmc
