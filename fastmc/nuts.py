@@ -158,9 +158,9 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     if sampler == "hmc":
         settings["n_leapfrog"] = n_leap
         del settings["max_treedepth"]
-    def part(lo, hi, prev):
+    def part(lo, hi):
         dr = r["draws"][:, lo:hi]
-        moved = np.any(dr != np.concatenate([prev[:, None, :], dr[:, :-1]], axis=1), axis=2)
+        moved = r["moved"][:, lo:hi].view(bool)  # the draw differs from the one before (x0 first)
         stats = dict(step_size=r["step_size"][:, lo:hi])
         if sampler == "nuts":
             stats.update(tree_depth=r["tree_depth"][:, lo:hi], n_leapfrog=r["n_leapfrog"][:, lo:hi])
@@ -172,8 +172,8 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                               divergent=r["divergent"][:, lo:hi].view(bool),
                               n_grad_evals=r["n_leapfrog"][:, lo:hi].sum(axis=1), sample_stats=stats)
 
-    warm = part(0, n_warmup, x) if n_warmup > 0 else None
-    result = part(n_warmup, n_warmup + n, x if n_warmup == 0 else r["draws"][:, n_warmup - 1])
+    warm = part(0, n_warmup) if n_warmup > 0 else None
+    result = part(n_warmup, n_warmup + n)
     result.n_grad_evals = r["n_grad"]  # all gradient evaluations of the run, warm-up included
     result.warmup = warm
     result.state = adapted

@@ -169,6 +169,12 @@ def test_result_fields_and_warmup_separate(backend):
     assert np.all(r.n_grad_evals >= 1 + nl.sum(axis=1) + r.warmup.sample_stats["n_leapfrog"].sum(axis=1))
     # the step size is constant after warm-up and equals the adapted one
     assert np.all(r.sample_stats["step_size"] == r.state.step_size[:, None])
+    # accepted: the draw differs from the one before (the start point before the first warm-up draw)
+    allx = np.concatenate([np.zeros((2, 1, 2)), r.warmup.draws, r.draws], axis=1)
+    moved = np.any(allx[:, 1:] != allx[:, :-1], axis=2)
+    np.testing.assert_array_equal(r.warmup.accepted, moved[:, :40])
+    np.testing.assert_array_equal(r.accepted, moved[:, 40:])
+    assert moved.any() and not moved.all()
 
 
 # ---------------------------------------------------------------- statistics

@@ -51,7 +51,7 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
 @njit_fn
 def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
                    kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
-                   step_size, depth, n_leap, divergent, nonfinite, scalars, counts, twork):
+                   step_size, depth, n_leap, divergent, nonfinite, moved, scalars, counts, twork):
     """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad."""
     d = x0.shape[0]
     m = d if kind == 0 else d * d
@@ -84,8 +84,12 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
             lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F,
                                                               n_leapfrog, nw, twork)
         n_grad += nl
+        mv = False
         for i in range(d):
             draws[t, i] = q[i]
+            prev = x0[i] if t == 0 else draws[t - 1, i]
+            mv = mv or q[i] != prev
+        moved[t] = 1 if mv else 0
         log_density[t] = lp
         accept_stat[t] = acc
         energy[t] = en
@@ -130,14 +134,15 @@ def _adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, s
     nleap = np.empty((chains, n), dtype=np.int64)
     div = np.empty((chains, n), dtype=np.uint8)
     nonf = np.empty((chains, n), dtype=np.uint8)
+    moved = np.empty((chains, n), dtype=np.uint8)
     final_step = np.empty((chains, 1))
     ngrad = np.empty((chains, 1), dtype=np.int64)
     for c in numba.prange(chains):
         twork = make_work(tdata)
         adaptive_chain(logp_grad, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
                        n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c], state[c], draws[c], lp[c],
-                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], final_step[c], ngrad[c], twork)
-    return draws, lp, acc, en, steps, depth, nleap, div, nonf, final_step[:, 0].copy(), ngrad[:, 0].copy()
+                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], moved[c], final_step[c], ngrad[c], twork)
+    return draws, lp, acc, en, steps, depth, nleap, div, nonf, moved, final_step[:, 0].copy(), ngrad[:, 0].copy()
 
 
 def adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
@@ -151,7 +156,7 @@ def adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, st
                         A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog), np.int64(kind),
                         bool(adapt_step), float(delta), float(gamma), float(kappa), float(t0))
     keys = ("draws", "log_density", "accept_stat", "energy", "step_size", "tree_depth", "n_leapfrog", "divergent",
-            "nonfinite", "final_step", "n_grad")
+            "nonfinite", "moved", "final_step", "n_grad")
     r = dict(zip(keys, out))
     r["inv_metric"] = A.reshape(np.shape(inv_metric))
     r["rng_state"] = state

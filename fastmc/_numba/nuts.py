@@ -138,6 +138,16 @@ def uturn_join3(ve, f, vw, Vb, j0, vo, rho, R, Sn, po, d):
 
 
 @njit_inline
+def record_first(Sb, Sn, Vb, j, R, p, v, d):
+    """Leaf 0 of a subtree: S_0 = 0, R = S_1 = 0 + p."""
+    for i in range(d):
+        Sb[j, i] = 0.0
+        R[i] = 0.0 + p[i]
+        Sn[j, i] = R[i]
+        Vb[j, i] = v[i]
+
+
+@njit_inline
 def record_start(Sb, Sn, Vb, j, R, p, v, d):
     for i in range(d):
         Sb[j, i] = R[i]
@@ -209,7 +219,6 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
         for i in range(d):
             po[i] = pw[i]
             vo[i] = vw[i]
-            R[i] = 0.0
         lpw = 0.0
         n_leaves = 1 << depth
         m_sub = m_tree
@@ -250,9 +259,11 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
                     gc[i] = gw[i]
                 lp_c = lpw
                 h_c = h
+            if n == 0:
+                record_first(Sb, Sn, Vb, depth, R, pw, vw, d)
+                continue
             if (n & 1) == 0:
-                j = depth if n == 0 else ctz(n)
-                record_start(Sb, Sn, Vb, j, R, pw, vw, d)
+                record_start(Sb, Sn, Vb, ctz(n), R, pw, vw, d)
                 continue
             c = ctz(n + 1)
             T = c if c < depth else depth

@@ -40,6 +40,7 @@ struct AdaptOut {
     int64_t* n_leapfrog; // (n_total,)
     uint8_t* divergent;  // (n_total,)
     uint8_t* nonfinite;  // (n_total,) the trajectory reached a non-finite energy
+    uint8_t* moved;      // (n_total,) the draw differs from the previous one (x0 before the first)
     double* final_step;  // scalar
     int64_t* n_grad;     // scalar: all gradient evaluations, step-size searches included
 };
@@ -123,7 +124,13 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
                 ? nuts_transition(target, rng, q, g, lp, eps, kind, A, F, cfg.max_depth, tw, twork)
                 : static_hmc_transition(target, rng, q, g, lp, eps, kind, A, F, cfg.n_leapfrog, tw, twork);
         n_grad += st.n_leapfrog;
-        for (int64_t i = 0; i < d; ++i) out.draws[t * d + i] = q[i];
+        const double* prev = t == 0 ? x0 : out.draws + (t - 1) * d;
+        bool moved = false;
+        for (int64_t i = 0; i < d; ++i) {
+            out.draws[t * d + i] = q[i];
+            moved = moved || q[i] != prev[i];
+        }
+        out.moved[t] = moved ? 1 : 0;
         out.log_density[t] = lp;
         out.accept_stat[t] = st.accept_stat;
         out.energy[t] = st.energy;

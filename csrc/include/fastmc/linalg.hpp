@@ -125,12 +125,6 @@ FASTMC_INLINE double opaque1(double a) { return a; }
 #endif
 FASTMC_INLINE D4 zero4() { return splat4(0.0); }
 
-FASTMC_INLINE void fill_zero4(double* __restrict dst, int64_t n) {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(zero4()));
-    for (; i < n; ++i) dst[i] = opaque1(0.0);
-}
-
 FASTMC_INLINE void copy4(double* __restrict dst, const double* __restrict src, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) store4(dst + i, opaque4(load4(src + i)));

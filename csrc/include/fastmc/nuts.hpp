@@ -180,6 +180,26 @@ FASTMC_INLINE void record_start(double* __restrict sb, double* __restrict sn, do
     }
 }
 
+FASTMC_INLINE void record_first(double* __restrict sb, double* __restrict sn, double* __restrict vb,
+                                double* __restrict R, const double* __restrict p, const double* __restrict v,
+                                int64_t d) {
+    const D4 z = zero4();
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const D4 r1 = add4(z, load4(p + i));
+        store4(sb + i, opaque4(z));
+        store4(R + i, r1);
+        store4(sn + i, r1);
+        store4(vb + i, opaque4(load4(v + i)));
+    }
+    for (; i < d; ++i) {
+        sb[i] = opaque1(0.0);
+        R[i] = 0.0 + p[i];
+        sn[i] = R[i];
+        vb[i] = opaque1(v[i]);
+    }
+}
+
 FASTMC_INLINE void record_end(double* __restrict se, double* __restrict ve, double* __restrict R,
                               const double* __restrict p, const double* __restrict v, int64_t d) {
     int64_t i = 0;
@@ -232,16 +252,44 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     // the selected state and the subtree's candidate: two buffers whose roles swap (no copies)
     double *qs = q, *gs = g, *qc = qx, *gc = gx;
     bool swapped = false;
-    metric_momentum(rng, kind, d, F, pe);
-    const double H0 = -lp + metric_start(kind, d, A, pe, g, ve, ue);
+    // momentum, velocity and kinetic energy at both ends (and rho): for the diagonal metric written
+    // where they are drawn (metric_momentum, metric_start and copies in one pass, same values)
+    double kin0;
+    if (kind == kMetricDiag) {
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        int64_t i = 0;
+        for (; i + 4 <= d; i += 4) {
+            double pi, vi;
+#define FASTMC_NUTS_DRAW(k, acc)               \
+    pi = F[i + k] * rng.normal();              \
+    vi = A[i + k] * pi;                        \
+    pe[i + k] = pe[d + i + k] = rho[i + k] = pi; \
+    ve[i + k] = ve[d + i + k] = vi;            \
+    acc = std::fma(pi, vi, acc);
+            FASTMC_NUTS_DRAW(0, s0)
+            FASTMC_NUTS_DRAW(1, s1)
+            FASTMC_NUTS_DRAW(2, s2)
+            FASTMC_NUTS_DRAW(3, s3)
+        }
+        for (; i < d; ++i) {
+            double pi, vi;
+            FASTMC_NUTS_DRAW(0, s0)
+#undef FASTMC_NUTS_DRAW
+        }
+        kin0 = 0.5 * ((s0 + s1) + (s2 + s3));  // = kinetic(p, v, d)
+    } else {
+        metric_momentum(rng, kind, d, F, pe);
+        kin0 = metric_start(kind, d, A, pe, g, ve, ue);
+        copy4(pe + d, pe, d);
+        copy4(ve + d, ve, d);
+        copy4(rho, pe, d);
+        copy4(ue + d, ue, d);
+    }
+    const double H0 = -lp + kin0;
     copy4(qe, q, d);
     copy4(qe + d, q, d);
     copy4(ge, g, d);
     copy4(ge + d, g, d);
-    copy4(pe + d, pe, d);
-    copy4(ve + d, ve, d);
-    copy4(rho, pe, d);
-    if (kind != kMetricDiag) copy4(ue + d, ue, d);
     double m_tree = 0.0, s_tree = 1.0;  // tree weight exp(m_tree) s_tree, relative to exp(-H0)
     double lp_s = lp, h_sample = H0, sum_metro = 0.0;
     int64_t depth = 0, n_leap = 0;
@@ -257,7 +305,6 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         double* uw = ue + e * d;
         copy4(po, pw, d);
         copy4(vo, vw, d);
-        fill_zero4(R, d);
         double lpw = 0.0;
         const int64_t n_leaves = int64_t(1) << depth;
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
@@ -284,7 +331,8 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             if (x <= kNutsRescale) {
                 w_rel = std::exp(x);
                 s_sub += w_rel;
-                sum_metro += wt > 0.0 ? 1.0 : (m_sub == 0.0 ? w_rel : std::exp(wt));  // min(1, exp(wt))
+                // min(1, exp(wt)); with m_sub = 0, w_rel is exp(wt) (>= 1 exactly when wt >= 0)
+                sum_metro += m_sub == 0.0 ? std::fmin(1.0, w_rel) : (wt > 0.0 ? 1.0 : std::exp(wt));
             } else {
                 s_sub = s_sub * std::exp(-x) + 1.0;
                 m_sub = wt;
@@ -296,8 +344,12 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 lp_c = lpw;
                 h_c = h;
             }
+            if (n == 0) {  // the running sum starts here: S_0 = 0, R = S_1 = 0 + p
+                record_first(Sb + depth * d, Sn + depth * d, Vb + depth * d, R, pw, vw, d);
+                continue;
+            }
             if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
-                const int64_t j = n == 0 ? depth : ctz64(uint64_t(n));
+                const int64_t j = ctz64(uint64_t(n));
                 record_start(Sb + j * d, Sn + j * d, Vb + j * d, R, pw, vw, d);
                 continue;
             }
