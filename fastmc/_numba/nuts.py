@@ -41,14 +41,19 @@ def lane_sum(s0, s1, s2, s3):
 
 
 @njit_inline
-def _node_lane(t, i, Vb, ja, vw, R, Sb):
+def _end_lane(t, i, rec, Se, Ve, T, R, p, v, Vb, ja, Sb):
+    if rec:
+        Se[T, i] = R[i]
+        Ve[T, i] = v[i]
+    R[i] += p[i]
     r = R[i] - Sb[ja, i]
-    return fma(Vb[ja, i], r, t[0]), fma(vw[i], r, t[1])
+    return fma(Vb[ja, i], r, t[0]), fma(v[i], r, t[1])
 
 
 @njit_inline
-def uturn_node(Vb, ja, vw, R, Sb, d):
-    """Level-1 node check: rho = R - Sb[ja] at velocities Vb[ja] and vw."""
+def record_end_check(rec, Se, Ve, T, R, p, v, Vb, ja, Sb, d):
+    """An odd leaf in one pass: (rec) record S_n and its velocity in slot T, R += p, and the
+    level-1 node check with rho = R - Sb[ja] at velocities Vb[ja] and v."""
     z = (0.0, 0.0)
     t0 = z
     t1 = z
@@ -56,13 +61,13 @@ def uturn_node(Vb, ja, vw, R, Sb, d):
     t3 = z
     i = 0
     while i + 4 <= d:
-        t0 = _node_lane(t0, i, Vb, ja, vw, R, Sb)
-        t1 = _node_lane(t1, i + 1, Vb, ja, vw, R, Sb)
-        t2 = _node_lane(t2, i + 2, Vb, ja, vw, R, Sb)
-        t3 = _node_lane(t3, i + 3, Vb, ja, vw, R, Sb)
+        t0 = _end_lane(t0, i, rec, Se, Ve, T, R, p, v, Vb, ja, Sb)
+        t1 = _end_lane(t1, i + 1, rec, Se, Ve, T, R, p, v, Vb, ja, Sb)
+        t2 = _end_lane(t2, i + 2, rec, Se, Ve, T, R, p, v, Vb, ja, Sb)
+        t3 = _end_lane(t3, i + 3, rec, Se, Ve, T, R, p, v, Vb, ja, Sb)
         i += 4
     while i < d:
-        t0 = _node_lane(t0, i, Vb, ja, vw, R, Sb)
+        t0 = _end_lane(t0, i, rec, Se, Ve, T, R, p, v, Vb, ja, Sb)
         i += 1
     return lane_sum(t0[0], t1[0], t2[0], t3[0]) > 0.0 and lane_sum(t0[1], t1[1], t2[1], t3[1]) > 0.0
 
@@ -154,14 +159,6 @@ def record_start(Sb, Sn, Vb, j, R, p, v, d):
         R[i] += p[i]
         Sn[j, i] = R[i]
         Vb[j, i] = v[i]
-
-
-@njit_inline
-def record_end(Se, Ve, j, R, p, v, d):
-    for i in range(d):
-        Se[j, i] = R[i]
-        Ve[j, i] = v[i]
-        R[i] += p[i]
 
 
 @njit_inline
@@ -267,19 +264,14 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
                 continue
             c = ctz(n + 1)
             T = c if c < depth else depth
-            if T < depth:
-                record_end(Se, Ve, T, R, pw, vw, d)
-            else:
-                add_to(R, pw, d)
-            for k in range(1, T + 1):
+            j1 = depth if n == 1 else ctz(n - 1)
+            valid = record_end_check(T < depth, Se, Ve, T, R, pw, vw, Vb, j1, Sb, d)
+            k = 2
+            while k <= T and valid:
                 a = n + 1 - (1 << k)
                 ja = depth if a == 0 else ctz(a)
-                if k == 1:
-                    valid = uturn_node(Vb, ja, vw, R, Sb, d)
-                else:
-                    valid = uturn_node3(Vb, ja, vw, k - 1, Ve, R, Sb, Sn, Se, d)
-                if not valid:
-                    break
+                valid = uturn_node3(Vb, ja, vw, k - 1, Ve, R, Sb, Sn, Se, d)
+                k += 1
             if not valid:
                 break
         if not valid:

@@ -56,34 +56,13 @@ inline int ctz64(uint64_t x) { return __builtin_ctzll(x); }
 
 // The U-turn checks. Each momentum sum rho is formed on the fly and dotted with two velocities
 // in the lane order of dot4 (each dot equals dot4(v, rho)); a check holds when both dots are
-// positive. uturn_node: the node check alone (level 1) with rho = R - Sa; uturn_node3: the three
+// positive. record_end_check (below) does the node check alone (level 1); uturn_node3: the three
 // checks of a node of level >= 2 from the running sums R = S_{b+1}, Sa = S_a, Sm1 = S_{m+1},
 // Se = S_{m-1} and the velocities va, vb, vm, ve at a, b, m, m - 1; uturn_join3: the three
 // checks across the join of the tree (momentum sum rho, far end velocity vf) and a new subtree
 // (momentum sum R, first leaf p0, v0, new end vn) extended from the old end (po, vo).
 // Sums of lanes after the scalar tail (elements d - d % 4 .. d - 1) went into lane 0.
 FASTMC_INLINE double lane_sum(const double (&s)[4]) { return (s[0] + s[1]) + (s[2] + s[3]); }
-
-FASTMC_INLINE bool uturn_node(const double* __restrict va, const double* __restrict vb,
-                              const double* __restrict R, const double* __restrict Sa, int64_t d) {
-    D4 a4 = zero4(), b4 = zero4();
-    int64_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        const D4 r = sub4(load4(R + i), load4(Sa + i));
-        a4 = fma4(load4(va + i), r, a4);
-        b4 = fma4(load4(vb + i), r, b4);
-    }
-    if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
-    double a[4], b[4];
-    lanes4(a4, a);
-    lanes4(b4, b);
-    for (; i < d; ++i) {
-        const double r = R[i] - Sa[i];
-        a[0] = std::fma(va[i], r, a[0]);
-        b[0] = std::fma(vb[i], r, b[0]);
-    }
-    return lane_sum(a) > 0.0 && lane_sum(b) > 0.0;
-}
 
 // Six dots: check c's momentum sum with its velocities x[c] and y[c].
 struct UturnAcc3 {
@@ -159,8 +138,9 @@ FASTMC_INLINE bool uturn_join3(const double* __restrict vf, const double* __rest
     return acc.all_positive();
 }
 
-// Leaf records: a node-starting leaf stores S_n = R, then R += p, S_{n+1} = R and its velocity;
-// a first-half-ending leaf stores S_n and its velocity, then R += p.
+// Leaf records: a node-starting leaf stores S_n = R, then R += p, S_{n+1} = R and its velocity
+// (record_first: leaf 0, S_0 = 0); an odd leaf stores S_n and its velocity if it ends a first
+// half, then R += p (record_end_check).
 FASTMC_INLINE void record_start(double* __restrict sb, double* __restrict sn, double* __restrict vb,
                                 double* __restrict R, const double* __restrict p, const double* __restrict v,
                                 int64_t d) {
@@ -200,20 +180,40 @@ FASTMC_INLINE void record_first(double* __restrict sb, double* __restrict sn, do
     }
 }
 
-FASTMC_INLINE void record_end(double* __restrict se, double* __restrict ve, double* __restrict R,
-                              const double* __restrict p, const double* __restrict v, int64_t d) {
+// An odd leaf in one pass: (Rec) record S_n and its velocity, R += p, and the level-1 node check
+// with rho = R - Sa at velocities va and v.
+template <bool Rec>
+FASTMC_INLINE bool record_end_check(double* __restrict se, double* __restrict ve, double* __restrict R,
+                                    const double* __restrict p, const double* __restrict v,
+                                    const double* __restrict va, const double* __restrict Sa, int64_t d) {
+    D4 a4 = zero4(), b4 = zero4();
     int64_t i = 0;
     for (; i + 4 <= d; i += 4) {
-        const D4 r = load4(R + i);
-        store4(se + i, r);
-        store4(ve + i, opaque4(load4(v + i)));
-        store4(R + i, add4(r, load4(p + i)));
+        const D4 r = load4(R + i), vi = load4(v + i), r1 = add4(r, load4(p + i));
+        if (Rec) {
+            store4(se + i, opaque4(r));
+            store4(ve + i, opaque4(vi));
+        }
+        store4(R + i, r1);
+        const D4 rho = sub4(r1, load4(Sa + i));
+        a4 = fma4(load4(va + i), rho, a4);
+        b4 = fma4(vi, rho, b4);
     }
+    if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
+    double a[4], b[4];
+    lanes4(a4, a);
+    lanes4(b4, b);
     for (; i < d; ++i) {
-        se[i] = opaque1(R[i]);
-        ve[i] = opaque1(v[i]);
+        if (Rec) {
+            se[i] = opaque1(R[i]);
+            ve[i] = opaque1(v[i]);
+        }
         R[i] += p[i];
+        const double rho = R[i] - Sa[i];
+        a[0] = std::fma(va[i], rho, a[0]);
+        b[0] = std::fma(v[i], rho, b[0]);
     }
+    return lane_sum(a) > 0.0 && lane_sum(b) > 0.0;
 }
 
 FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int64_t d) {
@@ -355,21 +355,18 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             }
             const int64_t c = ctz64(uint64_t(n + 1));
             const int64_t T = c < depth ? c : depth;
+            // T >= 1: the level-1 node [n - 1, n] ends here, checked in the same pass as the record
+            const int64_t j1 = n == 1 ? depth : ctz64(uint64_t(n - 1));
             if (T < depth)  // ends the first half of a node of level T + 1
-                record_end(Se + T * d, Ve + T * d, R, pw, vw, d);
+                valid = record_end_check<true>(Se + T * d, Ve + T * d, R, pw, vw, Vb + j1 * d, Sb + j1 * d, d);
             else
-                add_to(R, pw, d);
-            for (int64_t k = 1; k <= T; ++k) {
+                valid = record_end_check<false>(nullptr, nullptr, R, pw, vw, Vb + j1 * d, Sb + j1 * d, d);
+            for (int64_t k = 2; k <= T && valid; ++k) {
                 const int64_t a = n + 1 - (int64_t(1) << k);  // the node's first leaf
                 const int64_t ja = a == 0 ? depth : ctz64(uint64_t(a));
-                if (k == 1) {
-                    valid = uturn_node(Vb + ja * d, vw, R, Sb + ja * d, d);
-                } else {
-                    const int64_t h1 = k - 1;  // slot of the midpoint m and of m - 1
-                    valid = uturn_node3(Vb + ja * d, vw, Vb + h1 * d, Ve + h1 * d, R, Sb + ja * d, Sn + h1 * d,
-                                        Se + h1 * d, d);
-                }
-                if (!valid) break;
+                const int64_t h1 = k - 1;  // slot of the midpoint m and of m - 1
+                valid = uturn_node3(Vb + ja * d, vw, Vb + h1 * d, Ve + h1 * d, R, Sb + ja * d, Sn + h1 * d,
+                                    Se + h1 * d, d);
             }
             if (!valid) break;
         }
