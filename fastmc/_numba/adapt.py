@@ -7,7 +7,7 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .metric import metric_factor, metric_leapfrog, metric_momentum, metric_start
+from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
 from .static_hmc import static_hmc_transition
 from .welford import welford_add, welford_metric, welford_reset
@@ -48,6 +48,14 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
     return eps, n_grad
 
 
+@njit
+def _run_metric(kind, d, A, F, ones):
+    """(kind, A, F) for the transitions: the diagonal kind with ones while a dense A is the identity."""
+    if metric_is_identity(kind, d, A):
+        return METRIC_DIAG, ones, ones
+    return kind, A, F
+
+
 @njit_fn
 def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
                    kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
@@ -68,20 +76,23 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
         q[i] = x0[i]
     lp = logp_grad(q, g, tdata, twork)
     n_grad = 1
+    ones = np.ones(d)
+    # the metric the transitions run with: A itself, or ones while a dense A is the identity
     metric_factor(kind, d, A, F)
+    run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones)
     welford_reset(kind, d, mean, m2, cnt)
     eps = step0
     da_init(da, delta, gamma, kappa, t0)
     if n_warmup > 0 and adapt_step:
-        eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_grad)
+        eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)
         da_restart(da, math.log(10.0 * eps))
     n_total = n_warmup + n_samples
     for t in range(n_total):
         if transition == TRANSITION_NUTS:
-            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth,
+            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, max_depth,
                                                         nw, twork)
         else:
-            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F,
+            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr,
                                                               n_leapfrog, nw, twork)
         n_grad += nl
         mv = False
@@ -107,9 +118,10 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
         if (phase[t] & 2) and cnt[0] >= 2:
             welford_metric(kind, d, m2, cnt[0], A)
             metric_factor(kind, d, A, F)
+            run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones)
             welford_reset(kind, d, mean, m2, cnt)
             if adapt_step:
-                eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_grad)
+                eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)
                 da_restart(da, math.log(10.0 * eps))
         if t == n_warmup - 1 and adapt_step:
             eps = da_final_step(da)

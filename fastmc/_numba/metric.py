@@ -19,6 +19,18 @@ def kinetic(p, v, d):
 
 
 @njit_inline
+def metric_is_identity(kind, d, A):
+    """True for a dense A that is exactly the identity (twin of metric.hpp: why it matters there)."""
+    if kind != METRIC_DENSE:
+        return False
+    for i in range(d):
+        for j in range(d):
+            if A[i * d + j] != (1.0 if i == j else 0.0):
+                return False
+    return True
+
+
+@njit_inline
 def metric_factor(kind, d, A, F):
     """F = 1/sqrt(A) (diag) or the lower Cholesky factor of A (dense); False if not PD."""
     if kind == METRIC_DIAG:

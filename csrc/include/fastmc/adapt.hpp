@@ -47,7 +47,7 @@ struct AdaptOut {
 
 inline int64_t adapt_work_size(int64_t d, int kind, int64_t max_depth) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
-    return 3 * d + 2 * m + 2 * d + nuts_work_size(d, max_depth) + static_hmc_work_size(d);
+    return 3 * d + 2 * m + 3 * d + nuts_work_size(d, max_depth) + static_hmc_work_size(d);
 }
 
 // Stan's heuristic: double (halve) eps while one leapfrog step from q with fresh momentum keeps
@@ -105,24 +105,36 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
     double* F = work + 3 * d;
     double* m2 = F + m;
     double* mean = m2 + m;
-    double* tw = mean + 2 * d;  // transition scratch
+    double* ones = mean + 2 * d;
+    double* tw = ones + d;  // transition scratch
+    for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
+    // the metric the transitions run with: A itself, or ones while a dense A is the identity
+    int run_kind = kind;
+    const double *Ar = A, *Fr = F;
+    auto set_run_metric = [&]() {
+        const bool unit = metric_is_identity(kind, d, A);
+        run_kind = unit ? kMetricDiag : kind;
+        Ar = unit ? ones : A;
+        Fr = unit ? ones : F;
+    };
     for (int64_t i = 0; i < d; ++i) q[i] = x0[i];
     double lp = target.logp_grad(q, g, twork);
     int64_t n_grad = 1, n_w = 0;
     metric_factor(kind, d, A, F);  // validated positive definite in Python
+    set_run_metric();
     welford_reset(kind, d, mean, m2, n_w);
     double eps = step0;
     DualAveraging da{cfg.delta, cfg.gamma, cfg.kappa, cfg.t0};
     if (n_warmup > 0 && cfg.adapt_step) {
-        eps = init_step_size(target, rng, q, g, lp, eps, kind, A, F, tw, twork, n_grad);
+        eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
         da.restart(std::log(10.0 * eps));
     }
     const int64_t n_total = n_warmup + n_samples;
     for (int64_t t = 0; t < n_total; ++t) {
         const TransitionStats st =
             cfg.transition == kTransitionNuts
-                ? nuts_transition(target, rng, q, g, lp, eps, kind, A, F, cfg.max_depth, tw, twork)
-                : static_hmc_transition(target, rng, q, g, lp, eps, kind, A, F, cfg.n_leapfrog, tw, twork);
+                ? nuts_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
+                : static_hmc_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.n_leapfrog, tw, twork);
         n_grad += st.n_leapfrog;
         const double* prev = t == 0 ? x0 : out.draws + (t - 1) * d;
         bool moved = false;
@@ -145,9 +157,10 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         if ((phase[t] & 2) && n_w >= 2) {
             welford_metric(kind, d, m2, n_w, A);
             metric_factor(kind, d, A, F);  // regularised sample covariance: positive definite
+            set_run_metric();
             welford_reset(kind, d, mean, m2, n_w);
             if (cfg.adapt_step) {
-                eps = init_step_size(target, rng, q, g, lp, eps, kind, A, F, tw, twork, n_grad);
+                eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
                 da.restart(std::log(10.0 * eps));
             }
         }

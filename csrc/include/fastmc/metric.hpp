@@ -38,6 +38,18 @@ inline bool metric_factor(int kind, int64_t d, const double* A, double* F) {
     return true;
 }
 
+// True for a dense A that is exactly the identity, as at the start of a dense warm-up (Stan's
+// initial buffer, about a third of T3's gradients). Such a run may use the diagonal kind with
+// ones instead: the Cholesky factor of I, A p and A g are then exact, so the draws are the same
+// (up to the sign of exact zeros) without a d x d product per leapfrog step.
+inline bool metric_is_identity(int kind, int64_t d, const double* A) {
+    if (kind != kMetricDense) return false;
+    for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = 0; j < d; ++j)
+            if (A[i * d + j] != (i == j ? 1.0 : 0.0)) return false;
+    return true;
+}
+
 // p ~ N(0, M): d standard normals in index order, then scaled (diagonal) or back-substituted.
 FASTMC_INLINE void metric_momentum(Rng& rng, int kind, int64_t d, const double* F, double* p) {
     if (kind == kMetricDiag) {
