@@ -139,11 +139,14 @@ def fastmc_nuts_runs(name, reps=REPS, backend=BACKEND, n_warmup=1000, n_samples=
     x0 = np.zeros(mix.dim)
     metric = "dense" if name == "T3" else "diag"
     nuts(mix, x0, 5, n_warmup=5, metric=metric, chains=chains, seed=0, backend=backend, warn=False)  # compile
-    # One untimed full-size run first: on this VM a core that has been idle runs at about half speed
-    # for its first ~100 ms of work (traced per chain: the worker thread's chain took 16 ms instead
-    # of 8 for the first 5-7 calls of a process).  NumPyro's core is warmed by its compilation.
-    nuts(mix, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed - 1, backend=backend,
-         warn=False)
+    # Untimed full-size runs for at least 0.3 s first: on this VM a core that has been idle runs at
+    # about half speed for its first ~100 ms of work (traced per chain: the worker thread's chain
+    # took 16 ms instead of 8 for the first 5-7 calls of a process). NumPyro's core is warmed by
+    # its compilation (15-30 s).
+    t_end = time.perf_counter() + 0.3
+    while time.perf_counter() < t_end:
+        nuts(mix, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed - 1, backend=backend,
+             warn=False)
     out = []
     for rep in range(reps):
         r, wall = _timed(lambda: nuts(mix, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains,
