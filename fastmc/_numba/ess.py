@@ -168,6 +168,25 @@ def ess_add_lags(cov, m, n, have, want, acm):
         acm[t] /= float(m)
 
 
+MORE_LAGS = -3.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ess_lag_block(cov, m, n, have, want, acm, chain_mean, var, rho, relative, lag_cap):
+    """With the chains' autocovariances of lags [have, want) in cov: adds them to acm and runs
+    Geyer's sequence. Returns the ESS, NEED_FFT (more than lag_cap lags needed) or MORE_LAGS.
+    var (2,) holds the between/within variances, computed with the first block."""
+    ess_add_lags(cov, m, n, have, want, acm)
+    if have == 0:
+        var[0], var[1] = ess_variances(chain_mean, m, n, acm[0])
+    tau = geyer_tau(acm, want, n, var[0], var[1], rho)
+    if tau != NEED_FFT:
+        return ess_from_tau(tau, m * n, relative)
+    if want >= lag_cap:
+        return NEED_FFT
+    return MORE_LAGS
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean, st):
     """Direct path for one (m, n) block of g(x) on one worker; NEED_FFT if more than max_lag lags
@@ -179,22 +198,16 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
     if d != NOT_DEGENERATE:
         return d
     lag_cap = min(max_lag + 1, n)
+    var = np.empty(2)
     have = 0
     want = min(LAG_BLOCK, lag_cap)  # a block of lags at a time
-    mean_var = 0.0
-    var_plus = 0.0
     while True:
         for c in range(m):
             autocov_lags_centered(centred[c], n, have, want, cov[c])
-        ess_add_lags(cov, m, n, have, want, acm)
-        if have == 0:
-            mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
+        r = ess_lag_block(cov, m, n, have, want, acm, chain_mean, var, rho, relative, lag_cap)
+        if r != MORE_LAGS:
+            return r
         have = want
-        tau = geyer_tau(acm, have, n, mean_var, var_plus, rho)
-        if tau != NEED_FFT:
-            return ess_from_tau(tau, m * n, relative)
-        if have >= lag_cap:
-            return NEED_FFT
         want = min(have + LAG_BLOCK, lag_cap)
 
 
@@ -210,22 +223,16 @@ def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, c
     if d != NOT_DEGENERATE:
         return d
     lag_cap = min(max_lag + 1, n)
+    var = np.empty(2)
     have = 0
     want = min(LAG_BLOCK, lag_cap)
-    mean_var = 0.0
-    var_plus = 0.0
     while True:
         for c in prange(m):
             autocov_lags_centered(centred[c], n, have, want, cov[c])
-        ess_add_lags(cov, m, n, have, want, acm)
-        if have == 0:
-            mean_var, var_plus = ess_variances(chain_mean, m, n, acm[0])
+        r = ess_lag_block(cov, m, n, have, want, acm, chain_mean, var, rho, relative, lag_cap)
+        if r != MORE_LAGS:
+            return r
         have = want
-        tau = geyer_tau(acm, have, n, mean_var, var_plus, rho)
-        if tau != NEED_FFT:
-            return ess_from_tau(tau, m * n, relative)
-        if have >= lag_cap:
-            return NEED_FFT
         want = min(have + LAG_BLOCK, lag_cap)
 
 
