@@ -28,7 +28,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     if (rng_state.size() != chains * 4) throw std::invalid_argument("rng_state must have shape (chains, 4)");
     py::array_t<double> draws({chains, n, d}), lp({chains, n}), acc({chains, n}), en({chains, n}),
         steps({chains, n}), final_step(chains);
-    I64Array depth({chains, n}), nleap({chains, n}), ngrad(chains);
+    I64Array depth({chains, n}), nleap({chains, n}), ngrad(chains), done(chains);
     py::array_t<uint8_t> div({chains, n}), nonf({chains, n}), moved({chains, n});
     // copies, updated in place by the kernel
     py::array_t<double> A(std::vector<py::ssize_t>(inv_metric.shape(), inv_metric.shape() + inv_metric.ndim()));
@@ -39,7 +39,8 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pacc = acc.mutable_data(),
            *pen = en.mutable_data(), *pst = steps.mutable_data(), *pfs = final_step.mutable_data(),
            *pA = A.mutable_data();
-    int64_t *pdep = depth.mutable_data(), *pnl = nleap.mutable_data(), *png = ngrad.mutable_data();
+    int64_t *pdep = depth.mutable_data(), *pnl = nleap.mutable_data(), *png = ngrad.mutable_data(),
+            *pdone = done.mutable_data();
     uint8_t *pdiv = div.mutable_data(), *pnf = nonf.mutable_data(), *pmv = moved.mutable_data();
     uint64_t* pstate = st.mutable_data();
     const double *px0 = x0.data(), *ps0 = step0.data();
@@ -51,7 +52,8 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
             std::vector<double> work(static_cast<size_t>(fastmc::adapt_work_size(d, metric_kind, max_depth)));
             std::vector<double> twork(static_cast<size_t>(mix.work_size()));
             fastmc::AdaptOut out{pd + c * n * d, plp + c * n, pacc + c * n, pen + c * n, pst + c * n,
-                                 pdep + c * n, pnl + c * n, pdiv + c * n, pnf + c * n, pmv + c * n, pfs + c, png + c};
+                                 pdep + c * n, pnl + c * n, pdiv + c * n, pnf + c * n, pmv + c * n, pfs + c, png + c,
+                                 pdone + c};
             fastmc::adaptive_chain(mix, px0 + c * d, n_warmup, n_samples, pph, ps0[c], cfg, pA + c * m,
                                    pstate + 4 * c, out, work.data(), twork.data());
         });
@@ -61,7 +63,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     r["step_size"] = steps, r["tree_depth"] = depth, r["n_leapfrog"] = nleap, r["divergent"] = div;
     r["nonfinite"] = nonf, r["moved"] = moved;
     r["final_step"] = final_step, r["inv_metric"] = A, r["rng_state"] = st, r["n_grad"] = ngrad;
-    r["error"] = error;
+    r["n_done"] = done, r["error"] = error;
     return r;
 }
 

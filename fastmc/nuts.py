@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
                   base_window, max_treedepth, n_leapfrog, warn, backend, n_threads):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``)."""
-    from .samplers import _check_target, _n_threads, _run_numba, _start_points
+    from .samplers import _check_target, _n_threads, _start_points
 
     target = _check_target(target)
     d = target.dim
@@ -139,16 +140,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     args = (x, n_warmup, n, phase, steps, A, state, _TRANSITION[sampler], max_depth, n_leap, kind,
             adapt_step_size, delta, gamma, kappa, t0)
     t_start = time.perf_counter()
-    target._reset()
-    if backend == "cpp":
-        r = _backend.core().adaptive(target._cpp_spec(), *args, threads)
-        if r["error"] is not None:  # a Python target raised: the engine ran on, rejecting; report it
-            raise r["error"]
-    else:
-        from ._numba.adapt import adaptive_run
-
-        nt = target._numba_target()
-        r = _run_numba(adaptive_run, threads, nt.logp_grad, nt.make_work, nt.tdata, *args)
+    r = _run_engine(target, backend, threads, args)
     wall = time.perf_counter() - t_start
     adapted = AdaptedState(metric, r["final_step"], r["inv_metric"], r["draws"][:, -1, :].copy(), r["rng_state"],
                            seed)
@@ -177,9 +169,61 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     result.n_grad_evals = r["n_grad"]  # all gradient evaluations of the run, warm-up included
     result.warmup = warm
     result.state = adapted
-    if warn:
+    # transitions done per chain, counted from the start of the kept draws (negative: stopped in warm-up)
+    result.n_done = np.asarray(r["n_done"], dtype=np.int64) - n_warmup
+    stopped = bool(np.any(result.n_done < n))
+    if r["error"] is not None:
+        c = r["failed_chain"]
+        err = r["error"]
+        err.add_note(f"fastmc: raised by the target in chain {c} at iteration {int(r['n_done'][c])} (warm-up "
+                     f"included); the draws done so far are on this exception as .partial_result (chains "
+                     f"0..{c}, valid up to n_done per chain, which counts from the first kept draw)")
+        err.partial_result = result
+        raise err
+    if stopped:
+        warnings.warn(f"the target stopped sampling early: kept iterations done per chain "
+                      f"{np.maximum(result.n_done, 0).tolist()} of {n}; the draws after that are NaN",
+                      RuntimeWarning, stacklevel=3)
+    elif warn:
         warn_after_sampling(result, max_treedepth=max_depth if sampler == "nuts" else None, stacklevel=4)
     return result
+
+
+def _run_engine(target, backend, threads, args):
+    """The warm-up engine over all chains: its dict of outputs, with the rows after a chain's
+    n_done (the target asked to stop) set to NaN / 0. A Python target runs the chains one by one
+    (it holds the GIL anyway), so the chain whose function raised is known and the later chains
+    are not started: then ``failed_chain`` is set and the outputs hold chains 0..failed_chain."""
+    from .samplers import _run_numba
+
+    target._reset()
+    if backend != "cpp":
+        from ._numba.adapt import adaptive_run
+
+        nt = target._numba_target()
+        r = _run_numba(adaptive_run, threads, nt.logp_grad, nt.stop, nt.make_work, nt.tdata, *args)
+        r["error"] = None
+    elif target.kind != "python":
+        r = _backend.core().adaptive(target._cpp_spec(), *args, threads)
+    else:
+        x, rest = args[0], args[1:]
+        per_chain = (3, 4, 5)  # step0 (chains,), inv_metric (chains, ...), rng_state (chains, 4) in rest
+        parts = []
+        for c in range(x.shape[0]):
+            sub = [a[c:c + 1] if i in per_chain else a for i, a in enumerate(rest)]
+            parts.append(_backend.core().adaptive(target._cpp_spec(), x[c:c + 1], *sub, 1))
+            if parts[-1]["error"] is not None:
+                break
+        r = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
+        r["error"] = parts[-1]["error"]
+        r["failed_chain"] = len(parts) - 1
+    chains, total = r["draws"].shape[:2]
+    for c in np.flatnonzero(np.asarray(r["n_done"]) < total):
+        t = int(r["n_done"][c])
+        for v in r.values():
+            if isinstance(v, np.ndarray) and v.shape[:2] == (chains, total):
+                v[c, t:] = np.nan if v.dtype.kind == "f" else 0
+    return r
 
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
@@ -239,7 +283,17 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         ``divergent`` (chains, n_samples); ``sample_stats["tree_depth"]``,
         ``sample_stats["n_leapfrog"]``, ``sample_stats["step_size"]`` (chains, n_samples);
         ``ebfmi`` (chains,); ``n_grad_evals`` (chains,) over the whole run; ``warmup`` (a
-        SamplingResult of the warm-up iterations or None); ``state`` (:class:`AdaptedState`).
+        SamplingResult of the warm-up iterations or None); ``state`` (:class:`AdaptedState`);
+        ``n_done`` (chains,) kept iterations done (``n_samples`` unless the target stopped the
+        run; negative when it stopped during warm-up).
+
+    Raises
+    ------
+    Exception
+        Whatever a Python target raised, with the chain and iteration in a note and the draws done
+        so far as ``.partial_result`` (chains 0..failed chain; rows after ``n_done`` are NaN). A
+        C function's negative return instead ends every chain after its current iteration, with a
+        RuntimeWarning.
 
     Notes
     -----

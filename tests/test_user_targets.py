@@ -240,6 +240,45 @@ def test_python_exception_stops_with_partial_draws():
     np.testing.assert_array_equal(part.draws[0], clean.draws[0])
 
 
+def test_negative_return_stops_nuts_and_keeps_draws(backend):
+    t = fastmc.Target.from_cfunc(stops_beyond_3, 1, check_gradient=False)
+    with pytest.warns(RuntimeWarning, match="stopped sampling early"):
+        r = fastmc.nuts(t, [0.0], 100_000, n_warmup=100, chains=2, seed=1, backend=backend)
+    assert np.all(r.n_done < 100_000)
+    for c in range(2):
+        k = max(int(r.n_done[c]), 0)
+        assert np.all(r.draws[c, :k, 0] <= 3.0) and np.all(np.isfinite(r.draws[c, :k]))
+        assert np.all(np.isnan(r.draws[c, k:])) and not r.accepted[c, k:].any()
+        assert np.all(r.sample_stats["n_leapfrog"][c, k:] == 0)
+
+
+def test_python_exception_in_nuts_keeps_partial_draws():
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] > 3000:
+            raise ZeroDivisionError("boom")
+        return -0.5 * float(x @ x), -x
+
+    t = fastmc.Target.from_python(flaky, 2, check_gradient=False)
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        fastmc.nuts(t, np.zeros(2), 200, n_warmup=100, chains=3, seed=1)
+    exc = info.value
+    part = exc.partial_result
+    c = part.draws.shape[0] - 1
+    assert any(f"chain {c} at iteration" in n for n in exc.__notes__)
+    assert part.n_done[c] < 200 and np.all(part.n_done[:c] == 200)
+    k = max(int(part.n_done[c]), 0)
+    assert np.all(np.isfinite(part.draws[c, :k])) and np.all(np.isnan(part.draws[c, k:]))
+    # the chains before the failing one are intact: identical to a clean run's
+    clean = fastmc.nuts(fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2), np.zeros(2), 200,
+                        n_warmup=100, chains=c, seed=1, warn=False)
+    np.testing.assert_array_equal(part.draws[:c], clean.draws)
+
+
 def test_python_logp_only_for_rwmh_and_not_for_hmc():
     t = fastmc.Target.from_python(logp=lambda x: -0.5 * float(x @ x), dim=2)
     if "cpp" in fastmc.available_backends():

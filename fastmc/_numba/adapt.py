@@ -57,10 +57,11 @@ def _run_metric(kind, d, A, F, ones):
 
 
 @njit_fn
-def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
+def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
                    kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
                    step_size, depth, n_leap, divergent, nonfinite, moved, scalars, counts, twork):
-    """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad."""
+    """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad,
+    counts[1] = transitions done (all unless ``stop(tdata)`` turned true: draws after it are unset)."""
     d = x0.shape[0]
     m = d if kind == 0 else d * d
     q = np.empty(d)
@@ -87,7 +88,11 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
         eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)
         da_restart(da, math.log(10.0 * eps))
     n_total = n_warmup + n_samples
+    n_done = n_total
     for t in range(n_total):
+        if stop(tdata):
+            n_done = t
+            break
         if transition == TRANSITION_NUTS:
             lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, max_depth,
                                                         nw, twork)
@@ -95,6 +100,9 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
             lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr,
                                                               n_leapfrog, nw, twork)
         n_grad += nl
+        if stop(tdata):
+            n_done = t
+            break
         mv = False
         for i in range(d):
             draws[t, i] = q[i]
@@ -127,13 +135,14 @@ def adaptive_chain(logp_grad, tdata, x0, n_warmup, n_samples, phase, step0, tran
             eps = da_final_step(da)
     scalars[0] = eps
     counts[0] = n_grad
+    counts[1] = n_done
 
 
 _par = njit_fn_parallel
 
 
 @_par
-def _adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, step0, A, state, transition,
+def _adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, A, state, transition,
                   max_depth, n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
     chains, d = x0.shape
     n = n_warmup + n_samples
@@ -148,27 +157,27 @@ def _adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, s
     nonf = np.empty((chains, n), dtype=np.uint8)
     moved = np.empty((chains, n), dtype=np.uint8)
     final_step = np.empty((chains, 1))
-    ngrad = np.empty((chains, 1), dtype=np.int64)
+    counts = np.empty((chains, 2), dtype=np.int64)
     for c in numba.prange(chains):
         twork = make_work(tdata)
-        adaptive_chain(logp_grad, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
+        adaptive_chain(logp_grad, stop, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
                        n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c], state[c], draws[c], lp[c],
-                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], moved[c], final_step[c], ngrad[c], twork)
-    return draws, lp, acc, en, steps, depth, nleap, div, nonf, moved, final_step[:, 0].copy(), ngrad[:, 0].copy()
+                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], moved[c], final_step[c], counts[c], twork)
+    return draws, lp, acc, en, steps, depth, nleap, div, nonf, moved, final_step[:, 0].copy(), counts[:, 0].copy(), counts[:, 1].copy()
 
 
-def adaptive_run(logp_grad, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
+def adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
                  transition, max_depth, n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
     """Same arguments and result dict as the C++ ``adaptive`` (without n_threads)."""
     chains = x0.shape[0]
     A = np.ascontiguousarray(inv_metric, dtype=np.float64).reshape(chains, -1).copy()
     state = np.ascontiguousarray(rng_state, dtype=np.uint64).copy()
-    out = _adaptive_run(logp_grad, make_work, tdata, x0, np.int64(n_warmup), np.int64(n_samples),
+    out = _adaptive_run(logp_grad, stop, make_work, tdata, x0, np.int64(n_warmup), np.int64(n_samples),
                         np.ascontiguousarray(phase, dtype=np.uint8), np.ascontiguousarray(step0, dtype=np.float64),
                         A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog), np.int64(kind),
                         bool(adapt_step), float(delta), float(gamma), float(kappa), float(t0))
     keys = ("draws", "log_density", "accept_stat", "energy", "step_size", "tree_depth", "n_leapfrog", "divergent",
-            "nonfinite", "moved", "final_step", "n_grad")
+            "nonfinite", "moved", "final_step", "n_grad", "n_done")
     r = dict(zip(keys, out))
     r["inv_metric"] = A.reshape(np.shape(inv_metric))
     r["rng_state"] = state

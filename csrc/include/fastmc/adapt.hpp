@@ -43,6 +43,7 @@ struct AdaptOut {
     uint8_t* moved;      // (n_total,) the draw differs from the previous one (x0 before the first)
     double* final_step;  // scalar
     int64_t* n_grad;     // scalar: all gradient evaluations, step-size searches included
+    int64_t* n_done;     // scalar: transitions completed (n_total unless the target asked to stop)
 };
 
 inline int64_t adapt_work_size(int64_t d, int kind, int64_t max_depth) {
@@ -130,12 +131,16 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         da.restart(std::log(10.0 * eps));
     }
     const int64_t n_total = n_warmup + n_samples;
-    for (int64_t t = 0; t < n_total; ++t) {
+    // a target that asks to stop (a C function's negative return, a Python exception) ends the
+    // chain before the transition it interrupted is recorded: draws [0, t) stay valid
+    int64_t t = 0;
+    for (; t < n_total && !target.stop_requested(); ++t) {
         const TransitionStats st =
             cfg.transition == kTransitionNuts
                 ? nuts_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
                 : static_hmc_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.n_leapfrog, tw, twork);
         n_grad += st.n_leapfrog;
+        if (target.stop_requested()) break;
         const double* prev = t == 0 ? x0 : out.draws + (t - 1) * d;
         bool moved = false;
         for (int64_t i = 0; i < d; ++i) {
@@ -167,6 +172,7 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         if (t == n_warmup - 1 && cfg.adapt_step) eps = da.final_step();
     }
     (void)m;
+    *out.n_done = t;
     *out.final_step = eps;
     *out.n_grad = n_grad;
     for (int i = 0; i < 4; ++i) rng_state[i] = rng.s[i];
