@@ -194,7 +194,7 @@ def _run_engine(target, backend, threads, args):
     n_done (the target asked to stop) set to NaN / 0. A Python target runs the chains one by one
     (it holds the GIL anyway), so the chain whose function raised is known and the later chains
     are not started: then ``failed_chain`` is set and the outputs hold chains 0..failed_chain."""
-    from .samplers import _run_numba
+    from .samplers import _clear_after_done, _run_numba
 
     target._reset()
     if backend != "cpp":
@@ -217,12 +217,7 @@ def _run_engine(target, backend, threads, args):
         r = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
         r["error"] = parts[-1]["error"]
         r["failed_chain"] = len(parts) - 1
-    chains, total = r["draws"].shape[:2]
-    for c in np.flatnonzero(np.asarray(r["n_done"]) < total):
-        t = int(r["n_done"][c])
-        for v in r.values():
-            if isinstance(v, np.ndarray) and v.shape[:2] == (chains, total):
-                v[c, t:] = np.nan if v.dtype.kind == "f" else 0
+    _clear_after_done(r)
     return r
 
 

@@ -129,14 +129,18 @@ def _run(sampler, target, backend, threads, x, *args):
         out["error"] = parts[-1]["error"]
         out["failed_chain"] = len(parts) - 1
     out["wall"] = time.perf_counter() - t0
-    # rows after a chain's n_done (the target stopped sampling) hold NaN / False, never stale memory
+    _clear_after_done(out)
+    return out
+
+
+def _clear_after_done(out):
+    """Rows after a chain's n_done (the target stopped sampling) hold NaN / 0, never stale memory."""
     chains, total = out["draws"].shape[:2]
     for c in np.flatnonzero(np.asarray(out["n_done"]) < total):
         t = int(out["n_done"][c])
         for v in out.values():
             if isinstance(v, np.ndarray) and v.shape[:2] == (chains, total):
                 v[c, t:] = np.nan if v.dtype.kind == "f" else 0
-    return out
 
 
 def _finish(res: SamplingResult, out: dict) -> SamplingResult:
