@@ -75,11 +75,16 @@ def _proposal(scale, d: int):
 
 def _run_numba(fn, n_threads, *args):
     import numba
+    from numba.core.errors import NumbaExperimentalFeatureWarning
 
     old = numba.get_num_threads()
     numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        return fn(*args)
+        # the kernels take the target's compiled functions as arguments on purpose (one kernel for
+        # every target): Numba's note that first-class functions are experimental is not for users
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+            return fn(*args)
     finally:
         numba.set_num_threads(old)
 
