@@ -168,12 +168,15 @@ def warn_after_sampling(result, *, max_treedepth: int | None = None, stacklevel:
         except ImportError:
             pass
         else:
-            r = rhat(result.draws, method="rank")
-            if np.nanmax(r) > 1.01:
-                msgs.append(f"R-hat above 1.01 (max {np.nanmax(r):.3f}): the chains have not mixed")
-            e = ess(result.draws, method="bulk")
-            if np.nanmin(e) < 100 * result.n_chains:
-                msgs.append(f"bulk ESS {np.nanmin(e):.0f} (smallest over dimensions) is below 100 per chain "
+            # NaN (constant draws) is reported by rhat / ess themselves; judge the other dimensions
+            r = np.asarray(rhat(result.draws, method="rank"), dtype=float)
+            r = r[np.isfinite(r)]
+            if r.size and r.max() > 1.01:
+                msgs.append(f"R-hat above 1.01 (max {r.max():.3f}): the chains have not mixed")
+            e = np.asarray(ess(result.draws, method="bulk"), dtype=float)
+            e = e[np.isfinite(e)]
+            if e.size and e.min() < 100 * result.n_chains:
+                msgs.append(f"bulk ESS {e.min():.0f} (smallest over dimensions) is below 100 per chain "
                             f"({100 * result.n_chains} for {result.n_chains} chains): draw more")
     for m in msgs:
         warnings.warn(m, SamplingWarning, stacklevel=stacklevel)
