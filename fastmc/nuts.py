@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 
 from . import _backend
-from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, require_finite
+from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise
 from .adaptation import AdaptedState, rng_states, warmup_schedule, warn_after_sampling
 from .results import SamplingResult
 
@@ -84,7 +83,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
                   base_window, max_treedepth, n_leapfrog, warn, backend, n_threads):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``)."""
-    from .samplers import _check_target, _n_threads, _start_points
+    from .samplers import _check_target, _finish, _n_threads, _start_points
 
     target = _check_target(target)
     d = target.dim
@@ -169,24 +168,9 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     result.n_grad_evals = r["n_grad"]  # all gradient evaluations of the run, warm-up included
     result.warmup = warm
     result.state = adapted
-    # transitions done per chain, counted from the start of the kept draws (negative: stopped in warm-up)
-    result.n_done = np.asarray(r["n_done"], dtype=np.int64) - n_warmup
-    stopped = bool(np.any(result.n_done < n))
-    if r["error"] is not None:
-        c = r["failed_chain"]
-        err = r["error"]
-        err.add_note(f"fastmc: raised by the target in chain {c} at iteration {int(r['n_done'][c])} (warm-up "
-                     f"included); the draws done so far are on this exception as .partial_result (chains "
-                     f"0..{c}, valid up to n_done per chain, which counts from the first kept draw)")
-        err.partial_result = result
-        raise err
-    if stopped:
-        warnings.warn(f"the target stopped sampling early: kept iterations done per chain "
-                      f"{np.maximum(result.n_done, 0).tolist()} of {n}; the draws after that are NaN",
-                      RuntimeWarning, stacklevel=3)
-    elif warn:
+    if warn and r["error"] is None and np.all(r["n_done"] == n_warmup + n):
         warn_after_sampling(result, max_treedepth=max_depth if sampler == "nuts" else None, stacklevel=4)
-    return result
+    return _finish(result, r, n_warmup=n_warmup, stacklevel=4)
 
 
 def _run_engine(target, backend, threads, args):
@@ -194,7 +178,7 @@ def _run_engine(target, backend, threads, args):
     n_done (the target asked to stop) set to NaN / 0. A Python target runs the chains one by one
     (it holds the GIL anyway), so the chain whose function raised is known and the later chains
     are not started: then ``failed_chain`` is set and the outputs hold chains 0..failed_chain."""
-    from .samplers import _clear_after_done, _run_numba
+    from .samplers import _clear_after_done, _one_chain_at_a_time, _run_numba
 
     target._reset()
     if backend != "cpp":
@@ -206,17 +190,10 @@ def _run_engine(target, backend, threads, args):
     elif target.kind != "python":
         r = _backend.core().adaptive(target._cpp_spec(), *args, threads)
     else:
-        x, rest = args[0], args[1:]
-        per_chain = (3, 4, 5)  # step0 (chains,), inv_metric (chains, ...), rng_state (chains, 4) in rest
-        parts = []
-        for c in range(x.shape[0]):
-            sub = [a[c:c + 1] if i in per_chain else a for i, a in enumerate(rest)]
-            parts.append(_backend.core().adaptive(target._cpp_spec(), x[c:c + 1], *sub, 1))
-            if parts[-1]["error"] is not None:
-                break
-        r = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
-        r["error"] = parts[-1]["error"]
-        r["failed_chain"] = len(parts) - 1
+        x, n_warmup, n, phase, steps, A, state, *config = args
+        r = _one_chain_at_a_time(
+            lambda c: _backend.core().adaptive(target._cpp_spec(), x[c:c + 1], n_warmup, n, phase, steps[c:c + 1],
+                                               A[c:c + 1], state[c:c + 1], *config, 1), x.shape[0])
     _clear_after_done(r)
     return r
 

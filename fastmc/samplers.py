@@ -118,23 +118,31 @@ def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
 
 
 def _run(sampler, target, backend, threads, x, *args):
-    """Run all chains; a Python target runs them one by one (it holds the GIL anyway), so the
-    chain whose function raised is known."""
+    """Run all chains (a Python target's one by one: :func:`_one_chain_at_a_time`)."""
     target._reset()
     t0 = time.perf_counter()
     if target.kind != "python":
         out = _call_kernel(sampler, target, backend, threads, x, 0, args)
     else:
-        parts = []
-        for c in range(x.shape[0]):
-            parts.append(_call_kernel(sampler, target, backend, 1, x[c:c + 1], c, args))
-            if parts[-1]["error"] is not None:
-                break
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
-        out["error"] = parts[-1]["error"]
-        out["failed_chain"] = len(parts) - 1
+        out = _one_chain_at_a_time(lambda c: _call_kernel(sampler, target, backend, 1, x[c:c + 1], c, args),
+                                   x.shape[0])
     out["wall"] = time.perf_counter() - t0
     _clear_after_done(out)
+    return out
+
+
+def _one_chain_at_a_time(run_chain, chains):
+    """For a Python target (it holds the GIL anyway): run_chain(c) for c = 0, 1, ... until one
+    returns an error, so the chain whose function raised is known and later chains never start.
+    The outputs of chains 0..failed_chain, concatenated, with ``error`` and ``failed_chain``."""
+    parts = []
+    for c in range(chains):
+        parts.append(run_chain(c))
+        if parts[-1]["error"] is not None:
+            break
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
+    out["error"] = parts[-1]["error"]
+    out["failed_chain"] = len(parts) - 1
     return out
 
 
@@ -148,29 +156,23 @@ def _clear_after_done(out):
                 v[c, t:] = np.nan if v.dtype.kind == "f" else 0
 
 
-def _finish(res: SamplingResult, out: dict) -> SamplingResult:
-    """Return the result, or raise the target's exception with the draws done so far attached."""
-    res.n_done = np.asarray(out["n_done"])
+def _finish(res: SamplingResult, out: dict, n_warmup: int = 0, stacklevel: int = 3) -> SamplingResult:
+    """Return the result, or raise the target's exception with the draws done so far attached.
+    out["n_done"] counts iterations from the start of the run; ``res.n_done`` from the first kept
+    draw (``n_warmup`` earlier). ``stacklevel`` points a warning at the user's call."""
+    res.n_done = np.asarray(out["n_done"]) - n_warmup
     n = res.n_samples
     err = out.get("error")
     if err is None:
         if np.any(res.n_done < n):
             warnings.warn(f"the target stopped sampling early: iterations done per chain {res.n_done.tolist()} of "
-                          f"{n}; the draws after that are NaN", RuntimeWarning, stacklevel=3)
+                          f"{n}; the draws after that are NaN", RuntimeWarning, stacklevel=stacklevel)
         return res
+    # out holds chains 0..failed_chain only (_one_chain_at_a_time)
     c = out["failed_chain"]
     t = int(out["n_done"][c])
-    keep = slice(0, c + 1)
-    for name in ("draws", "log_density", "accepted", "accept_prob", "energy", "divergent"):
-        v = getattr(res, name)
-        if v is not None:
-            setattr(res, name, v[keep])
-    for name in ("n_nonfinite", "n_grad_evals"):
-        v = getattr(res, name)
-        if v is not None:
-            setattr(res, name, v[keep])
-    res.n_done = res.n_done[keep]
-    err.add_note(f"fastmc: raised by the target in chain {c} at iteration {t}; the draws done so far are on "
+    where = f"iteration {t} (warm-up included)" if n_warmup else f"iteration {t}"
+    err.add_note(f"fastmc: raised by the target in chain {c} at {where}; the draws done so far are on "
                  f"this exception as .partial_result (chains 0..{c}, valid up to n_done per chain)")
     err.partial_result = res
     raise err
