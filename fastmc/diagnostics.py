@@ -48,6 +48,7 @@ import numpy as np
 from scipy import stats
 
 from ._backend import core, resolve_backend
+from ._validation import as_positive_float
 
 __all__ = [
     "AutocorrError",
@@ -733,6 +734,8 @@ def integrated_time(x, c=5, tol=50, quiet=False):
         If ``draws <= tol * tau`` for some dimension and ``quiet`` is False; its ``tau``
         attribute carries the estimate.
     """
+    c = as_positive_float("c", c)
+    tol = as_positive_float("tol", tol)
     X, scalar = _as_draws(x)
     d, m, n = X.shape
     rho = np.moveaxis(autocorr(np.moveaxis(X, 0, 2)), 2, 0).mean(axis=1)  # (d, n)

@@ -388,6 +388,10 @@ def test_bad_arguments():
         D.mcse(x, "sd", sd_variant="r")
     with pytest.raises(ValueError, match="backend"):
         D.ess(x, backend="fortran")
+    with pytest.raises(ValueError, match="c must be finite and > 0"):
+        D.integrated_time(x, c=-1)
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        D.integrated_time(x, tol="50")
 
 
 @pytest.mark.parametrize("threads, draws", [(1, 4_001), (2, 4_001), (3, 4_001), (2, 100_001)])
