@@ -8,6 +8,7 @@
 
 #include "fastmc/cfunc_target.hpp"
 #include "fastmc/mixture.hpp"
+#include "fastmc/scratch.hpp"
 #include "py_target.hpp"
 
 namespace py = pybind11;

@@ -49,8 +49,8 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     with_target(target, &error, [&](const auto& mix) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(fastmc::adapt_work_size(d, metric_kind, max_depth)));
-            std::vector<double> twork(static_cast<size_t>(mix.work_size()));
+            fastmc::Scratch work(fastmc::adapt_work_size(d, metric_kind, max_depth));
+            fastmc::Scratch twork(mix.work_size());
             fastmc::AdaptOut out{pd + c * n * d, plp + c * n, pacc + c * n, pen + c * n, pst + c * n,
                                  pdep + c * n, pnl + c * n, pdiv + c * n, pnf + c * n, pmv + c * n, pfs + c, png + c,
                                  pdone + c};

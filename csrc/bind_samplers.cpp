@@ -36,7 +36,7 @@ static py::dict rwmh(const py::tuple& target, const CArray& x0, int64_t n_warmup
     with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(fastmc::rwmh_work_size(d) + tgt.work_size()));
+            fastmc::Scratch work(fastmc::rwmh_work_size(d) + tgt.work_size());
             fastmc::RwmhOut out{pd + c * total * d, plp + c * total, pa + c * total, pnf + c, pdone + c,
                                 pad + c * d * d, pak + c};
             fastmc::rwmh_chain(tgt, px0 + c * d, n_warmup, n, d, pprop, prop_kind, cfg, inv_temp, seed,
@@ -66,7 +66,7 @@ static py::dict hmc(const py::tuple& target, const CArray& x0, int64_t n, double
     with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            std::vector<double> work(static_cast<size_t>(6 * d + tgt.work_size()));
+            fastmc::Scratch work(fastmc::hmc_work_size(d) + tgt.work_size());
             fastmc::HmcOut out{pd + c * n * d, plp + c * n, pa + c * n, pap + c * n,
                                pen + c * n, pdv + c * n, png + c, pnf + c, pdone + c};
             fastmc::hmc_chain(tgt, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed,
@@ -92,7 +92,7 @@ static py::tuple target_logp_grad(const py::tuple& target, const CArray& X) {
     py::object error = py::none();
     with_target(target, &error, [&](const auto& tgt) {
         py::gil_scoped_release release;
-        std::vector<double> work(static_cast<size_t>(tgt.work_size()));
+        fastmc::Scratch work(tgt.work_size());
         for (py::ssize_t i = 0; i < n; ++i) plp[i] = tgt.logp_grad(px + i * d, pg + i * d, work.data());
     });
     if (!error.is_none()) {

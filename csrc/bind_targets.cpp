@@ -17,7 +17,7 @@ static py::array_t<double> mixture_logp(const CArray& logc, const CArray& means,
     const double* px = X.data();
     with_mixture(logc, means, prec, [&](const auto& mix) {
         py::gil_scoped_release release;
-        std::vector<double> work(static_cast<size_t>(mix.work_size()));
+        fastmc::Scratch work(mix.work_size());
         for (py::ssize_t i = 0; i < n; ++i) plp[i] = mix.logp(px + i * d, work.data());
     });
     return lp;

@@ -10,6 +10,20 @@ from ._validation import as_float_array, as_points, cholesky_or_raise, require_f
 __all__ = ["GaussianMixture", "default_mixture"]
 
 
+def _aligned(a):
+    """A C-contiguous float64 copy of ``a`` starting on a 64-byte boundary.
+
+    The kernels read the precision matrices four doubles at a time; from NumPy's 16-byte aligned
+    buffers, half of those loads straddle a cache line (T2 gradient 182 vs 196 ns).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    buf = np.empty(a.size + 8)
+    start = (-buf.ctypes.data % 64) // 8
+    out = buf[start:start + a.size].reshape(a.shape)
+    out[...] = a
+    return out
+
+
 class GaussianMixture:
     r"""A mixture of multivariate normals :math:`p(x) = \sum_k w_k N(x; \mu_k, \Sigma_k)`.
 
@@ -76,8 +90,8 @@ class GaussianMixture:
             logw = np.log(w) - np.log(total)  # not log(w / total): that underflows for tiny weights
         logc = logw - 0.5 * logdet - 0.5 * d * np.log(2.0 * np.pi)
         self._logc = np.ascontiguousarray(logc[keep])
-        self._kmeans = np.ascontiguousarray(mu[keep])
-        self._prec = np.ascontiguousarray(prec[keep])
+        self._kmeans = _aligned(mu[keep])
+        self._prec = _aligned(prec[keep])
 
     # ----------------------------------------------------------------- shape
     @property

@@ -13,6 +13,7 @@
 #include "metric.hpp"
 #include "nuts.hpp"
 #include "rng.hpp"
+#include "scratch.hpp"
 #include "static_hmc.hpp"
 #include "welford.hpp"
 
@@ -48,7 +49,7 @@ struct AdaptOut {
 
 inline int64_t adapt_work_size(int64_t d, int kind, int64_t max_depth) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
-    return 3 * d + 2 * m + 3 * d + nuts_work_size(d, max_depth) + static_hmc_work_size(d);
+    return 6 * pad4(d) + 3 * pad4(m) + nuts_work_size(d, max_depth) + static_hmc_work_size(d);
 }
 
 // Stan's heuristic: double (halve) eps while one leapfrog step from q with fresh momentum keeps
@@ -58,11 +59,12 @@ double init_step_size(const Target& target, Rng& rng, const double* q, const dou
                       int kind, const double* A, const double* F, double* w, double* twork, int64_t& n_grad) {
     const int64_t d = target.dim();
     if (!(eps > 0.0) || eps > 1e7) return eps;
+    const int64_t s = pad4(d);  // array stride
     double* qn = w;
-    double* p = w + d;
-    double* gn = w + 2 * d;
-    double* v = w + 3 * d;
-    double* u = w + 4 * d;
+    double* p = w + s;
+    double* gn = w + 2 * s;
+    double* v = w + 3 * s;
+    double* u = w + 4 * s;
     const double log08 = std::log(0.8);
     int direction = 0;
     for (int it = 0; it < 100; ++it) {
@@ -90,24 +92,28 @@ double init_step_size(const Target& target, Rng& rng, const double* q, const dou
     return eps;
 }
 
-// A (d,) or (d, d) in/out: the inverse metric. rng_state (4,) in/out. phase (n_warmup,).
+// A_io (d,) or (d, d) in/out: the inverse metric. rng_state (4,) in/out. phase (n_warmup,).
+// work: adapt_work_size, 64-byte aligned (Scratch), as is twork.
 template <class Target>
 void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, int64_t n_samples,
-                    const uint8_t* phase, double step0, const AdaptConfig& cfg, double* A, uint64_t* rng_state,
+                    const uint8_t* phase, double step0, const AdaptConfig& cfg, double* A_io, uint64_t* rng_state,
                     AdaptOut out, double* work, double* twork) {
     const int64_t d = target.dim();
     const int kind = cfg.metric_kind;
     const int64_t m = kind == kMetricDiag ? d : d * d;
     Rng rng(0, 0);
     for (int i = 0; i < 4; ++i) rng.s[i] = rng_state[i];
+    const int64_t s = pad4(d), ms = pad4(m);  // array strides
     double* q = work;
-    double* g = work + d;
-    double* delta = work + 2 * d;
-    double* F = work + 3 * d;
-    double* m2 = F + m;
-    double* mean = m2 + m;
-    double* ones = mean + 2 * d;
-    double* tw = ones + d;  // transition scratch
+    double* g = work + s;
+    double* delta = work + 2 * s;
+    double* F = work + 3 * s;
+    double* m2 = F + ms;
+    double* A = m2 + ms;  // the inverse metric, aligned: the leaves load it 4 lanes at a time
+    double* mean = A + ms;
+    double* ones = mean + 2 * s;
+    double* tw = ones + s;  // transition scratch
+    for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
     for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
     // the metric the transitions run with: A itself, or ones while a dense A is the identity
     int run_kind = kind;
@@ -171,7 +177,7 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         }
         if (t == n_warmup - 1 && cfg.adapt_step) eps = da.final_step();
     }
-    (void)m;
+    for (int64_t i = 0; i < m; ++i) A_io[i] = A[i];
     *out.n_done = t;
     *out.final_step = eps;
     *out.n_grad = n_grad;

@@ -9,6 +9,7 @@
 
 #include "leapfrog.hpp"
 #include "rng.hpp"
+#include "scratch.hpp"
 
 namespace fastmc {
 
@@ -26,6 +27,9 @@ struct HmcOut {
 
 constexpr double kMaxEnergyError = 1000.0;
 
+// work: hmc_work_size(d) + target.work_size(), 64-byte aligned (Scratch)
+inline int64_t hmc_work_size(int64_t d) { return 7 * pad4(d); }
+
 template <class Target>
 void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, double step,
                int64_t n_leapfrog, const double* inv_mass, double inv_temp, uint64_t seed,
@@ -33,17 +37,21 @@ void hmc_chain(const Target& target, const double* x0, int64_t n, int64_t d_rt, 
     const int64_t d = target.dim();  // == d_rt; a constant for small fixed-size targets
     (void)d_rt;
     Rng rng(seed, chain);
+    const int64_t s = pad4(d);  // array stride
     double* q = work;
-    double* g = work + d;
-    double* qn = work + 2 * d;
-    double* gn = work + 3 * d;
-    double* p = work + 4 * d;
-    double* sd = work + 5 * d;
-    double* twork = work + 6 * d;
+    double* g = work + s;
+    double* qn = work + 2 * s;
+    double* gn = work + 3 * s;
+    double* p = work + 4 * s;
+    double* sd = work + 5 * s;
+    double* im = work + 6 * s;  // inv_mass, aligned for the leapfrog's vector loads
+    double* twork = work + 7 * s;
     for (int64_t i = 0; i < d; ++i) {
         q[i] = x0[i];
         sd[i] = 1.0 / std::sqrt(inv_mass[i]);
+        im[i] = inv_mass[i];
     }
+    inv_mass = im;
     double lp = target.logp_grad(q, g, twork);
     int64_t n_grad = 1, nonfinite = 0, t = 0;
     for (; t < n; ++t) {

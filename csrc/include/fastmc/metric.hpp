@@ -144,7 +144,8 @@ FASTMC_INLINE double metric_kick_energy(int kind, int64_t d, const double* __res
             s4 = fma4(pi, vi, s4);
         }
     }
-    double s[4];
+    if (i == d) return 0.5 * hsum4(s4);  // no tail: (s0 + s1) + (s2 + s3) from the register
+    alignas(32) double s[4];
     lanes4(s4, s);
     for (; i < d; ++i) {
         p[i] += half * g[i];

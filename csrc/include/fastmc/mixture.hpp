@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "linalg.hpp"
+#include "scratch.hpp"
 
 namespace fastmc {
 
@@ -22,22 +23,26 @@ struct Mixture {
     int64_t dim() const { return D > 0 ? D : d_rt; }
     // A mixture never asks to stop; the sampler's check compiles away.
     static constexpr bool stop_requested() { return false; }
-    // work: K*d (P_k delta_k) + d (delta) + K (component terms)
-    int64_t work_size() const { return K * dim() + dim() + K; }
+    // work (64-byte aligned, Scratch): K arrays z_k = P_k delta_k, delta, the K component terms;
+    // arrays start every s = pad4(d) doubles
+    int64_t work_size() const { return (K + 1) * pad4(dim()) + K; }
 
-    // a_k into work[K*d + d + k], z_k = P_k (x - mu_k) into work[k*d ...].
+    // a_k into work[(K + 1) s + k], z_k = P_k (x - mu_k) into work[k s ...].
     inline void components(const double* x, double* work) const {
-        const int64_t d = dim();
-        double* delta = work + K * d;
-        double* a = delta + d;
+        const int64_t d = dim(), s = pad4(d);
+        double* delta = work + K * s;
+        double* a = delta + s;
         for (int64_t k = 0; k < K; ++k) {
             const double* mu = means + k * d;
-            double* zk = work + k * d;
+            double* zk = work + k * s;
             for (int64_t i = 0; i < d; ++i) delta[i] = x[i] - mu[i];
             symv<D>(prec + k * d * d, delta, zk, d);
             a[k] = logc[k] - 0.5 * dot4(delta, zk, d);
         }
     }
+
+    double* terms(double* work) const { return work + (K + 1) * pad4(dim()); }
+    const double* terms(const double* work) const { return work + (K + 1) * pad4(dim()); }
 
     // a_k -> exp(a_k - max) in place (the max term is exactly 1, so its exp is skipped);
     // returns the sum, and the max through m.
@@ -54,12 +59,12 @@ struct Mixture {
 
     // grad = -sum_k r_k z_k with r_k = e_k / s.
     inline void gather_grad(const double* work, double s, double* grad) const {
-        const int64_t d = dim();
-        const double* e = work + K * d + d;
+        const int64_t d = dim(), st = pad4(d);
+        const double* e = terms(work);
         for (int64_t i = 0; i < d; ++i) grad[i] = 0.0;
         for (int64_t k = 0; k < K; ++k) {
             const double nr = -(e[k] / s);
-            const double* zk = work + k * d;
+            const double* zk = work + k * st;
             for (int64_t i = 0; i < d; ++i) grad[i] = std::fma(nr, zk[i], grad[i]);
         }
     }
@@ -67,14 +72,14 @@ struct Mixture {
     inline double logp(const double* x, double* work) const {
         components(x, work);
         double m;
-        const double s = exp_shifted(work + K * dim() + dim(), m);
+        const double s = exp_shifted(terms(work), m);
         return m + std::log(s);
     }
 
     inline double logp_grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
-        const double s = exp_shifted(work + K * dim() + dim(), m);
+        const double s = exp_shifted(terms(work), m);
         gather_grad(work, s, grad);
         return m + std::log(s);
     }
@@ -83,7 +88,7 @@ struct Mixture {
     inline void grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
-        const double s = exp_shifted(work + K * dim() + dim(), m);
+        const double s = exp_shifted(terms(work), m);
         gather_grad(work, s, grad);
     }
 };

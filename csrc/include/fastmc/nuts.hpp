@@ -34,6 +34,7 @@
 #include "linalg.hpp"
 #include "metric.hpp"
 #include "rng.hpp"
+#include "scratch.hpp"
 
 namespace fastmc {
 
@@ -67,7 +68,7 @@ FASTMC_INLINE double lane_sum(const double (&s)[4]) { return (s[0] + s[1]) + (s[
 // Six dots: check c's momentum sum with its velocities x[c] and y[c].
 struct UturnAcc3 {
     D4 s[6] = {zero4(), zero4(), zero4(), zero4(), zero4(), zero4()};
-    double t[6][4];
+    alignas(32) double t[6][4];  // 32-byte stores at a random stack offset split cache lines
     FASTMC_INLINE void add(D4 r0, D4 r1, D4 r2, D4 x0, D4 y0, D4 x1, D4 y1, D4 x2, D4 y2) {
         s[0] = fma4(x0, r0, s[0]);
         s[1] = fma4(y0, r0, s[1]);
@@ -200,7 +201,7 @@ FASTMC_INLINE bool record_end_check(double* __restrict se, double* __restrict ve
         b4 = fma4(vi, rho, b4);
     }
     if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
-    double a[4], b[4];
+    alignas(32) double a[4], b[4];
     lanes4(a4, a);
     lanes4(b4, b);
     for (; i < d; ++i) {
@@ -222,7 +223,8 @@ FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int6
     for (; i < d; ++i) R[i] += p[i];
 }
 
-inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return 16 * d + 5 * (max_depth + 1) * d; }
+// Arrays of the scratch start every pad4(d) doubles (32-byte aligned in an aligned buffer).
+inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (16 + 5 * (max_depth + 1)) * pad4(d); }
 
 // q, g, lp: the current state (updated in place to the selected one). F: metric factor.
 template <class Target>
@@ -231,22 +233,23 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                                 double* twork) {
     const int64_t d = target.dim();
     const int64_t L = max_depth + 1;
+    const int64_t s = pad4(d);  // array stride
     double* qe = w;  // trajectory ends, row 0 forward, row 1 backward: (q, p, g, v = A p, u = A g)
-    double* pe = w + 2 * d;
-    double* ge = w + 4 * d;
-    double* ve = w + 6 * d;
-    double* ue = w + 8 * d;
-    double* qx = w + 10 * d;  // the second buffer of selected / candidate states
-    double* gx = w + 11 * d;
-    double* po = w + 12 * d;  // momentum and velocity of the end a subtree extends
-    double* vo = w + 13 * d;
-    double* rho = w + 14 * d;  // momentum sum of the tree
-    double* R = w + 15 * d;    // running momentum sum of the subtree
-    double* Sb = w + 16 * d;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
-    double* Sn = Sb + L * d;
-    double* Vb = Sn + L * d;
-    double* Se = Vb + L * d;  // first-half-ending leaves: S_n, velocity
-    double* Ve = Se + L * d;
+    double* pe = w + 2 * s;
+    double* ge = w + 4 * s;
+    double* ve = w + 6 * s;
+    double* ue = w + 8 * s;
+    double* qx = w + 10 * s;  // the second buffer of selected / candidate states
+    double* gx = w + 11 * s;
+    double* po = w + 12 * s;  // momentum and velocity of the end a subtree extends
+    double* vo = w + 13 * s;
+    double* rho = w + 14 * s;  // momentum sum of the tree
+    double* R = w + 15 * s;    // running momentum sum of the subtree
+    double* Sb = w + 16 * s;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
+    double* Sn = Sb + L * s;
+    double* Vb = Sn + L * s;
+    double* Se = Vb + L * s;  // first-half-ending leaves: S_n, velocity
+    double* Ve = Se + L * s;
     const double inf = std::numeric_limits<double>::infinity();
 
     // the selected state and the subtree's candidate: two buffers whose roles swap (no copies)
@@ -263,8 +266,8 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
 #define FASTMC_NUTS_DRAW(k, acc)               \
     pi = F[i + k] * rng.normal();              \
     vi = A[i + k] * pi;                        \
-    pe[i + k] = pe[d + i + k] = rho[i + k] = pi; \
-    ve[i + k] = ve[d + i + k] = vi;            \
+    pe[i + k] = pe[s + i + k] = rho[i + k] = pi; \
+    ve[i + k] = ve[s + i + k] = vi;            \
     acc = std::fma(pi, vi, acc);
             FASTMC_NUTS_DRAW(0, s0)
             FASTMC_NUTS_DRAW(1, s1)
@@ -280,16 +283,16 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     } else {
         metric_momentum(rng, kind, d, F, pe);
         kin0 = metric_start(kind, d, A, pe, g, ve, ue);
-        copy4(pe + d, pe, d);
-        copy4(ve + d, ve, d);
+        copy4(pe + s, pe, d);
+        copy4(ve + s, ve, d);
         copy4(rho, pe, d);
-        copy4(ue + d, ue, d);
+        copy4(ue + s, ue, d);
     }
     const double H0 = -lp + kin0;
     copy4(qe, q, d);
-    copy4(qe + d, q, d);
+    copy4(qe + s, q, d);
     copy4(ge, g, d);
-    copy4(ge + d, g, d);
+    copy4(ge + s, g, d);
     double m_tree = 0.0, s_tree = 1.0;  // tree weight exp(m_tree) s_tree, relative to exp(-H0)
     double lp_s = lp, h_sample = H0, sum_metro = 0.0;
     int64_t depth = 0, n_leap = 0;
@@ -298,11 +301,11 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     while (depth < max_depth) {
         const int e = rng.uniform() > 0.5 ? 0 : 1;
         const double eps_s = e == 0 ? eps : -eps;
-        double* qw = qe + e * d;
-        double* pw = pe + e * d;
-        double* gw = ge + e * d;
-        double* vw = ve + e * d;
-        double* uw = ue + e * d;
+        double* qw = qe + e * s;
+        double* pw = pe + e * s;
+        double* gw = ge + e * s;
+        double* vw = ve + e * s;
+        double* uw = ue + e * s;
         copy4(po, pw, d);
         copy4(vo, vw, d);
         double lpw = 0.0;
@@ -345,12 +348,12 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 h_c = h;
             }
             if (n == 0) {  // the running sum starts here: S_0 = 0, R = S_1 = 0 + p
-                record_first(Sb + depth * d, Sn + depth * d, Vb + depth * d, R, pw, vw, d);
+                record_first(Sb + depth * s, Sn + depth * s, Vb + depth * s, R, pw, vw, d);
                 continue;
             }
             if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
                 const int64_t j = ctz64(uint64_t(n));
-                record_start(Sb + j * d, Sn + j * d, Vb + j * d, R, pw, vw, d);
+                record_start(Sb + j * s, Sn + j * s, Vb + j * s, R, pw, vw, d);
                 continue;
             }
             const int64_t c = ctz64(uint64_t(n + 1));
@@ -358,15 +361,15 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             // T >= 1: the level-1 node [n - 1, n] ends here, checked in the same pass as the record
             const int64_t j1 = n == 1 ? depth : ctz64(uint64_t(n - 1));
             if (T < depth)  // ends the first half of a node of level T + 1
-                valid = record_end_check<true>(Se + T * d, Ve + T * d, R, pw, vw, Vb + j1 * d, Sb + j1 * d, d);
+                valid = record_end_check<true>(Se + T * s, Ve + T * s, R, pw, vw, Vb + j1 * s, Sb + j1 * s, d);
             else
-                valid = record_end_check<false>(nullptr, nullptr, R, pw, vw, Vb + j1 * d, Sb + j1 * d, d);
+                valid = record_end_check<false>(nullptr, nullptr, R, pw, vw, Vb + j1 * s, Sb + j1 * s, d);
             for (int64_t k = 2; k <= T && valid; ++k) {
                 const int64_t a = n + 1 - (int64_t(1) << k);  // the node's first leaf
                 const int64_t ja = a == 0 ? depth : ctz64(uint64_t(a));
                 const int64_t h1 = k - 1;  // slot of the midpoint m and of m - 1
-                valid = uturn_node3(Vb + ja * d, vw, Vb + h1 * d, Ve + h1 * d, R, Sb + ja * d, Sn + h1 * d,
-                                    Se + h1 * d, d);
+                valid = uturn_node3(Vb + ja * s, vw, Vb + h1 * s, Ve + h1 * s, R, Sb + ja * s, Sn + h1 * s,
+                                    Se + h1 * s, d);
             }
             if (!valid) break;
         }
@@ -396,7 +399,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         }
         const int f = 1 - e;
         const bool persist =
-            uturn_join3(ve + f * d, vw, Vb + sub_depth * d, vo, rho, R, Sn + sub_depth * d, po, d);
+            uturn_join3(ve + f * s, vw, Vb + sub_depth * s, vo, rho, R, Sn + sub_depth * s, po, d);
         add_to(rho, R, d);
         if (!persist) break;
     }

@@ -8,21 +8,23 @@
 #include "metric.hpp"
 #include "nuts.hpp"
 #include "rng.hpp"
+#include "scratch.hpp"
 
 namespace fastmc {
 
-inline int64_t static_hmc_work_size(int64_t d) { return 5 * d; }
+inline int64_t static_hmc_work_size(int64_t d) { return 5 * pad4(d); }
 
 template <class Target>
 TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
                                       double eps, int kind, const double* A, const double* F,
                                       int64_t n_leapfrog, double* w, double* twork) {
     const int64_t d = target.dim();
+    const int64_t s = pad4(d);  // array stride
     double* qn = w;
-    double* p = w + d;
-    double* gn = w + 2 * d;
-    double* v = w + 3 * d;
-    double* u = w + 4 * d;
+    double* p = w + s;
+    double* gn = w + 2 * s;
+    double* v = w + 3 * s;
+    double* u = w + 4 * s;
     metric_momentum(rng, kind, d, F, p);
     const double h0 = -lp + metric_start(kind, d, A, p, g, v, u);
     for (int64_t i = 0; i < d; ++i) {
