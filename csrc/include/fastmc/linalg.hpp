@@ -132,18 +132,17 @@ FASTMC_INLINE void copy4(double* __restrict dst, const double* __restrict src, i
 }
 
 // a . b with four interleaved partial sums (lane i % 4), the tail into lane 0, then
-// (s0 + s1) + (s2 + s3): short dependency chains, and a fixed order for both twins.
+// (s0 + s1) + (s2 + s3): short dependency chains, and a fixed order for both twins. The four
+// sums are the lanes of one D4 (GCC left the scalar form scalar: 4x the instructions).
 FASTMC_INLINE double dot4(const double* __restrict a, const double* __restrict b, int64_t n) {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    D4 s4 = zero4();
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 = std::fma(a[i], b[i], s0);
-        s1 = std::fma(a[i + 1], b[i + 1], s1);
-        s2 = std::fma(a[i + 2], b[i + 2], s2);
-        s3 = std::fma(a[i + 3], b[i + 3], s3);
-    }
-    for (; i < n; ++i) s0 = std::fma(a[i], b[i], s0);
-    return (s0 + s1) + (s2 + s3);
+    for (; i + 4 <= n; i += 4) s4 = fma4(load4(a + i), load4(b + i), s4);
+    if (i == n) return hsum4(s4);
+    alignas(32) double s[4];
+    lanes4(s4, s);
+    for (; i < n; ++i) s[0] = std::fma(a[i], b[i], s[0]);
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 }  // namespace fastmc
