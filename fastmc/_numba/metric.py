@@ -64,11 +64,11 @@ def metric_momentum(s, kind, d, F, p):
         return
     for i in range(d):
         p[i] = rng_normal(s)
-    for i in range(d - 1, -1, -1):
-        acc = p[i]
-        for j in range(i + 1, d):
-            acc = fma(-F[j * d + i], p[j], acc)
-        p[i] = acc / F[i * d + i]
+    for j in range(d - 1, -1, -1):  # by columns of L^T: each p_i sums its terms in decreasing j
+        pj = p[j] / F[j * d + j]
+        p[j] = pj
+        for i in range(j):
+            p[i] = fma(F[j * d + i], -pj, p[i])
 
 
 @njit_inline
