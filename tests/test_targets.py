@@ -142,6 +142,23 @@ def test_type_errors():
         mix.logpdf([1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize("d", [2, 20, 100])
+def test_single_gaussian_gradient_is_the_general_one(rng, d):
+    """With one component the C++ kernel writes the gradient before the quadratic form is known
+    (a shortcut that must give gather_grad's bits): equal to the Numba twin bit for bit, and to
+    -P (x - mu) from NumPy."""
+    if set(fastmc.available_backends()) != {"cpp", "numba"}:
+        pytest.skip("needs both backends")
+    mix = _random_mixture(rng, d, K=1)
+    X = mix.sample(30, seed=5) + 3.0 * rng.standard_normal((30, d))
+    lp_c, g_c = mix.logpdf_and_grad(X, backend="cpp")
+    lp_n, g_n = mix.logpdf_and_grad(X, backend="numba")
+    np.testing.assert_array_equal(lp_c, lp_n)
+    np.testing.assert_array_equal(g_c, g_n)
+    P = np.linalg.inv(mix.covs[0])
+    np.testing.assert_allclose(g_c, -(X - mix.means[0]) @ P, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("d", [3, 8, 12, 16, 19, 24, 28, 32, 36])
 def test_compiled_sizes_agree_with_numba_and_scipy(rng, d):
     """The C++ module fixes small dimensions at compile time (d <= 4, multiples of 4 up to 32):

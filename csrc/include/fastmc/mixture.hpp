@@ -79,8 +79,9 @@ struct Mixture {
     inline double logp_grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
+        if (K == 1) single_grad(work, grad);
         const double s = exp_shifted(terms(work), m);
-        gather_grad(work, s, grad);
+        if (K != 1 || !(s == 1.0)) gather_grad(work, s, grad);
         return m + std::log(s);
     }
 
@@ -88,8 +89,19 @@ struct Mixture {
     inline void grad(const double* x, double* grad, double* work) const {
         components(x, work);
         double m;
+        if (K == 1) single_grad(work, grad);
         const double s = exp_shifted(terms(work), m);
-        gather_grad(work, s, grad);
+        if (K != 1 || !(s == 1.0)) gather_grad(work, s, grad);
+    }
+
+    // A single component (any Gaussian): s is exactly 1 unless the quadratic form is NaN, and
+    // gather_grad then writes fma(-(1 / 1), z, 0). Writing fma(-1, z, 0) before the quadratic form
+    // is known takes its fma chain (25 deep at d = 100) off every gradient's critical path
+    // (T3 NUTS 1.5% faster); the callers fall back to gather_grad when s is not 1, so the bits
+    // are always gather_grad's, as in the Numba twin.
+    inline void single_grad(const double* work, double* grad) const {
+        const int64_t d = dim();
+        for (int64_t i = 0; i < d; ++i) grad[i] = std::fma(-1.0, work[i], 0.0);
     }
 };
 
