@@ -81,15 +81,24 @@ def _as_nonneg_int(name, value):
 
 def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric,
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
-                  base_window, max_treedepth, n_leapfrog, warn, backend, n_threads):
-    """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``)."""
+                  base_window, max_treedepth, n_leapfrog, warn, backend, n_threads, integration_time=None,
+                  max_leapfrog=1):
+    """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
+    Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
+    ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
+    transition's eps."""
     from .samplers import _check_target, _finish, _n_threads, _start_points
 
     target = _check_target(target)
     d = target.dim
     n = as_int("n_samples", n_samples, minimum=1)
     max_depth = as_int("max_treedepth", max_treedepth, minimum=1)
-    n_leap = as_int("n_leapfrog", n_leapfrog, minimum=1)
+    if (n_leapfrog is None) == (integration_time is None):
+        raise ValueError("give exactly one of n_leapfrog and integration_time")
+    # the kernels' encoding: integration time 0 means n_leapfrog steps
+    n_leap = 0 if n_leapfrog is None else as_int("n_leapfrog", n_leapfrog, minimum=1)
+    int_time = 0.0 if integration_time is None else as_positive_float("integration_time", integration_time)
+    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
     delta = _as_open_unit("target_accept", target_accept)
     gamma = as_positive_float("gamma", gamma)
     kappa = as_positive_float("kappa", kappa)
@@ -136,8 +145,8 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     x = _start_points(target, x0, chains)
     phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
     kind = 1 if metric == "dense" else 0
-    args = (x, n_warmup, n, phase, steps, A, state, _TRANSITION[sampler], max_depth, n_leap, kind,
-            adapt_step_size, delta, gamma, kappa, t0)
+    args = (x, n_warmup, n, phase, steps, A, state, _TRANSITION[sampler], max_depth, n_leap, int_time, max_leap,
+            kind, adapt_step_size, delta, gamma, kappa, t0)
     t_start = time.perf_counter()
     r = _run_engine(target, backend, threads, args)
     wall = time.perf_counter() - t_start
@@ -147,14 +156,19 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                     term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size)
     if sampler == "hmc":
-        settings["n_leapfrog"] = n_leap
         del settings["max_treedepth"]
+        if int_time > 0.0:
+            settings.update(integration_time=int_time, max_leapfrog=max_leap)
+        else:
+            settings["n_leapfrog"] = n_leap
+
     def part(lo, hi):
         dr = r["draws"][:, lo:hi]
         moved = r["moved"][:, lo:hi].view(bool)  # the draw differs from the one before (x0 first)
         stats = dict(step_size=r["step_size"][:, lo:hi])
         if sampler == "nuts":
-            stats.update(tree_depth=r["tree_depth"][:, lo:hi], n_leapfrog=r["n_leapfrog"][:, lo:hi])
+            stats["tree_depth"] = r["tree_depth"][:, lo:hi]
+        stats["n_leapfrog"] = r["n_leapfrog"][:, lo:hi]  # leapfrog steps (gradients) of each transition
         # trajectories that reached a non-finite energy (rejected for static HMC, ended for NUTS)
         n_nonfinite = r["nonfinite"][:, lo:hi].sum(axis=1, dtype=np.int64)
         return SamplingResult(sampler, np.ascontiguousarray(dr), r["log_density"][:, lo:hi], moved,

@@ -46,8 +46,9 @@ class SamplingResult:
         return from a C function, or a Python exception); the rows after n_done are NaN
         (False for flags), and a warning says so.
     sample_stats : dict, optional
-        Further per-draw statistics, each (chains, n): NUTS ``tree_depth`` and ``n_leapfrog``,
-        and ``step_size`` for adapted runs.
+        Further per-draw statistics, each (chains, n), of runs through the warm-up engine (NUTS,
+        and HMC with warm-up or ``resume``): ``step_size``, ``n_leapfrog`` (leapfrog steps of the
+        transition) and, for NUTS, ``tree_depth``.
     warmup : SamplingResult, optional
         The warm-up iterations (``n_warmup > 0``), with their own draws and statistics; never mixed
         into ``draws``.

@@ -273,10 +273,21 @@ def _adapted_scales(adapted, kinds, d):
     return out
 
 
-def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1, seed=None,
-        temperature=1.0, backend="auto", n_threads=None, n_warmup=0, metric="diag", target_accept=0.8,
-        warn=True, **adapt_kwargs) -> SamplingResult:
-    """Hamiltonian Monte Carlo with a fixed number of leapfrog steps, many chains in parallel.
+def _leapfrog_steps(integration_time: float, step: float, max_leapfrog: int) -> int:
+    """min(max_leapfrog, max(1, floor(integration_time / step))), from the same doubles as
+    ``static_hmc_steps`` in csrc/include/fastmc/static_hmc.hpp (which the warm-up engine calls
+    at every transition)."""
+    r = integration_time / step
+    if r >= float(max_leapfrog):
+        return max_leapfrog
+    return int(r) if r >= 1.0 else 1
+
+
+def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
+        inv_mass=None, chains=1, seed=None, temperature=1.0, backend="auto", n_threads=None, n_warmup=0,
+        metric="diag", target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
+    """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
+    many chains in parallel.
 
     Parameters
     ----------
@@ -288,8 +299,22 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
         Iterations per chain (all kept), >= 1.
     step_size : float
         Leapfrog step, > 0.
-    n_leapfrog : int
-        Leapfrog steps per iteration, >= 1.
+    n_leapfrog : int, optional
+        Leapfrog steps per iteration, >= 1. Give exactly one of ``n_leapfrog`` and
+        ``integration_time``.
+    integration_time : float, optional
+        Length of every trajectory in time, finite and > 0, as Stan's static HMC
+        (``engine=static int_time=...``, default 2*pi there): an iteration at step size eps takes
+        L = min(max_leapfrog, max(1, floor(integration_time / eps))) leapfrog steps. During
+        warm-up eps changes every iteration and L with it; after warm-up, and without warm-up,
+        both are fixed. Warm-up runs record L per iteration in ``sample_stats["n_leapfrog"]``;
+        a run without warm-up has it in ``settings["n_leapfrog"]``.
+    max_leapfrog : int
+        Cap on L with ``integration_time``, >= 1 (default 1024; unused with ``n_leapfrog``).
+        The initial step-size search and dual averaging can make eps orders of magnitude smaller
+        than its final value, mostly early in warm-up, and integration_time / eps has no bound:
+        the cap bounds the cost of one iteration, at the price of a trajectory shorter than
+        ``integration_time`` while eps * max_leapfrog < integration_time.
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
     chains, seed, temperature, backend, n_threads
@@ -299,7 +324,8 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
         Warm-up iterations (default 0: none). With ``n_warmup > 0`` the run adapts the step size
         (dual averaging from ``step_size`` toward ``target_accept``) and the metric as
         :func:`fastmc.nuts` does, returns the warm-up in ``result.warmup`` and the adapted state
-        in ``result.state``; it requires ``temperature=1``.
+        in ``result.state``; it requires ``temperature=1``. With ``integration_time`` the number of
+        leapfrog steps follows the step size (see above).
     metric : {"diag", "dense", "unit"}
         Metric adapted during warm-up (``inv_mass`` is its diagonal start value).
     target_accept : float
@@ -309,13 +335,15 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     **adapt_kwargs
         ``gamma``, ``kappa``, ``t0``, ``init_buffer``, ``term_buffer``, ``base_window``,
         ``adapt_step_size``, ``inv_metric``, ``resume``: see :func:`fastmc.nuts` (with ``resume``
-        the step size and metric come from the resumed state).
+        the step size and metric come from the resumed state; ``n_leapfrog`` or
+        ``integration_time`` is the one given to this call, and may differ from the earlier run's).
 
     Returns
     -------
     SamplingResult
         Also ``accept_prob``, ``energy``, ``divergent`` (chains, n) and ``n_grad_evals``
-        (chains,).
+        (chains,). Warm-up runs add ``sample_stats["step_size"]`` and
+        ``sample_stats["n_leapfrog"]`` (chains, n), ``warmup`` and ``state`` as :func:`fastmc.nuts`.
 
     Notes
     -----
@@ -327,7 +355,15 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     chains = as_int("chains", chains, minimum=1)
     inv_temp = 1.0 / as_positive_float("temperature", temperature)
     step = as_positive_float("step_size", step_size)
-    L = as_int("n_leapfrog", n_leapfrog, minimum=1)
+    if n_leapfrog is not None and integration_time is not None:
+        raise ValueError("give exactly one of n_leapfrog and integration_time, not both")
+    if n_leapfrog is None and integration_time is None:
+        raise ValueError("give exactly one of n_leapfrog and integration_time (neither was given)")
+    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
+    if integration_time is None:
+        L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1), None
+    else:
+        L, int_time = None, as_positive_float("integration_time", integration_time)
     if as_int("n_warmup", n_warmup, minimum=0) > 0 or adapt_kwargs.get("resume") is not None:
         from .nuts import _run_adaptive
 
@@ -341,8 +377,9 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
                   adapt_step_size=True, inv_metric=inv_mass, resume=None)
         kw.update(adapt_kwargs)
         return _run_adaptive("hmc", target, x0, n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
-                             step_size=None if kw["resume"] is not None else step, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
-                             warn=warn, backend=backend, n_threads=n_threads, **kw)
+                             step_size=None if kw["resume"] is not None else step, target_accept=target_accept,
+                             max_treedepth=1, n_leapfrog=L, integration_time=int_time, max_leapfrog=max_leap, warn=warn,
+                             backend=backend, n_threads=n_threads, **kw)
     if adapt_kwargs:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(adapt_kwargs)} (only with n_warmup > 0)")
     d = target.dim
@@ -362,10 +399,14 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog, inv_mass=None, chains=1
     x = _start_points(target, x0, chains)
     if not target.has_grad:
         raise TypeError("hmc needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
+    if int_time is not None:  # no warm-up: one step size, so one L for the whole run
+        L = _leapfrog_steps(int_time, step, max_leap)
     out = _run("hmc", target, backend, threads, x, n, step, L, im, inv_temp, seed)
     wall = out["wall"]
     settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,
                     n_samples=n, n_threads=threads)
+    if int_time is not None:
+        settings.update(integration_time=int_time, max_leapfrog=max_leap)
     res = SamplingResult("hmc", out["draws"], out["log_density"], out["accepted"].view(bool), out["n_nonfinite"],
                          wall, seed, backend, settings, accept_prob=out["accept_prob"], energy=out["energy"],
                          divergent=out["divergent"].view(bool), n_grad_evals=out["n_grad"])

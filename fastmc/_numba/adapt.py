@@ -9,7 +9,7 @@ from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
 from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
-from .static_hmc import static_hmc_transition
+from .static_hmc import static_hmc_steps, static_hmc_transition
 from .welford import welford_add, welford_metric, welford_reset
 
 TRANSITION_NUTS = 0
@@ -58,10 +58,13 @@ def _run_metric(kind, d, A, F, ones):
 
 @njit_fn
 def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
-                   kind, adapt_step, delta, gamma, kappa, t0, A, s, draws, log_density, accept_stat, energy,
-                   step_size, depth, n_leap, divergent, nonfinite, moved, scalars, counts, twork):
+                   integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A, s, draws,
+                   log_density, accept_stat, energy, step_size, depth, n_leap, divergent, nonfinite, moved, scalars,
+                   counts, twork):
     """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad,
-    counts[1] = transitions done (all unless ``stop(tdata)`` turned true: draws after it are unset)."""
+    counts[1] = transitions done (all unless ``stop(tdata)`` turned true: draws after it are unset).
+    Static HMC takes n_leapfrog steps, or static_hmc_steps(integration_time, eps, max_leapfrog) at
+    each transition's eps when integration_time > 0."""
     d = x0.shape[0]
     m = d if kind == 0 else d * d
     q = np.empty(d)
@@ -93,12 +96,14 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
         if stop(tdata):
             n_done = t
             break
+        # static HMC with an integration time: the steps for this transition's step size
+        n_lf = static_hmc_steps(integration_time, eps, max_leapfrog) if integration_time > 0.0 else n_leapfrog
         if transition == TRANSITION_NUTS:
             lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, max_depth,
                                                         nw, twork)
         else:
             lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr,
-                                                              n_leapfrog, nw, twork)
+                                                              n_lf, nw, twork)
         n_grad += nl
         if stop(tdata):
             n_done = t
@@ -143,7 +148,7 @@ _par = njit_fn_parallel
 
 @_par
 def _adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, A, state, transition,
-                  max_depth, n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
+                  max_depth, n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
     chains, d = x0.shape
     n = n_warmup + n_samples
     draws = np.empty((chains, n, d))
@@ -161,20 +166,23 @@ def _adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, ph
     for c in numba.prange(chains):
         twork = make_work(tdata)
         adaptive_chain(logp_grad, stop, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
-                       n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c], state[c], draws[c], lp[c],
-                       acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c], moved[c], final_step[c], counts[c], twork)
+                       n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c],
+                       state[c], draws[c], lp[c], acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c],
+                       moved[c], final_step[c], counts[c], twork)
     return draws, lp, acc, en, steps, depth, nleap, div, nonf, moved, final_step[:, 0].copy(), counts[:, 0].copy(), counts[:, 1].copy()
 
 
 def adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
-                 transition, max_depth, n_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
+                 transition, max_depth, n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma,
+                 kappa, t0):
     """Same arguments and result dict as the C++ ``adaptive`` (without n_threads)."""
     chains = x0.shape[0]
     A = np.ascontiguousarray(inv_metric, dtype=np.float64).reshape(chains, -1).copy()
     state = np.ascontiguousarray(rng_state, dtype=np.uint64).copy()
     out = _adaptive_run(logp_grad, stop, make_work, tdata, x0, np.int64(n_warmup), np.int64(n_samples),
                         np.ascontiguousarray(phase, dtype=np.uint8), np.ascontiguousarray(step0, dtype=np.float64),
-                        A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog), np.int64(kind),
+                        A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog),
+                        float(integration_time), np.int64(max_leapfrog), np.int64(kind),
                         bool(adapt_step), float(delta), float(gamma), float(kappa), float(t0))
     keys = ("draws", "log_density", "accept_stat", "energy", "step_size", "tree_depth", "n_leapfrog", "divergent",
             "nonfinite", "moved", "final_step", "n_grad", "n_done")

@@ -1,11 +1,22 @@
-"""One static HMC transition under a diagonal or dense metric.
-Twin: csrc/include/fastmc/static_hmc.hpp."""
+"""One static HMC transition under a diagonal or dense metric, and the number of steps for a
+fixed integration time. Twin: csrc/include/fastmc/static_hmc.hpp."""
 import math
 
-from ._jit import njit_fn
+import numpy as np
+
+from ._jit import njit, njit_fn
 from .metric import metric_leapfrog, metric_momentum, metric_start
 from .nuts import MAX_ENERGY_ERROR
 from .rng import rng_uniform
+
+
+@njit
+def static_hmc_steps(integration_time, eps, max_leapfrog):
+    """floor(T / eps) leapfrog steps, at least 1 and at most max_leapfrog (a NaN ratio gives 1)."""
+    r = integration_time / eps
+    if r >= max_leapfrog:
+        return max_leapfrog
+    return np.int64(r) if r >= 1.0 else np.int64(1)
 
 
 @njit_fn

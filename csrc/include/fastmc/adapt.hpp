@@ -23,11 +23,14 @@ constexpr int kTransitionNuts = 0;
 constexpr int kTransitionStatic = 1;
 
 struct AdaptConfig {
-    int transition;       // kTransitionNuts or kTransitionStatic
-    int64_t max_depth;    // NUTS
-    int64_t n_leapfrog;   // static HMC
-    int metric_kind;      // kMetricDiag or kMetricDense
-    bool adapt_step;      // dual averaging during warm-up
+    int transition;           // kTransitionNuts or kTransitionStatic
+    int64_t max_depth;        // NUTS
+    int64_t n_leapfrog;       // static HMC: leapfrog steps per transition, unless integration_time > 0
+    double integration_time;  // static HMC: > 0 for static_hmc_steps(integration_time, eps, max_leapfrog)
+                              // steps at each transition's eps; 0 for n_leapfrog steps
+    int64_t max_leapfrog;     // static HMC with integration_time: the cap on the steps
+    int metric_kind;          // kMetricDiag or kMetricDense
+    bool adapt_step;          // dual averaging during warm-up
     double delta, gamma, kappa, t0;
 };
 
@@ -141,10 +144,14 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
     // chain before the transition it interrupted is recorded: draws [0, t) stay valid
     int64_t t = 0;
     for (; t < n_total && !target.stop_requested(); ++t) {
+        // static HMC with an integration time: the steps for this transition's step size
+        const int64_t n_leap = cfg.integration_time > 0.0
+                                   ? static_hmc_steps(cfg.integration_time, eps, cfg.max_leapfrog)
+                                   : cfg.n_leapfrog;
         const TransitionStats st =
             cfg.transition == kTransitionNuts
                 ? nuts_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
-                : static_hmc_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.n_leapfrog, tw, twork);
+                : static_hmc_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, n_leap, tw, twork);
         n_grad += st.n_leapfrog;
         if (target.stop_requested()) break;
         const double* prev = t == 0 ? x0 : out.draws + (t - 1) * d;

@@ -1,6 +1,7 @@
 // One static HMC transition (a fixed number of leapfrog steps and a Metropolis correction)
 // under a diagonal or dense metric: the transition the warm-up engine runs for
-// fastmc.hmc(n_warmup > 0). Twin: fastmc/_numba/static_hmc.py.
+// fastmc.hmc(n_warmup > 0), and the number of steps for a fixed integration time.
+// Twin: fastmc/_numba/static_hmc.py.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -13,6 +14,16 @@
 namespace fastmc {
 
 inline int64_t static_hmc_work_size(int64_t d) { return 5 * pad4(d); }
+
+// Stan's static HMC with integration time T: L = floor(T / eps) leapfrog steps at step size eps,
+// at least 1 and at most max_leapfrog (the step-size search can shrink eps a lot, and T / eps is
+// unbounded). Compared as doubles before the cast, which then never overflows; a NaN ratio gives 1.
+// fastmc.samplers._leapfrog_steps computes the same for runs without warm-up.
+inline int64_t static_hmc_steps(double integration_time, double eps, int64_t max_leapfrog) {
+    const double r = integration_time / eps;
+    if (r >= static_cast<double>(max_leapfrog)) return max_leapfrog;
+    return r >= 1.0 ? static_cast<int64_t>(r) : 1;
+}
 
 template <class Target>
 TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
