@@ -100,9 +100,8 @@ def cost_per_gradient(name, backend=BACKEND, reps=COST_REPS, n_iter=4000, state=
         run_nuts = lambda: nuts(mix, x0, n_iter, n_warmup=0, step_size=s["hmc_eps"], metric="unit",  # noqa: E731
                                 chains=2, seed=1, backend=backend, warn=False, n_threads=1)
     else:
-        run_hmc = lambda: fastmc.hmc(mix, None, n_iter, step_size=1.0, n_leapfrog=s["hmc_L"],  # noqa: E731
-                                     chains=state.n_chains, metric=state.metric, resume=state, backend=backend,
-                                     n_threads=1, warn=False)
+        run_hmc = lambda: fastmc.hmc(mix, None, n_iter, n_leapfrog=s["hmc_L"], resume=state,  # noqa: E731
+                                     backend=backend, n_threads=1, warn=False)
         run_nuts = lambda: nuts(mix, None, n_iter, resume=state, backend=backend, warn=False,  # noqa: E731
                                 n_threads=1)
     run_hmc(), run_nuts()  # compiled, warm

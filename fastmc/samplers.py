@@ -283,9 +283,9 @@ def _leapfrog_steps(integration_time: float, step: float, max_leapfrog: int) -> 
     return int(r) if r >= 1.0 else 1
 
 
-def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
-        inv_mass=None, chains=1, seed=None, temperature=1.0, backend="auto", n_threads=None, n_warmup=0,
-        metric="diag", target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
+def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
+        inv_mass=None, chains=None, seed=None, temperature=1.0, backend="auto", n_threads=None, n_warmup=0,
+        metric=None, target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
     many chains in parallel.
 
@@ -298,7 +298,8 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=N
     n_samples : int
         Iterations per chain (all kept), >= 1.
     step_size : float
-        Leapfrog step, > 0.
+        Leapfrog step, > 0; required unless ``resume`` is given (then it defaults to the resumed
+        state's step size).
     n_leapfrog : int, optional
         Leapfrog steps per iteration, >= 1. Give exactly one of ``n_leapfrog`` and
         ``integration_time``.
@@ -318,16 +319,17 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=N
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
     chains, seed, temperature, backend, n_threads
-        As in :func:`rwmh`. The Metropolis correction uses H = U(q)/T + K(p), so the chain
-        targets pi^(1/T).
+        As in :func:`rwmh` (``chains`` defaults to 1, or to the resumed state's chains). The
+        Metropolis correction uses H = U(q)/T + K(p), so the chain targets pi^(1/T).
     n_warmup : int
         Warm-up iterations (default 0: none). With ``n_warmup > 0`` the run adapts the step size
         (dual averaging from ``step_size`` toward ``target_accept``) and the metric as
         :func:`fastmc.nuts` does, returns the warm-up in ``result.warmup`` and the adapted state
         in ``result.state``; it requires ``temperature=1``. With ``integration_time`` the number of
         leapfrog steps follows the step size (see above).
-    metric : {"diag", "dense", "unit"}
-        Metric adapted during warm-up (``inv_mass`` is its diagonal start value).
+    metric : {"diag", "dense", "unit"}, optional
+        Metric adapted during warm-up (``inv_mass`` is its diagonal start value); default
+        "diag", or the resumed state's metric.
     target_accept : float
         In (0, 1); Stan's default 0.8.
     warn : bool
@@ -352,9 +354,13 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=N
     """
     target = _check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
-    chains = as_int("chains", chains, minimum=1)
+    resume = adapt_kwargs.get("resume")
+    if chains is not None or resume is None:
+        chains = as_int("chains", 1 if chains is None else chains, minimum=1)
     inv_temp = 1.0 / as_positive_float("temperature", temperature)
-    step = as_positive_float("step_size", step_size)
+    if step_size is None and resume is None:
+        raise ValueError("step_size is required (a float > 0) unless resume is given")
+    step = None if step_size is None else as_positive_float("step_size", step_size)
     if n_leapfrog is not None and integration_time is not None:
         raise ValueError("give exactly one of n_leapfrog and integration_time, not both")
     if n_leapfrog is None and integration_time is None:
@@ -377,7 +383,7 @@ def hmc(target, x0, n_samples, *, step_size, n_leapfrog=None, integration_time=N
                   adapt_step_size=True, inv_metric=inv_mass, resume=None)
         kw.update(adapt_kwargs)
         return _run_adaptive("hmc", target, x0, n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
-                             step_size=None if kw["resume"] is not None else step, target_accept=target_accept,
+                             step_size=step, target_accept=target_accept,
                              max_treedepth=1, n_leapfrog=L, integration_time=int_time, max_leapfrog=max_leap, warn=warn,
                              backend=backend, n_threads=n_threads, **kw)
     if adapt_kwargs:

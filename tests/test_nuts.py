@@ -133,6 +133,20 @@ def test_draws_depend_only_on_seed_and_chain(backend):
     assert not np.array_equal(one.draws[0], one.draws[1])
 
 
+def test_hmc_resumes_a_dense_state_without_restating_it():
+    """hmc(resume=state) takes the metric, step size and chains from the state, as nuts does
+    (it used to default to metric="diag" and reject the (chains, d, d) inverse metric)."""
+    mix, _ = workload("T2")
+    warm = fastmc.hmc(mix, np.zeros(mix.dim), 5, step_size=0.3, n_leapfrog=6, n_warmup=100, metric="dense",
+                      chains=2, seed=9, warn=False)
+    r = fastmc.hmc(mix, None, 30, n_leapfrog=6, resume=warm.state, warn=False)
+    assert r.state.metric == "dense" and r.draws.shape == (2, 30, mix.dim)
+    np.testing.assert_array_equal(r.state.inv_metric, warm.state.inv_metric)
+    np.testing.assert_array_equal(r.sample_stats["step_size"], np.repeat(warm.state.step_size[:, None], 30, axis=1))
+    with pytest.raises(ValueError, match="step_size is required"):
+        fastmc.hmc(mix, np.zeros(mix.dim), 10, n_leapfrog=6)
+
+
 @pytest.mark.parametrize("sampler", ["nuts", "hmc", "hmc_time"])
 def test_resume_continues_exactly(backend, sampler):
     mix, _ = workload("T2")
@@ -141,10 +155,13 @@ def test_resume_continues_exactly(backend, sampler):
         run = lambda x, n, **kw: nuts(mix, x, n, chains=2, seed=8, backend=backend, warn=False, **kw)  # noqa: E731
     else:
         steps = dict(n_leapfrog=6) if sampler == "hmc" else dict(integration_time=2.5)
-        run = lambda x, n, **kw: fastmc.hmc(mix, x, n, step_size=0.3, chains=2, seed=8,  # noqa: E731
-                                            backend=backend, warn=False, **steps, **kw)
-    long = run(x0, 120, n_warmup=150)
-    first = run(x0, 50, n_warmup=150)
+        # a resumed hmc takes its chains, step size and metric from the state, as nuts does
+        run = lambda x, n, **kw: fastmc.hmc(mix, x, n, backend=backend, warn=False, **steps, **kw)  # noqa: E731
+        kw0 = dict(step_size=0.3, chains=2, seed=8)
+        long, first = run(x0, 120, n_warmup=150, **kw0), run(x0, 50, n_warmup=150, **kw0)
+    if sampler == "nuts":
+        long = run(x0, 120, n_warmup=150)
+        first = run(x0, 50, n_warmup=150)
     second = run(None, 70, resume=first.state)
     np.testing.assert_array_equal(np.concatenate([first.draws, second.draws], axis=1), long.draws)
     np.testing.assert_array_equal(second.state.rng_state, long.state.rng_state)
@@ -249,8 +266,8 @@ def test_t3_adapted_hmc_reproduces_moments():
                       metric="dense", chains=4, seed=24, backend=_fast_backend(), warn=False)
     eps = warm.warmup.sample_stats["step_size"]
     np.testing.assert_array_equal(warm.warmup.sample_stats["n_leapfrog"], _steps_for(2 * np.pi, eps, 1024))
-    r = fastmc.hmc(mix, None, 5000, step_size=0.1, integration_time=np.pi / 2, resume=warm.state, metric="dense",
-                   chains=4, backend=_fast_backend(), warn=False)
+    r = fastmc.hmc(mix, None, 5000, integration_time=np.pi / 2, resume=warm.state, backend=_fast_backend(),
+                   warn=False)
     assert np.all(r.sample_stats["n_leapfrog"] == np.floor(np.pi / 2 / warm.state.step_size)[:, None])
     assert r.divergent.sum() == 0
     _check_moments(r, mix)
