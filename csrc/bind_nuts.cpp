@@ -16,7 +16,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
                                  int64_t n_warmup, int64_t n_samples, const U8Array& phase, const CArray& step0,
                                  const CArray& inv_metric, const U64Array& rng_state, int transition,
                                  int64_t max_depth, int64_t n_leapfrog, double integration_time,
-                                 int64_t max_leapfrog, int metric_kind, bool adapt_step,
+                                 int64_t max_leapfrog, double jitter, int metric_kind, bool adapt_step,
                                  double delta, double gamma, double kappa, double t0, int64_t n_threads) {
     const int64_t d = target_dim(target);
     require_ndim(x0, 2, "x0");
@@ -36,7 +36,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     std::copy(inv_metric.data(), inv_metric.data() + chains * m, A.mutable_data());
     py::array_t<uint64_t> st({chains, int64_t(4)});
     std::copy(rng_state.data(), rng_state.data() + chains * 4, st.mutable_data());
-    const fastmc::AdaptConfig cfg{transition, max_depth, n_leapfrog, integration_time, max_leapfrog,
+    const fastmc::AdaptConfig cfg{transition, max_depth, n_leapfrog, integration_time, max_leapfrog, jitter,
                                   metric_kind, adapt_step, delta, gamma, kappa, t0};
     double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pacc = acc.mutable_data(),
            *pen = en.mutable_data(), *pst = steps.mutable_data(), *pfs = final_step.mutable_data(),
@@ -72,7 +72,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
 void register_nuts(py::module_& m) {
     m.def("adaptive", &adaptive, py::arg("target"), py::arg("x0"), py::arg("n_warmup"), py::arg("n_samples"), py::arg("phase"), py::arg("step0"),
           py::arg("inv_metric"), py::arg("rng_state"), py::arg("transition"), py::arg("max_depth"),
-          py::arg("n_leapfrog"), py::arg("integration_time"), py::arg("max_leapfrog"), py::arg("metric_kind"),
+          py::arg("n_leapfrog"), py::arg("integration_time"), py::arg("max_leapfrog"), py::arg("jitter"), py::arg("metric_kind"),
           py::arg("adapt_step"), py::arg("delta"), py::arg("gamma"), py::arg("kappa"), py::arg("t0"),
           py::arg("n_threads"));
 }

@@ -31,6 +31,15 @@ def _as_open_unit(name: str, value) -> float:
     return value
 
 
+def _as_unit_closed(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
 def _check_metric(metric) -> str:
     if not isinstance(metric, str):
         raise TypeError(f"metric must be one of {_METRICS}, got {type(metric).__name__}")
@@ -82,7 +91,7 @@ def _as_nonneg_int(name, value):
 def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric,
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
                   base_window, max_treedepth, n_leapfrog, warn, backend, n_threads, integration_time=None,
-                  max_leapfrog=1):
+                  max_leapfrog=1, step_size_jitter=0.0):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
@@ -99,6 +108,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     n_leap = 0 if n_leapfrog is None else as_int("n_leapfrog", n_leapfrog, minimum=1)
     int_time = 0.0 if integration_time is None else as_positive_float("integration_time", integration_time)
     max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
+    jitter = _as_unit_closed("step_size_jitter", step_size_jitter)
     delta = _as_open_unit("target_accept", target_accept)
     gamma = as_positive_float("gamma", gamma)
     kappa = as_positive_float("kappa", kappa)
@@ -146,7 +156,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
     kind = 1 if metric == "dense" else 0
     args = (x, n_warmup, n, phase, steps, A, state, _TRANSITION[sampler], max_depth, n_leap, int_time, max_leap,
-            kind, adapt_step_size, delta, gamma, kappa, t0)
+            jitter, kind, adapt_step_size, delta, gamma, kappa, t0)
     t_start = time.perf_counter()
     r = _run_engine(target, backend, threads, args)
     wall = time.perf_counter() - t_start
@@ -154,7 +164,8 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
                            seed)
     settings = dict(n_warmup=n_warmup, metric=metric, target_accept=delta, max_treedepth=max_depth, chains=chains,
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
-                    term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size)
+                    term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size,
+                    step_size_jitter=jitter)
     if sampler == "hmc":
         del settings["max_treedepth"]
         if int_time > 0.0:
@@ -214,7 +225,7 @@ def _run_engine(target, backend, threads, args):
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
-         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, warn=True, backend="auto",
+         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=0.0, warn=True, backend="auto",
          n_threads=None) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
@@ -255,6 +266,10 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         Dual-averaging constants (Stan: 0.05, 0.75, 10).
     init_buffer, term_buffer, base_window : int
         Stan's metric-adaptation windows (75, 50, 25), scaled down for short warm-ups.
+    step_size_jitter : float
+        Stan's ``stepsize_jitter``, in [0, 1] (default 0): every transition, warm-up included,
+        runs at eps * (1 + jitter * (2u - 1)) with u uniform from the chain's generator; dual
+        averaging adapts the nominal eps. ``sample_stats["step_size"]`` records the step used.
     warn : bool
         Emit :class:`~fastmc.adaptation.SamplingWarning` for divergences, tree-depth saturation,
         E-BFMI < 0.3, R-hat > 1.01 and bulk ESS < 100 per chain.
@@ -293,4 +308,5 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
                          step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
                          target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                          term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
-                         n_leapfrog=1, warn=warn, backend=backend, n_threads=n_threads)
+                         n_leapfrog=1, step_size_jitter=step_size_jitter, warn=warn, backend=backend,
+                         n_threads=n_threads)

@@ -336,7 +336,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         Post-sampling warnings (warm-up runs only), as in :func:`fastmc.nuts`.
     **adapt_kwargs
         ``gamma``, ``kappa``, ``t0``, ``init_buffer``, ``term_buffer``, ``base_window``,
-        ``adapt_step_size``, ``inv_metric``, ``resume``: see :func:`fastmc.nuts` (with ``resume``
+        ``adapt_step_size``, ``inv_metric``, ``resume``, ``step_size_jitter``: see
+        :func:`fastmc.nuts` (a non-zero ``step_size_jitter`` also works without warm-up; with
+        ``integration_time`` the steps follow the nominal step size, so the time jitters too, as in
+        Stan; with ``resume``
         the step size and metric come from the resumed state; ``n_leapfrog`` or
         ``integration_time`` is the one given to this call, and may differ from the earlier run's).
 
@@ -370,13 +373,16 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1), None
     else:
         L, int_time = None, as_positive_float("integration_time", integration_time)
-    if as_int("n_warmup", n_warmup, minimum=0) > 0 or adapt_kwargs.get("resume") is not None:
+    # warm-up, resume and step-size jitter run in the warm-up engine (jitter alone: with no warm-up)
+    engine = (as_int("n_warmup", n_warmup, minimum=0) > 0 or resume is not None
+              or adapt_kwargs.get("step_size_jitter", 0.0) != 0.0)
+    if engine:
         from .nuts import _run_adaptive
 
         if inv_temp != 1.0:
-            raise ValueError("temperature must be 1 when n_warmup > 0")
+            raise ValueError("temperature must be 1 with n_warmup > 0, resume or step_size_jitter")
         bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
-                                   "adapt_step_size", "inv_metric", "resume"}
+                                   "adapt_step_size", "inv_metric", "resume", "step_size_jitter"}
         if bad:
             raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
         kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,

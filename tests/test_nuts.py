@@ -248,29 +248,56 @@ def test_t3_dense_metric_mixes_and_reproduces_moments():
 
 @pytest.mark.slow
 def test_t3_adapted_hmc_reproduces_moments():
-    """Static HMC on T3 with a dense metric: warm-up at Stan's default integration time 2*pi, then
-    sampling continued from the adapted state at integration time pi/2.
+    """Static HMC on T3 with a dense metric in one Stan-style call: integration time 2*pi (Stan's
+    default), 2000 warm-up iterations, step-size jitter 0.5.
 
-    Why the sampling run uses a shorter time: after the warm-up the whitened target is close to
-    N(0, I) (the adapted metric's eigen-directions have frequencies omega from about 0.2 to 2.3)
-    and a trajectory of length T turns each direction by about omega * T. At T = 2*pi, and at the
-    former fixed L = 20 (T = 20 * eps, 6.4 to 8.5), every chain (32 checked, seeds 24-31) has a
-    direction turned by a full period to within 1.3 %: lag-1 autocorrelation > 0.997 there, a
-    slow component the ESS estimator misses: over seeds 24 and 1-9 some mean or variance lands
-    more than 4.5 MCSE off on 6 seeds at T = 2*pi (5000 draws per chain; 5 with 20000) and on 8
-    at L = 20 (2000 draws). At pi/2 the typical direction turns by a quarter period and none by
-    nearly a full one: 20 of 20 seeds pass. The warm-up needs the long time: started at pi/2 the
-    adapted metric is too narrow by a factor ~1e5 in variance in some direction (omega ~ 0.002)."""
+    Why the jitter: after the warm-up the whitened target is close to N(0, I) (the adapted
+    metric's eigen-directions have frequencies omega from about 0.2 to 2.3) and a trajectory of
+    length T turns each direction by about omega * T. At a fixed T = 2*pi, and at the former fixed
+    L = 20, every chain (32 checked, seeds 24-31) has a direction turned by a full period to within
+    1.3 %: lag-1 autocorrelation > 0.997 there, a slow component the ESS estimator misses, and
+    some mean or variance lands more than 4.5 MCSE off on 6 of 10 seeds (5000 draws per chain).
+    Jittering the step by +-50 % (Stan's stepsize_jitter; L follows the nominal step, so the time
+    varies as much) breaks the resonance: 20 of 20 seeds (1-19, 24) pass."""
     mix, _ = workload("T3")
-    warm = fastmc.hmc(mix, np.zeros(mix.dim), 1, step_size=0.1, integration_time=2 * np.pi, n_warmup=2000,
-                      metric="dense", chains=4, seed=24, backend=_fast_backend(), warn=False)
-    eps = warm.warmup.sample_stats["step_size"]
-    np.testing.assert_array_equal(warm.warmup.sample_stats["n_leapfrog"], _steps_for(2 * np.pi, eps, 1024))
-    r = fastmc.hmc(mix, None, 5000, integration_time=np.pi / 2, resume=warm.state, backend=_fast_backend(),
-                   warn=False)
-    assert np.all(r.sample_stats["n_leapfrog"] == np.floor(np.pi / 2 / warm.state.step_size)[:, None])
+    r = fastmc.hmc(mix, np.zeros(mix.dim), 5000, step_size=0.1, integration_time=2 * np.pi, n_warmup=2000,
+                   metric="dense", step_size_jitter=0.5, chains=4, seed=24, backend=_fast_backend(), warn=False)
     assert r.divergent.sum() == 0
+    assert np.all(r.sample_stats["step_size"] != r.state.step_size[:, None])  # jittered around the nominal step
+    assert np.all(np.abs(r.sample_stats["step_size"] / r.state.step_size[:, None] - 1.0) <= 0.5)
+    np.testing.assert_array_equal(r.sample_stats["n_leapfrog"],
+                                  np.broadcast_to(_steps_for(2 * np.pi, r.state.step_size[:, None], 1024),
+                                                  r.sample_stats["n_leapfrog"].shape))
     _check_moments(r, mix)
+
+
+def test_step_size_jitter_twins_and_bounds(backend):
+    """step_size_jitter: C++ and Numba agree draw for draw (NUTS and static HMC with an
+    integration time); each transition's step lies within nominal * (1 +- jitter); jitter 0 draws
+    no extra random numbers (the run equals the default one); out-of-range values are rejected."""
+    _both()
+    mix, _ = workload("T2")
+    x0 = np.zeros(mix.dim)
+    kw = dict(n_warmup=120, chains=2, seed=12, warn=False, step_size_jitter=0.4)
+    a, b = (nuts(mix, x0, 60, backend=be, **kw) for be in ("cpp", "numba"))
+    np.testing.assert_array_equal(a.draws, b.draws)
+    np.testing.assert_array_equal(a.sample_stats["step_size"], b.sample_stats["step_size"])
+    h1, h2 = (fastmc.hmc(mix, x0, 60, step_size=0.3, integration_time=2.0, metric="dense", backend=be, **kw)
+              for be in ("cpp", "numba"))
+    np.testing.assert_array_equal(h1.draws, h2.draws)
+    np.testing.assert_array_equal(h1.sample_stats["n_leapfrog"], h2.sample_stats["n_leapfrog"])
+    ratio = a.sample_stats["step_size"] / a.state.step_size[:, None]
+    assert np.all(np.abs(ratio - 1.0) <= 0.4) and ratio.std() > 0.1
+    plain = nuts(mix, x0, 60, n_warmup=120, chains=2, seed=12, warn=False, backend=backend)
+    zero = nuts(mix, x0, 60, n_warmup=120, chains=2, seed=12, warn=False, backend=backend, step_size_jitter=0.0)
+    np.testing.assert_array_equal(plain.draws, zero.draws)
+    # without warm-up, hmc's jitter runs in the warm-up engine at the given step
+    j = fastmc.hmc(mix, x0, 40, step_size=0.3, n_leapfrog=5, chains=2, seed=1, step_size_jitter=0.2, warn=False,
+                   backend=backend)
+    assert np.all(np.abs(j.sample_stats["step_size"] / 0.3 - 1.0) <= 0.2)
+    for bad, err in ((-0.1, ValueError), (1.5, ValueError), ("0.5", TypeError), (True, TypeError)):
+        with pytest.raises(err, match="step_size_jitter"):
+            nuts(mix, x0, 10, n_warmup=10, step_size_jitter=bad)
 
 
 @pytest.mark.parametrize("name, n_warmup", [("T1", 1000), ("T2", 1000), ("T3", 400)])

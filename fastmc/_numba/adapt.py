@@ -9,6 +9,7 @@ from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
 from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
+from .rng import rng_uniform
 from .static_hmc import static_hmc_steps, static_hmc_transition
 from .welford import welford_add, welford_metric, welford_reset
 
@@ -58,7 +59,7 @@ def _run_metric(kind, d, A, F, ones):
 
 @njit_fn
 def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0, transition, max_depth, n_leapfrog,
-                   integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A, s, draws,
+                   integration_time, max_leapfrog, jitter, kind, adapt_step, delta, gamma, kappa, t0, A, s, draws,
                    log_density, accept_stat, energy, step_size, depth, n_leap, divergent, nonfinite, moved, scalars,
                    counts, twork):
     """One chain; A (m,) and s (4,) are updated in place; scalars[0] = final step, counts[0] = n_grad,
@@ -98,11 +99,13 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
             break
         # static HMC with an integration time: the steps for this transition's step size
         n_lf = static_hmc_steps(integration_time, eps, max_leapfrog) if integration_time > 0.0 else n_leapfrog
+        # the step of this transition: jittered around the nominal one (dual averaging unaffected)
+        eps_t = eps * (1.0 + jitter * (2.0 * rng_uniform(s) - 1.0)) if jitter > 0.0 else eps
         if transition == TRANSITION_NUTS:
-            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, max_depth,
-                                                        nw, twork)
+            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps_t, run_kind, Ar, Fr,
+                                                        max_depth, nw, twork)
         else:
-            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr,
+            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, tdata, s, q, g, lp, eps_t, run_kind, Ar, Fr,
                                                               n_lf, nw, twork)
         n_grad += nl
         if stop(tdata):
@@ -117,7 +120,7 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
         log_density[t] = lp
         accept_stat[t] = acc
         energy[t] = en
-        step_size[t] = eps
+        step_size[t] = eps_t
         depth[t] = dep
         n_leap[t] = nl
         divergent[t] = 1 if div else 0
@@ -148,7 +151,7 @@ _par = njit_fn_parallel
 
 @_par
 def _adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, A, state, transition,
-                  max_depth, n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0):
+                  max_depth, n_leapfrog, integration_time, max_leapfrog, jitter, kind, adapt_step, delta, gamma, kappa, t0):
     chains, d = x0.shape
     n = n_warmup + n_samples
     draws = np.empty((chains, n, d))
@@ -166,14 +169,14 @@ def _adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, ph
     for c in numba.prange(chains):
         twork = make_work(tdata)
         adaptive_chain(logp_grad, stop, tdata, x0[c], n_warmup, n_samples, phase, step0[c], transition, max_depth,
-                       n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma, kappa, t0, A[c],
+                       n_leapfrog, integration_time, max_leapfrog, jitter, kind, adapt_step, delta, gamma, kappa, t0, A[c],
                        state[c], draws[c], lp[c], acc[c], en[c], steps[c], depth[c], nleap[c], div[c], nonf[c],
                        moved[c], final_step[c], counts[c], twork)
     return draws, lp, acc, en, steps, depth, nleap, div, nonf, moved, final_step[:, 0].copy(), counts[:, 0].copy(), counts[:, 1].copy()
 
 
 def adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, phase, step0, inv_metric, rng_state,
-                 transition, max_depth, n_leapfrog, integration_time, max_leapfrog, kind, adapt_step, delta, gamma,
+                 transition, max_depth, n_leapfrog, integration_time, max_leapfrog, jitter, kind, adapt_step, delta, gamma,
                  kappa, t0):
     """Same arguments and result dict as the C++ ``adaptive`` (without n_threads)."""
     chains = x0.shape[0]
@@ -182,7 +185,7 @@ def adaptive_run(logp_grad, stop, make_work, tdata, x0, n_warmup, n_samples, pha
     out = _adaptive_run(logp_grad, stop, make_work, tdata, x0, np.int64(n_warmup), np.int64(n_samples),
                         np.ascontiguousarray(phase, dtype=np.uint8), np.ascontiguousarray(step0, dtype=np.float64),
                         A, state, np.int64(transition), np.int64(max_depth), np.int64(n_leapfrog),
-                        float(integration_time), np.int64(max_leapfrog), np.int64(kind),
+                        float(integration_time), np.int64(max_leapfrog), float(jitter), np.int64(kind),
                         bool(adapt_step), float(delta), float(gamma), float(kappa), float(t0))
     keys = ("draws", "log_density", "accept_stat", "energy", "step_size", "tree_depth", "n_leapfrog", "divergent",
             "nonfinite", "moved", "final_step", "n_grad", "n_done")

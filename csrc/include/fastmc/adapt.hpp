@@ -29,6 +29,8 @@ struct AdaptConfig {
     double integration_time;  // static HMC: > 0 for static_hmc_steps(integration_time, eps, max_leapfrog)
                               // steps at each transition's eps; 0 for n_leapfrog steps
     int64_t max_leapfrog;     // static HMC with integration_time: the cap on the steps
+    double jitter;            // Stan's stepsize_jitter in [0, 1]: each transition runs at
+                              // eps (1 + jitter (2u - 1)), u uniform; 0 draws nothing
     int metric_kind;          // kMetricDiag or kMetricDense
     bool adapt_step;          // dual averaging during warm-up
     double delta, gamma, kappa, t0;
@@ -145,13 +147,17 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
     int64_t t = 0;
     for (; t < n_total && !target.stop_requested(); ++t) {
         // static HMC with an integration time: the steps for this transition's step size
+        // (as Stan: L from the nominal step size, so a jittered step also jitters the time)
         const int64_t n_leap = cfg.integration_time > 0.0
                                    ? static_hmc_steps(cfg.integration_time, eps, cfg.max_leapfrog)
                                    : cfg.n_leapfrog;
+        // the step this transition runs with: jittered around the nominal (adapted) one, whose
+        // dual averaging is unaffected
+        const double eps_t = cfg.jitter > 0.0 ? eps * (1.0 + cfg.jitter * (2.0 * rng.uniform() - 1.0)) : eps;
         const TransitionStats st =
             cfg.transition == kTransitionNuts
-                ? nuts_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
-                : static_hmc_transition(target, rng, q, g, lp, eps, run_kind, Ar, Fr, n_leap, tw, twork);
+                ? nuts_transition(target, rng, q, g, lp, eps_t, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
+                : static_hmc_transition(target, rng, q, g, lp, eps_t, run_kind, Ar, Fr, n_leap, tw, twork);
         n_grad += st.n_leapfrog;
         if (target.stop_requested()) break;
         const double* prev = t == 0 ? x0 : out.draws + (t - 1) * d;
@@ -164,7 +170,7 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
         out.log_density[t] = lp;
         out.accept_stat[t] = st.accept_stat;
         out.energy[t] = st.energy;
-        out.step_size[t] = eps;
+        out.step_size[t] = eps_t;
         out.depth[t] = st.depth;
         out.n_leapfrog[t] = st.n_leapfrog;
         out.divergent[t] = st.divergent ? 1 : 0;
