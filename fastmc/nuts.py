@@ -22,21 +22,14 @@ _METRICS = ("diag", "dense", "unit")
 _TRANSITION = {"nuts": 0, "hmc": 1}
 
 
-def _as_open_unit(name: str, value) -> float:
+def _as_unit(name: str, value, *, closed: bool = False) -> float:
+    """A real number in (0, 1), or in [0, 1] with ``closed``."""
+    span = "[0, 1]" if closed else "(0, 1)"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in (0, 1), got {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number in {span}, got {type(value).__name__}")
     value = float(value)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value}")
-    return value
-
-
-def _as_unit_closed(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if not (0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0):
+        raise ValueError(f"{name} must be in {span}, got {value}")
     return value
 
 
@@ -102,14 +95,13 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     d = target.dim
     n = as_int("n_samples", n_samples, minimum=1)
     max_depth = as_int("max_treedepth", max_treedepth, minimum=1)
-    if (n_leapfrog is None) == (integration_time is None):
-        raise ValueError("give exactly one of n_leapfrog and integration_time")
-    # the kernels' encoding: integration time 0 means n_leapfrog steps
+    # the kernels' encoding: integration time 0 means n_leapfrog steps (hmc passes exactly one of
+    # the two, nuts n_leapfrog=1)
     n_leap = 0 if n_leapfrog is None else as_int("n_leapfrog", n_leapfrog, minimum=1)
     int_time = 0.0 if integration_time is None else as_positive_float("integration_time", integration_time)
     max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
-    jitter = _as_unit_closed("step_size_jitter", step_size_jitter)
-    delta = _as_open_unit("target_accept", target_accept)
+    jitter = _as_unit("step_size_jitter", step_size_jitter, closed=True)
+    delta = _as_unit("target_accept", target_accept)
     gamma = as_positive_float("gamma", gamma)
     kappa = as_positive_float("kappa", kappa)
     t0 = as_positive_float("t0", t0)

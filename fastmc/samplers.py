@@ -273,16 +273,6 @@ def _adapted_scales(adapted, kinds, d):
     return out
 
 
-def _leapfrog_steps(integration_time: float, step: float, max_leapfrog: int) -> int:
-    """min(max_leapfrog, max(1, floor(integration_time / step))), from the same doubles as
-    ``static_hmc_steps`` in csrc/include/fastmc/static_hmc.hpp (which the warm-up engine calls
-    at every transition)."""
-    r = integration_time / step
-    if r >= float(max_leapfrog):
-        return max_leapfrog
-    return int(r) if r >= 1.0 else 1
-
-
 def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
         inv_mass=None, chains=None, seed=None, temperature=1.0, backend="auto", n_threads=None, n_warmup=0,
         metric=None, target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
@@ -411,8 +401,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     x = _start_points(target, x0, chains)
     if not target.has_grad:
         raise TypeError("hmc needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
-    if int_time is not None:  # no warm-up: one step size, so one L for the whole run
-        L = _leapfrog_steps(int_time, step, max_leap)
+    if int_time is not None:  # no warm-up: one step size, so one L, by the engine's rule (its Python form)
+        from ._numba.static_hmc import static_hmc_steps
+
+        L = int(static_hmc_steps.py_func(int_time, step, max_leap))
     out = _run("hmc", target, backend, threads, x, n, step, L, im, inv_temp, seed)
     wall = out["wall"]
     settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,

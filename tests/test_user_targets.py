@@ -217,18 +217,23 @@ def test_negative_return_stops_sampling_and_keeps_draws(backend):
         assert np.all(np.isnan(r.draws[c, r.n_done[c]:])) and not r.accepted[c, r.n_done[c]:].any()
 
 
-def test_python_exception_stops_with_partial_draws():
-    if "cpp" not in fastmc.available_backends():
-        pytest.skip("Python targets run on the C++ backend")
+def _std_normal_raising_after(n_calls):
+    """A 2-d standard normal Python target whose calls after the first n_calls raise (np.inf: none)."""
     calls = {"n": 0}
 
     def flaky(x):
         calls["n"] += 1
-        if calls["n"] > 150:
+        if calls["n"] > n_calls:
             raise ZeroDivisionError("boom")
         return -0.5 * float(x @ x), -x
 
-    t = fastmc.Target.from_python(flaky, 2, check_gradient=False)
+    return fastmc.Target.from_python(flaky, 2, check_gradient=False)
+
+
+def test_python_exception_stops_with_partial_draws():
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+    t = _std_normal_raising_after(150)
     with pytest.raises(ZeroDivisionError, match="boom") as info:
         fastmc.rwmh(t, np.zeros(2), 100, scale=1.0, chains=3, seed=1)
     exc = info.value
@@ -255,15 +260,7 @@ def test_negative_return_stops_nuts_and_keeps_draws(backend):
 def test_python_exception_in_nuts_keeps_partial_draws():
     if "cpp" not in fastmc.available_backends():
         pytest.skip("Python targets run on the C++ backend")
-    calls = {"n": 0}
-
-    def flaky(x):
-        calls["n"] += 1
-        if calls["n"] > 3000:
-            raise ZeroDivisionError("boom")
-        return -0.5 * float(x @ x), -x
-
-    t = fastmc.Target.from_python(flaky, 2, check_gradient=False)
+    t = _std_normal_raising_after(3000)
     with pytest.raises(ZeroDivisionError, match="boom") as info:
         fastmc.nuts(t, np.zeros(2), 200, n_warmup=100, chains=3, seed=1)
     exc = info.value
@@ -274,7 +271,7 @@ def test_python_exception_in_nuts_keeps_partial_draws():
     k = max(int(part.n_done[c]), 0)
     assert np.all(np.isfinite(part.draws[c, :k])) and np.all(np.isnan(part.draws[c, k:]))
     # the chains before the failing one are intact: identical to a clean run's
-    clean = fastmc.nuts(fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2), np.zeros(2), 200,
+    clean = fastmc.nuts(_std_normal_raising_after(np.inf), np.zeros(2), 200,
                         n_warmup=100, chains=c, seed=1, warn=False)
     np.testing.assert_array_equal(part.draws[:c], clean.draws)
 

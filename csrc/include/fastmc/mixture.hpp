@@ -77,27 +77,30 @@ struct Mixture {
     }
 
     inline double logp_grad(const double* x, double* grad, double* work) const {
-        components(x, work);
         double m;
-        if (K == 1) single_grad(work, grad);
-        const double s = exp_shifted(terms(work), m);
-        if (K != 1 || !(s == 1.0)) gather_grad(work, s, grad);
+        const double s = grad_terms(x, grad, work, m);
         return m + std::log(s);
     }
 
     // Gradient only: the leapfrog's inner steps need no log density.
     inline void grad(const double* x, double* grad, double* work) const {
-        components(x, work);
         double m;
+        grad_terms(x, grad, work, m);
+    }
+
+    // The gradient; returns the sum s of exp(a_k - m) and the max m, whose m + log(s) is log p.
+    inline double grad_terms(const double* x, double* grad, double* work, double& m) const {
+        components(x, work);
         if (K == 1) single_grad(work, grad);
         const double s = exp_shifted(terms(work), m);
         if (K != 1 || !(s == 1.0)) gather_grad(work, s, grad);
+        return s;
     }
 
     // A single component (any Gaussian): s is exactly 1 unless the quadratic form is NaN, and
     // gather_grad then writes fma(-(1 / 1), z, 0). Writing fma(-1, z, 0) before the quadratic form
     // is known takes its fma chain (25 deep at d = 100) off every gradient's critical path
-    // (T3 NUTS 1.5% faster); the callers fall back to gather_grad when s is not 1, so the bits
+    // (T3 NUTS 1.5% faster); grad_terms falls back to gather_grad when s is not 1, so the bits
     // are always gather_grad's, as in the Numba twin.
     inline void single_grad(const double* work, double* grad) const {
         const int64_t d = dim();
