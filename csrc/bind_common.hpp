@@ -33,19 +33,26 @@ inline void with_mixture(const CArray& logc, const CArray& means, const CArray& 
     if (logc.shape(0) != K || prec.shape(0) != K || prec.shape(1) != d || prec.shape(2) != d)
         throw std::invalid_argument("mixture arrays disagree in shape: logc (K,), means (K, d), prec (K, d, d)");
     const double *lc = logc.data(), *mu = means.data(), *P = prec.data();
+    // the precisions in the panel layout the kernels read for d >= kSymPanelMinDim (linalg.hpp)
+    const bool use_panels = d >= fastmc::kSymPanelMinDim;
+    const int64_t ps = use_panels ? fastmc::sym_panel_size(d) : 0;
+    fastmc::Scratch panels(K * ps);
+    if (use_panels)
+        for (int64_t k = 0; k < K; ++k) fastmc::sym_panel_pack(P + k * d * d, panels.data() + k * ps, d);
+    const double* Pp = panels.data();
     switch (d) {
-        case 1: return f(fastmc::Mixture<1>{K, d, lc, mu, P});
-        case 2: return f(fastmc::Mixture<2>{K, d, lc, mu, P});
-        case 3: return f(fastmc::Mixture<3>{K, d, lc, mu, P});
-        case 4: return f(fastmc::Mixture<4>{K, d, lc, mu, P});
-        case 8: return f(fastmc::Mixture<8>{K, d, lc, mu, P});
-        case 12: return f(fastmc::Mixture<12>{K, d, lc, mu, P});
-        case 16: return f(fastmc::Mixture<16>{K, d, lc, mu, P});
-        case 20: return f(fastmc::Mixture<20>{K, d, lc, mu, P});
-        case 24: return f(fastmc::Mixture<24>{K, d, lc, mu, P});
-        case 28: return f(fastmc::Mixture<28>{K, d, lc, mu, P});
-        case 32: return f(fastmc::Mixture<32>{K, d, lc, mu, P});
-        default: return f(fastmc::Mixture<0>{K, d, lc, mu, P});
+        case 1: return f(fastmc::Mixture<1>{K, d, lc, mu, P, Pp});
+        case 2: return f(fastmc::Mixture<2>{K, d, lc, mu, P, Pp});
+        case 3: return f(fastmc::Mixture<3>{K, d, lc, mu, P, Pp});
+        case 4: return f(fastmc::Mixture<4>{K, d, lc, mu, P, Pp});
+        case 8: return f(fastmc::Mixture<8>{K, d, lc, mu, P, Pp});
+        case 12: return f(fastmc::Mixture<12>{K, d, lc, mu, P, Pp});
+        case 16: return f(fastmc::Mixture<16>{K, d, lc, mu, P, Pp});
+        case 20: return f(fastmc::Mixture<20>{K, d, lc, mu, P, Pp});
+        case 24: return f(fastmc::Mixture<24>{K, d, lc, mu, P, Pp});
+        case 28: return f(fastmc::Mixture<28>{K, d, lc, mu, P, Pp});
+        case 32: return f(fastmc::Mixture<32>{K, d, lc, mu, P, Pp});
+        default: return f(fastmc::Mixture<0>{K, d, lc, mu, P, Pp});
     }
 }
 

@@ -92,6 +92,7 @@ class GaussianMixture:
         self._logc = np.ascontiguousarray(logc[keep])
         self._kmeans = _aligned(mu[keep])
         self._prec = _aligned(prec[keep])
+        self._panels = None  # the Numba twin's panel layout of the precisions, made on first use
 
     # ----------------------------------------------------------------- shape
     @property
@@ -127,7 +128,15 @@ class GaussianMixture:
         from .user_target import NumbaTarget
 
         return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,
-                           mixture.mixture_stop, mixture.mixture_make_work, self._arrays())
+                           mixture.mixture_stop, mixture.mixture_make_work, self._numba_arrays())
+
+    def _numba_arrays(self):
+        """The Numba twin's data: the kernel arrays and the precisions' panel layout (made once)."""
+        if self._panels is None:
+            from ._numba import mixture
+
+            self._panels = mixture.mixture_panels(self._prec)
+        return self._arrays() + (self._panels,)
 
     # -------------------------------------------------------------- evaluation
     def logpdf_and_grad(self, x, *, backend: str = "auto"):
@@ -155,7 +164,7 @@ class GaussianMixture:
         else:
             from ._numba import mixture
 
-            lp = mixture.mixture_logp_batch(X, self._arrays())
+            lp = mixture.mixture_logp_batch(X, self._numba_arrays())
         return float(lp[0]) if single else lp
 
     def grad_logpdf(self, x, *, backend: str = "auto"):

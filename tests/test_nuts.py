@@ -104,15 +104,17 @@ def test_cpp_and_numba_agree_draw_for_draw(name, metric, sampler):
     np.testing.assert_array_equal(a.n_grad_evals, b.n_grad_evals)
 
 
+@pytest.mark.parametrize("d", [7, 66])
 @pytest.mark.parametrize("metric", ["diag", "dense"])
-def test_twins_agree_when_d_is_not_a_multiple_of_four(metric):
-    """d = 7: the C++ kernels' 4-lane loops and their scalar tails against the Numba lanes."""
+def test_twins_agree_when_d_is_not_a_multiple_of_four(metric, d):
+    """d = 7: the C++ kernels' 4-lane loops and their scalar tails against the Numba lanes;
+    d = 66: the products in the panel layout (target and dense metric) with a partial block."""
     _both()
     rng = np.random.default_rng(3)
-    Q, _ = np.linalg.qr(rng.standard_normal((7, 7)))
-    S = (Q * np.exp(rng.uniform(-1.0, 1.0, 7))) @ Q.T
-    mix = fastmc.GaussianMixture([0.5, 0.5], [np.zeros(7), np.ones(7)], [0.5 * (S + S.T)] * 2)
-    a, b = (nuts(mix, np.zeros(7), 100, n_warmup=150, metric=metric, chains=2, seed=5, backend=be, warn=False)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    S = (Q * np.exp(rng.uniform(-1.0, 1.0, d))) @ Q.T
+    mix = fastmc.GaussianMixture([0.5, 0.5], [np.zeros(d), np.ones(d)], [0.5 * (S + S.T)] * 2)
+    a, b = (nuts(mix, np.zeros(d), 100, n_warmup=150, metric=metric, chains=2, seed=5, backend=be, warn=False)
             for be in ("cpp", "numba"))
     for ra, rb in ((a, b), (a.warmup, b.warmup)):
         np.testing.assert_array_equal(ra.draws, rb.draws)

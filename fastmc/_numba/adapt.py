@@ -7,7 +7,8 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
+from .linalg import sym_panel_size
+from .metric import METRIC_DIAG, metric_factor, metric_product_layout, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
 from .rng import rng_uniform
 from .static_hmc import static_hmc_steps, static_hmc_transition
@@ -50,11 +51,14 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
 
 
 @njit
-def _run_metric(kind, d, A, F, ones):
-    """(kind, A, F) for the transitions: the diagonal kind with ones while a dense A is the identity."""
+def _run_metric(kind, d, A, F, ones, Ap):
+    """(kind, A, F) for the transitions: the diagonal kind with ones while a dense A is the
+    identity, a dense A in its product layout (written into Ap)."""
     if metric_is_identity(kind, d, A):
         return METRIC_DIAG, ones, ones
-    return kind, A, F
+    if kind == METRIC_DIAG:
+        return kind, A, F
+    return kind, metric_product_layout(d, A, Ap), F
 
 
 @njit_fn
@@ -82,9 +86,11 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
     lp = logp_grad(q, g, tdata, twork)
     n_grad = 1
     ones = np.ones(d)
-    # the metric the transitions run with: A itself, or ones while a dense A is the identity
+    Ap = np.empty(0 if kind == METRIC_DIAG else sym_panel_size(d))
+    # the metric the transitions run with: A (a dense one in its product layout), or ones while
+    # a dense A is the identity
     metric_factor(kind, d, A, F)
-    run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones)
+    run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
     welford_reset(kind, d, mean, m2, cnt)
     eps = step0
     da_init(da, delta, gamma, kappa, t0)
@@ -134,7 +140,7 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
         if (phase[t] & 2) and cnt[0] >= 2:
             welford_metric(kind, d, m2, cnt[0], A)
             metric_factor(kind, d, A, F)
-            run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones)
+            run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
             welford_reset(kind, d, mean, m2, cnt)
             if adapt_step:
                 eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)

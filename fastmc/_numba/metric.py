@@ -2,11 +2,13 @@
 
 Every matrix is a flat C-order array (d*d) so one compiled function serves the diagonal
 (kind 0, arrays of length d) and the dense metric (kind 1): a 1-D array indexed ``[j * d + i]``.
+The transitions take a dense A in its product layout (``metric_product_layout``): the panels of
+linalg.py for d >= SYM_PANEL_MIN_DIM, else the matrix itself.
 """
 import math
 
 from ._jit import njit_fn_inline, njit_inline
-from .linalg import dot4o, fma
+from .linalg import SYM_PANEL_MIN_DIM, dot4o, fma, sym_panel_pack, symv_panel
 from .rng import rng_normal
 
 METRIC_DIAG = 0
@@ -72,11 +74,20 @@ def metric_momentum(s, kind, d, F, p):
 
 
 @njit_inline
-def metric_mul(kind, d, A, p, v):
-    """v = A p; dense in the column-axpy order of linalg.hpp ``symv`` (A symmetric)."""
-    if kind == METRIC_DIAG:
-        for i in range(d):
-            v[i] = A[i] * p[i]
+def metric_product_layout(d, A, Ap):
+    """The dense A the transitions take: A itself, or its panels written into Ap for d >= SYM_PANEL_MIN_DIM."""
+    if d < SYM_PANEL_MIN_DIM:
+        return A
+    sym_panel_pack(A, 0, Ap, 0, d)
+    return Ap
+
+
+@njit_inline
+def dense_mul(A, p, v, d):
+    """v = A p for a dense A in its product layout; the full matrix in the column-axpy order of
+    linalg.hpp ``symv`` (A symmetric)."""
+    if d >= SYM_PANEL_MIN_DIM:
+        symv_panel(A, 0, p, v, d)
         return
     for i in range(d):
         v[i] = 0.0
@@ -84,6 +95,16 @@ def metric_mul(kind, d, A, p, v):
         pj = p[j]
         for i in range(d):
             v[i] = fma(A[j * d + i], pj, v[i])
+
+
+@njit_inline
+def metric_mul(kind, d, A, p, v):
+    """v = A p (a dense A in its product layout)."""
+    if kind == METRIC_DIAG:
+        for i in range(d):
+            v[i] = A[i] * p[i]
+        return
+    dense_mul(A, p, v, d)
 
 
 @njit_inline

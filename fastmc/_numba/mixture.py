@@ -1,7 +1,9 @@
 """Gaussian mixture log density and gradient. Twin: csrc/include/fastmc/mixture.hpp.
 
-``tdata = (logc (K,), means (K, d), prec (K, d, d))``. The workspace is a tuple of separate
-arrays ``(z (K, d), delta (d,), a (K,))`` made by :func:`mixture_make_work`: one shared buffer
+``tdata = (logc (K,), means (K, d), prec (K, d, d), panels)``, ``panels`` the precisions in the
+panel layout of linalg.py (flat, K * sym_panel_size(d); empty for d < SYM_PANEL_MIN_DIM) from
+:func:`mixture_panels`. The workspace is a tuple of separate arrays
+``(z (K, d), delta (d,), a (K,), zt (d,))`` made by :func:`mixture_make_work`: one shared buffer
 would let LLVM assume that z and delta alias, and the loops would not vectorise.
 """
 import math
@@ -9,7 +11,7 @@ import math
 import numpy as np
 
 from ._jit import njit, njit_inline
-from .linalg import dot4, fma, symv
+from .linalg import SYM_PANEL_MIN_DIM, dot4, fma, sym_panel_pack, sym_panel_size, symv, symv_panel
 
 
 @njit_inline
@@ -19,21 +21,41 @@ def mixture_stop(tdata):
 
 
 @njit
+def mixture_panels(prec):
+    """The precisions (K, d, d) in the panel layout, flat (K * sym_panel_size(d)); empty for
+    d < SYM_PANEL_MIN_DIM, where the products read the full matrices."""
+    K, d, _ = prec.shape
+    if d < SYM_PANEL_MIN_DIM:
+        return np.empty(0)
+    ps = sym_panel_size(d)
+    flat = prec.ravel()
+    out = np.empty(K * ps)
+    for k in range(K):
+        sym_panel_pack(flat, k * d * d, out, k * ps, d)
+    return out
+
+
+@njit
 def mixture_make_work(tdata):
-    """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,))."""
+    """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,), a panel product (d,))."""
     K, d = tdata[1].shape
-    return np.empty((K, d)), np.empty(d), np.empty(K)
+    return np.empty((K, d)), np.empty(d), np.empty(K), np.empty(d)
 
 
 @njit_inline
 def _components(x, tdata, work):
-    logc, means, prec = tdata
-    z, delta, a = work
+    logc, means, prec, panels = tdata
+    z, delta, a, zt = work
     K, d = means.shape
     for k in range(K):
         for i in range(d):
             delta[i] = x[i] - means[k, i]
-        symv(prec, k, delta, z, d)
+        if d >= SYM_PANEL_MIN_DIM:
+            symv_panel(panels, k * sym_panel_size(d), delta, zt, d)
+            for i in range(d):
+                z[k, i] = zt[i]
+        else:
+            symv(prec, k, delta, z, d)
         a[k] = logc[k] - 0.5 * dot4(delta, z, k, d)
 
 

@@ -1,5 +1,7 @@
 // Euclidean metrics for HMC and NUTS: the inverse metric A = M^-1 is diagonal (d,) or dense
-// (d, d) row-major, symmetric. Twin: fastmc/_numba/metric.py.
+// (d, d) row-major, symmetric. Twin: fastmc/_numba/metric.py. The transitions take a dense A
+// in its product layout (metric_product_layout): the panels of linalg.hpp for d >= 64, where
+// the leapfrog's product A g reads half the bytes, else the matrix itself.
 // The factor F is 1/sqrt(A_i) (diagonal) or the lower Cholesky factor of A (dense): momentum
 // p ~ N(0, M) is p = F z (diagonal) or the solution of L^T p = z (dense), whose covariance is
 // L^-T L^-1 = A^-1 = M. Kinetic energy p^T A p / 2; the velocity A p is "p sharp".
@@ -72,13 +74,29 @@ FASTMC_INLINE void metric_momentum(Rng& rng, int kind, int64_t d, const double* 
     }
 }
 
-// v = A p (for the dense metric the column-axpy order of symv, shared with the Numba twin).
+// The dense A the transitions take: A itself, or its panels written into Ap
+// (sym_panel_size(d) doubles) for d >= kSymPanelMinDim.
+inline const double* metric_product_layout(int64_t d, const double* A, double* Ap) {
+    if (d < kSymPanelMinDim) return A;
+    sym_panel_pack(A, Ap, d);
+    return Ap;
+}
+
+// v = A p for a dense A in its product layout.
+FASTMC_INLINE void dense_mul(const double* A, const double* p, double* v, int64_t d) {
+    if (d >= kSymPanelMinDim)
+        symv_panel(A, p, v, d);
+    else
+        symv<0>(A, p, v, d);
+}
+
+// v = A p (dense A in its product layout).
 inline void metric_mul(int kind, int64_t d, const double* A, const double* p, double* v) {
     if (kind == kMetricDiag) {
         for (int64_t i = 0; i < d; ++i) v[i] = A[i] * p[i];
         return;
     }
-    symv<0>(A, p, v, d);
+    dense_mul(A, p, v, d);
 }
 
 inline double kinetic(const double* p, const double* v, int64_t d) { return 0.5 * dot4(p, v, d); }
@@ -88,7 +106,7 @@ inline double kinetic(const double* p, const double* v, int64_t d) { return 0.5 
 FASTMC_INLINE double metric_start(int kind, int64_t d, const double* A, const double* p, const double* g, double* v,
                            double* u) {
     metric_mul(kind, d, A, p, v);
-    if (kind != kMetricDiag) symv<0>(A, g, u, d);
+    if (kind != kMetricDiag) dense_mul(A, g, u, d);
     return kinetic(p, v, d);
 }
 
@@ -173,7 +191,7 @@ FASTMC_INLINE double metric_leapfrog(const Target& target, double* q, double* p,
     const double half = 0.5 * eps;
     metric_drift(kind, d, A, q, p, g, v, u, half, eps);
     const double lp = target.logp_grad(q, g, twork);
-    if (kind != kMetricDiag) symv<0>(A, g, u, d);
+    if (kind != kMetricDiag) dense_mul(A, g, u, d);
     kin = metric_kick_energy(kind, d, A, p, g, v, u, half);
     return lp;
 }

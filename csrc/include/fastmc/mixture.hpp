@@ -19,6 +19,7 @@ struct Mixture {
     const double* logc;   // (K,)
     const double* means;  // (K, d)
     const double* prec;   // (K, d, d), symmetric
+    const double* panels; // (K, sym_panel_size(d)): prec in the panel layout, used for d >= kSymPanelMinDim
 
     int64_t dim() const { return D > 0 ? D : d_rt; }
     // A mixture never asks to stop; the sampler's check compiles away.
@@ -36,7 +37,10 @@ struct Mixture {
             const double* mu = means + k * d;
             double* zk = work + k * s;
             for (int64_t i = 0; i < d; ++i) delta[i] = x[i] - mu[i];
-            symv<D>(prec + k * d * d, delta, zk, d);
+            if (D == 0 && d >= kSymPanelMinDim)
+                symv_panel(panels + k * sym_panel_size(d), delta, zk, d);
+            else
+                symv<D>(prec + k * d * d, delta, zk, d);
             a[k] = logc[k] - 0.5 * dot4(delta, zk, d);
         }
     }
