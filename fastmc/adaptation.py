@@ -42,6 +42,8 @@ class AdaptedState:
         Generator state of each chain after the last draw.
     seed : int
         Seed of the run that started the sequence.
+    step_size_jitter : float
+        The run's ``step_size_jitter``, which a resumed run keeps unless given another.
     """
 
     metric: str
@@ -50,6 +52,7 @@ class AdaptedState:
     position: np.ndarray
     rng_state: np.ndarray
     seed: int
+    step_size_jitter: float = 0.0
 
     @property
     def n_chains(self) -> int:

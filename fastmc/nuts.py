@@ -84,7 +84,7 @@ def _as_nonneg_int(name, value):
 def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric,
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
                   base_window, max_treedepth, n_leapfrog, warn, backend, n_threads, integration_time=None,
-                  max_leapfrog=1, step_size_jitter=0.0):
+                  max_leapfrog=1, step_size_jitter=None):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
@@ -100,7 +100,6 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     n_leap = 0 if n_leapfrog is None else as_int("n_leapfrog", n_leapfrog, minimum=1)
     int_time = 0.0 if integration_time is None else as_positive_float("integration_time", integration_time)
     max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
-    jitter = _as_unit("step_size_jitter", step_size_jitter, closed=True)
     delta = _as_unit("target_accept", target_accept)
     gamma = as_positive_float("gamma", gamma)
     kappa = as_positive_float("kappa", kappa)
@@ -131,6 +130,9 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
         if inv_metric is None and resume.metric != "unit":
             inv_metric = resume.inv_metric
         x0 = resume.position
+        if step_size_jitter is None:
+            step_size_jitter = resume.step_size_jitter
+    jitter = _as_unit("step_size_jitter", 0.0 if step_size_jitter is None else step_size_jitter, closed=True)
     metric = _check_metric("diag" if metric is None else metric)
     A = _inv_metric(inv_metric, metric, d, chains)
     steps = _step_sizes(1.0 if step_size is None else step_size, chains)
@@ -153,7 +155,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     r = _run_engine(target, backend, threads, args)
     wall = time.perf_counter() - t_start
     adapted = AdaptedState(metric, r["final_step"], r["inv_metric"], r["draws"][:, -1, :].copy(), r["rng_state"],
-                           seed)
+                           seed, jitter)
     settings = dict(n_warmup=n_warmup, metric=metric, target_accept=delta, max_treedepth=max_depth, chains=chains,
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                     term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size,
@@ -217,7 +219,7 @@ def _run_engine(target, backend, threads, args):
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
-         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=0.0, warn=True, backend="auto",
+         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, warn=True, backend="auto",
          n_threads=None) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
@@ -258,10 +260,11 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         Dual-averaging constants (Stan: 0.05, 0.75, 10).
     init_buffer, term_buffer, base_window : int
         Stan's metric-adaptation windows (75, 50, 25), scaled down for short warm-ups.
-    step_size_jitter : float
-        Stan's ``stepsize_jitter``, in [0, 1] (default 0): every transition, warm-up included,
-        runs at eps * (1 + jitter * (2u - 1)) with u uniform from the chain's generator; dual
-        averaging adapts the nominal eps. ``sample_stats["step_size"]`` records the step used.
+    step_size_jitter : float, optional
+        Stan's ``stepsize_jitter``, in [0, 1] (default 0, or that of ``resume``): every
+        transition, warm-up included, runs at eps * (1 + jitter * (2u - 1)) with u uniform from
+        the chain's generator; dual averaging adapts the nominal eps.
+        ``sample_stats["step_size"]`` records the step used.
     warn : bool
         Emit :class:`~fastmc.adaptation.SamplingWarning` for divergences, tree-depth saturation,
         E-BFMI < 0.3, R-hat > 1.01 and bulk ESS < 100 per chain.

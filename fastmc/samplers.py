@@ -330,7 +330,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         :func:`fastmc.nuts` (a non-zero ``step_size_jitter`` also works without warm-up; with
         ``integration_time`` the steps follow the nominal step size, so the time jitters too, as in
         Stan; with ``resume``
-        the step size and metric come from the resumed state; ``n_leapfrog`` or
+        the step size, metric and step-size jitter come from the resumed state unless given; ``n_leapfrog`` or
         ``integration_time`` is the one given to this call, and may differ from the earlier run's).
 
     Returns
@@ -365,7 +365,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         L, int_time = None, as_positive_float("integration_time", integration_time)
     # warm-up, resume and step-size jitter run in the warm-up engine (jitter alone: with no warm-up)
     engine = (as_int("n_warmup", n_warmup, minimum=0) > 0 or resume is not None
-              or adapt_kwargs.get("step_size_jitter", 0.0) != 0.0)
+              or adapt_kwargs.get("step_size_jitter") not in (None, 0.0))
     if engine:
         from .nuts import _run_adaptive
 

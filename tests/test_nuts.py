@@ -149,11 +149,13 @@ def test_hmc_resumes_a_dense_state_without_restating_it():
         fastmc.hmc(mix, np.zeros(mix.dim), 10, n_leapfrog=6)
 
 
-@pytest.mark.parametrize("sampler", ["nuts", "hmc", "hmc_time"])
+@pytest.mark.parametrize("sampler", ["nuts", "nuts_jitter", "hmc", "hmc_time"])
 def test_resume_continues_exactly(backend, sampler):
+    """Two runs, the second resumed from the first's state, equal one long run (nuts_jitter:
+    the resumed run takes the step-size jitter from the state)."""
     mix, _ = workload("T2")
     x0 = np.zeros(mix.dim)
-    if sampler == "nuts":
+    if sampler.startswith("nuts"):
         run = lambda x, n, **kw: nuts(mix, x, n, chains=2, seed=8, backend=backend, warn=False, **kw)  # noqa: E731
     else:
         steps = dict(n_leapfrog=6) if sampler == "hmc" else dict(integration_time=2.5)
@@ -161,10 +163,12 @@ def test_resume_continues_exactly(backend, sampler):
         run = lambda x, n, **kw: fastmc.hmc(mix, x, n, backend=backend, warn=False, **steps, **kw)  # noqa: E731
         kw0 = dict(step_size=0.3, chains=2, seed=8)
         long, first = run(x0, 120, n_warmup=150, **kw0), run(x0, 50, n_warmup=150, **kw0)
-    if sampler == "nuts":
-        long = run(x0, 120, n_warmup=150)
-        first = run(x0, 50, n_warmup=150)
+    if sampler.startswith("nuts"):
+        jitter = dict(step_size_jitter=0.4) if sampler == "nuts_jitter" else {}
+        long = run(x0, 120, n_warmup=150, **jitter)
+        first = run(x0, 50, n_warmup=150, **jitter)
     second = run(None, 70, resume=first.state)
+    assert second.state.step_size_jitter == (0.4 if sampler == "nuts_jitter" else 0.0)
     np.testing.assert_array_equal(np.concatenate([first.draws, second.draws], axis=1), long.draws)
     np.testing.assert_array_equal(second.state.rng_state, long.state.rng_state)
     np.testing.assert_array_equal(second.sample_stats["n_leapfrog"], long.sample_stats["n_leapfrog"][:, 50:])

@@ -336,8 +336,9 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             if (x <= kNutsRescale) {
                 w_rel = std::exp(x);
                 s_sub += w_rel;
-                // min(1, exp(wt)); with m_sub = 0, w_rel is exp(wt) (>= 1 exactly when wt >= 0)
-                sum_metro += m_sub == 0.0 ? std::fmin(1.0, w_rel) : (wt > 0.0 ? 1.0 : std::exp(wt));
+                // min(1, exp(wt)); with m_sub = 0, w_rel is exp(wt) (>= 1 exactly when wt >= 0).
+                // Not std::fmin: GCC calls libm for it (4 ns per leaf), and w_rel is never NaN.
+                sum_metro += m_sub == 0.0 ? (w_rel < 1.0 ? w_rel : 1.0) : (wt > 0.0 ? 1.0 : std::exp(wt));
             } else {
                 s_sub = s_sub * std::exp(-x) + 1.0;
                 m_sub = wt;
