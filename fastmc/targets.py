@@ -5,6 +5,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from . import _backend
+from ._numba.linalg import SYM_PANEL_MIN_DIM
 from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
 
 __all__ = ["GaussianMixture", "default_mixture"]
@@ -92,7 +93,6 @@ class GaussianMixture:
         self._logc = np.ascontiguousarray(logc[keep])
         self._kmeans = _aligned(mu[keep])
         self._prec = _aligned(prec[keep])
-        self._panels = None  # the Numba twin's panel layout of the precisions, made on first use
 
     # ----------------------------------------------------------------- shape
     @property
@@ -131,12 +131,9 @@ class GaussianMixture:
                            mixture.mixture_stop, mixture.mixture_make_work, self._numba_arrays())
 
     def _numba_arrays(self):
-        """The Numba twin's data: the kernel arrays and the precisions' panel layout (made once)."""
-        if self._panels is None:
-            from ._numba import mixture
-
-            self._panels = mixture.mixture_panels(self._prec)
-        return self._arrays() + (self._panels,)
+        """The Numba twin's data: the kernel arrays, and the precisions again when d calls for
+        the panel order of the symmetric products (None otherwise; see _numba/mixture.py)."""
+        return self._arrays() + (self._prec if self.dim >= SYM_PANEL_MIN_DIM else None,)
 
     # -------------------------------------------------------------- evaluation
     def logpdf_and_grad(self, x, *, backend: str = "auto"):

@@ -197,18 +197,16 @@ def test_panel_layout_sizes_agree_with_numba_and_numpy(rng, d):
 
 
 def test_panel_product_matches_numpy_for_every_size():
-    """The Numba twin's panel layout and product against S @ v for d = 1..70 (the layout is
-    defined for every d; the kernels use it from 64 on)."""
-    from fastmc._numba.linalg import sym_panel_pack, sym_panel_size, symv_panel
+    """The Numba twin's product in the panel order against S @ v for d = 1..70 (defined for
+    every d; the kernels use it from 64 on), the matrix flat with its scratch after it."""
+    from fastmc._numba.linalg import symv_panel_flat
 
     rng = np.random.default_rng(7)
     for d in range(1, 71):
         S = rng.standard_normal((d, d))
         S = S + S.T
         v = rng.standard_normal(d)
-        packed = np.full(sym_panel_size(d), np.nan)
-        sym_panel_pack(S.ravel(), 0, packed, 0, d)
-        assert np.isfinite(packed).all()
+        flat = np.concatenate([S.ravel(), np.full(4 * d, np.nan)])
         y = np.full(d, np.nan)
-        symv_panel(packed, 0, v, y, d)
+        symv_panel_flat(flat, v, y, d)
         np.testing.assert_allclose(y, S @ v, rtol=1e-12, atol=1e-12 * np.abs(S).sum(axis=1).max())

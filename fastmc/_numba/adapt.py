@@ -7,8 +7,7 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .linalg import sym_panel_size
-from .metric import METRIC_DIAG, metric_factor, metric_product_layout, metric_is_identity, metric_leapfrog, metric_momentum, metric_start
+from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_product_layout, metric_leapfrog, metric_momentum, metric_start
 from .nuts import nuts_make_work, nuts_transition
 from .rng import rng_uniform
 from .static_hmc import static_hmc_steps, static_hmc_transition
@@ -53,7 +52,7 @@ def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_
 @njit
 def _run_metric(kind, d, A, F, ones, Ap):
     """(kind, A, F) for the transitions: the diagonal kind with ones while a dense A is the
-    identity, a dense A in its product layout (written into Ap)."""
+    identity, a dense A in its product layout (in Ap)."""
     if metric_is_identity(kind, d, A):
         return METRIC_DIAG, ones, ones
     if kind == METRIC_DIAG:
@@ -86,7 +85,7 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
     lp = logp_grad(q, g, tdata, twork)
     n_grad = 1
     ones = np.ones(d)
-    Ap = np.empty(0 if kind == METRIC_DIAG else sym_panel_size(d))
+    Ap = np.empty(0 if kind == METRIC_DIAG else d * d + 4 * d)
     # the metric the transitions run with: A (a dense one in its product layout), or ones while
     # a dense A is the identity
     metric_factor(kind, d, A, F)

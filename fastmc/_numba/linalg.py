@@ -4,6 +4,7 @@
 C++ twin's register blocking changes the loop nest, never the sequence of operations per
 element, so the plain loops here give bit-identical results.
 """
+import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
@@ -84,68 +85,73 @@ def dot4o(a, ao, b, bo, n):
     return (s0 + s1) + (s2 + s3)
 
 
-# Twin of linalg.hpp's panel layout (the upper triangle in 4-row panels of 4 x 4 blocks, zero
-# padded): symmetric products for d >= SYM_PANEL_MIN_DIM read half the bytes.
+# Twin of linalg.hpp's symv_panel: the C++ kernel streams the upper triangle in its panel layout
+# (half the bytes); this twin reads the same elements of the full matrix in the same order of
+# operations, which is what makes the bits equal, and keeps NumPy's storage.
 SYM_PANEL_MIN_DIM = 64
 
 
 @njit_inline
-def sym_panel_size(d):
-    """Doubles of the panel layout of a d x d matrix."""
-    nb = (d + 3) // 4
-    return 16 * nb * (nb + 1) // 2
+def symv_panel(S, k, v, Z, d, lanes):
+    """Z[k] = S[k] v for an exactly symmetric S[k] (S (K, d, d), Z (K, d)) with the fma
+    sequence of linalg.hpp ``symv_panel``: y_j = (sum over rows i < 4 (j // 4), increasing, of fma(S[i, j], v_i, .)
+    from 0) + (a0 + a1) + (a2 + a3), where lane l of row j holds S[j, c] v_c over c in its
+    diagonal block (products), then fma over the blocks to the right (c % 4 == l, increasing);
+    padding lanes of a partial block add fma(0, 0, .) as the kernel's zeros do. Both parts run
+    as contiguous column-axpy loops (S[i, j] == S[j, i]), which Numba vectorises; ``lanes``
+    (4, d) is scratch (an allocation per call serialised threads on Numba's allocator). Whole
+    arrays and an index, as ``symv``: views cost reference counting."""
+    du = np.uint64(d)  # unsigned bounds: no negative-index wraparound, and LLVM vectorises
+    nf = d // 4
+    for b in range(nf):  # each row's diagonal block
+        c = 4 * b
+        for i in range(c, c + 4):
+            lanes[0, i] = S[k, i, c] * v[c]
+            lanes[1, i] = S[k, i, c + 1] * v[c + 1]
+            lanes[2, i] = S[k, i, c + 2] * v[c + 2]
+            lanes[3, i] = S[k, i, c + 3] * v[c + 3]
+    c = 4 * nf
+    for i in range(c, d):  # the partial last one: padding lanes are the kernel's 0 * 0
+        for l in range(4):
+            lanes[l, i] = S[k, i, c + l] * v[c + l] if c + l < d else 0.0
+    for i in range(du):
+        Z[k, i] = 0.0
+    # Block column c (rows and columns 4c..4c+3): its four columns into the lanes of the rows
+    # left of it, and its four rows, transposed, into y (Z[k]) right of it.
+    for c in range(nf):
+        j = 4 * c
+        w0 = v[j]
+        w1 = v[j + 1]
+        w2 = v[j + 2]
+        w3 = v[j + 3]
+        jl = np.uint64(j)
+        for i in range(jl):  # one loop per lane: LLVM vectorises two arrays, not five
+            lanes[0, i] = fma(S[k, j, i], w0, lanes[0, i])
+        for i in range(jl):
+            lanes[1, i] = fma(S[k, j + 1, i], w1, lanes[1, i])
+        for i in range(jl):
+            lanes[2, i] = fma(S[k, j + 2, i], w2, lanes[2, i])
+        for i in range(jl):
+            lanes[3, i] = fma(S[k, j + 3, i], w3, lanes[3, i])
+        for i in range(np.uint64(j + 4), du):
+            acc = fma(S[k, j, i], w0, Z[k, i])
+            acc = fma(S[k, j + 1, i], w1, acc)
+            acc = fma(S[k, j + 2, i], w2, acc)
+            Z[k, i] = fma(S[k, j + 3, i], w3, acc)
+    t = d - 4 * nf
+    if t > 0:  # the partial last block column: its padding lanes add fma(0, 0, .)
+        j = 4 * nf
+        for i in range(np.uint64(j)):
+            lanes[0, i] = fma(S[k, j, i], v[j], lanes[0, i])
+            lanes[1, i] = fma(S[k, j + 1, i], v[j + 1], lanes[1, i]) if t > 1 else fma(0.0, 0.0, lanes[1, i])
+            lanes[2, i] = fma(S[k, j + 2, i], v[j + 2], lanes[2, i]) if t > 2 else fma(0.0, 0.0, lanes[2, i])
+            lanes[3, i] = fma(0.0, 0.0, lanes[3, i])
+    for i in range(du):
+        Z[k, i] = Z[k, i] + ((lanes[0, i] + lanes[1, i]) + (lanes[2, i] + lanes[3, i]))
 
 
-@njit_inline
-def sym_panel_pack(S, so, out, oo, d):
-    """The symmetric matrix in S[so : so + d*d] (flat, row-major) -> its panel layout in out[oo:]."""
-    nb = (d + 3) // 4
-    k = oo
-    for b in range(nb):
-        for c in range(b, nb):
-            for r in range(4):
-                for l in range(4):
-                    i = 4 * b + r
-                    j = 4 * c + l
-                    out[k] = S[so + i * d + j] if (i < d and j < d) else 0.0
-                    k += 1
-
-
-@njit_inline
-def _vpad(v, j, d):
-    return v[j] if j < d else 0.0
-
-
-@njit_inline
-def symv_panel(S, so, v, y, d):
-    """y = S v for S in the panel layout at S[so:] (linalg.hpp ``symv_panel``: the same fma
-    sequence per element). Row i = 4b + r dots with v in lanes j % 4 (the diagonal block as
-    products, then fma block by block), adds S[i, j] v_i to y_j for the blocks right of its
-    diagonal (rows in increasing order), and y_i = (its sum from the rows above its panel) +
-    (a0 + a1) + (a2 + a3). Padding reads as zeros and is never written."""
-    nb = (d + 3) // 4
-    for i in range(d):
-        y[i] = 0.0
-    k = so
-    for b in range(nb):
-        i0 = 4 * b
-        for r in range(4):
-            vr = _vpad(v, i0 + r, d)
-            kr = k + 4 * r
-            a0 = S[kr] * _vpad(v, i0, d)
-            a1 = S[kr + 1] * _vpad(v, i0 + 1, d)
-            a2 = S[kr + 2] * _vpad(v, i0 + 2, d)
-            a3 = S[kr + 3] * _vpad(v, i0 + 3, d)
-            for c in range(b + 1, nb):
-                kc = kr + 16 * (c - b)
-                j = 4 * c
-                a0 = fma(S[kc], _vpad(v, j, d), a0)
-                a1 = fma(S[kc + 1], _vpad(v, j + 1, d), a1)
-                a2 = fma(S[kc + 2], _vpad(v, j + 2, d), a2)
-                a3 = fma(S[kc + 3], _vpad(v, j + 3, d), a3)
-                for l in range(4):
-                    if j + l < d:
-                        y[j + l] = fma(S[kc + l], vr, y[j + l])
-            if i0 + r < d:
-                y[i0 + r] = y[i0 + r] + ((a0 + a1) + (a2 + a3))
-        k += 16 * (nb - b)
+@njit
+def symv_panel_flat(A, v, y, d):
+    """``symv_panel`` of the flat row-major matrix in A[:d*d], with A[d*d : d*d + 4d] as its
+    scratch (the views made here, not at the caller)."""
+    symv_panel(A[: d * d].reshape((1, d, d)), 0, v, y.reshape((1, d)), d, A[d * d : d * d + 4 * d].reshape((4, d)))

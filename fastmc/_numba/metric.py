@@ -2,13 +2,15 @@
 
 Every matrix is a flat C-order array (d*d) so one compiled function serves the diagonal
 (kind 0, arrays of length d) and the dense metric (kind 1): a 1-D array indexed ``[j * d + i]``.
-The transitions take a dense A in its product layout (``metric_product_layout``): the panels of
-linalg.py for d >= SYM_PANEL_MIN_DIM, else the matrix itself.
+The transitions take a dense A in its product layout (``metric_product_layout``): for
+d >= SYM_PANEL_MIN_DIM a copy followed by the scratch of the product in the order of the C++
+kernel's panel layout (linalg.py ``symv_panel``; the C++ transitions take the panels
+themselves), else A itself.
 """
 import math
 
 from ._jit import njit_fn_inline, njit_inline
-from .linalg import SYM_PANEL_MIN_DIM, dot4o, fma, sym_panel_pack, symv_panel
+from .linalg import SYM_PANEL_MIN_DIM, dot4o, fma, symv_panel_flat
 from .rng import rng_normal
 
 METRIC_DIAG = 0
@@ -75,19 +77,21 @@ def metric_momentum(s, kind, d, F, p):
 
 @njit_inline
 def metric_product_layout(d, A, Ap):
-    """The dense A the transitions take: A itself, or its panels written into Ap for d >= SYM_PANEL_MIN_DIM."""
+    """The dense A the transitions take: A itself, or for d >= SYM_PANEL_MIN_DIM a copy in
+    Ap[:d*d] with the product's scratch after it (Ap: d*d + 4d doubles)."""
     if d < SYM_PANEL_MIN_DIM:
         return A
-    sym_panel_pack(A, 0, Ap, 0, d)
+    for i in range(d * d):
+        Ap[i] = A[i]
     return Ap
 
 
 @njit_inline
 def dense_mul(A, p, v, d):
-    """v = A p for a dense A in its product layout; the full matrix in the column-axpy order of
-    linalg.hpp ``symv`` (A symmetric)."""
+    """v = A p for a dense A in its product layout: in the panel order for
+    d >= SYM_PANEL_MIN_DIM, else in the column-axpy order of linalg.hpp ``symv`` (A symmetric)."""
     if d >= SYM_PANEL_MIN_DIM:
-        symv_panel(A, 0, p, v, d)
+        symv_panel_flat(A, p, v, d)
         return
     for i in range(d):
         v[i] = 0.0
@@ -99,7 +103,7 @@ def dense_mul(A, p, v, d):
 
 @njit_inline
 def metric_mul(kind, d, A, p, v):
-    """v = A p (a dense A in its product layout)."""
+    """v = A p."""
     if kind == METRIC_DIAG:
         for i in range(d):
             v[i] = A[i] * p[i]

@@ -1,17 +1,20 @@
 """Gaussian mixture log density and gradient. Twin: csrc/include/fastmc/mixture.hpp.
 
-``tdata = (logc (K,), means (K, d), prec (K, d, d), panels)``, ``panels`` the precisions in the
-panel layout of linalg.py (flat, K * sym_panel_size(d); empty for d < SYM_PANEL_MIN_DIM) from
-:func:`mixture_panels`. The workspace is a tuple of separate arrays
-``(z (K, d), delta (d,), a (K,), zt (d,))`` made by :func:`mixture_make_work`: one shared buffer
+``tdata = (logc (K,), means (K, d), prec (K, d, d), panel)``: ``panel`` is ``prec`` again for
+d >= SYM_PANEL_MIN_DIM, where the products follow the order of the C++ kernel's panel layout
+(linalg.py ``symv_panel``), else None. The product is chosen by type at compile time: a
+run-time branch with a call to the panel product slowed the small-d gradient by 40%. The workspace is a tuple of separate arrays
+``(z (K, d), delta (d,), a (K,), lanes (4, d))`` made by :func:`mixture_make_work`: one shared buffer
 would let LLVM assume that z and delta alias, and the loops would not vectorise.
 """
 import math
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from ._jit import njit, njit_inline
-from .linalg import SYM_PANEL_MIN_DIM, dot4, fma, sym_panel_pack, sym_panel_size, symv, symv_panel
+from .linalg import dot4, fma, symv, symv_panel
 
 
 @njit_inline
@@ -20,42 +23,39 @@ def mixture_stop(tdata):
     return False
 
 
-@njit
-def mixture_panels(prec):
-    """The precisions (K, d, d) in the panel layout, flat (K * sym_panel_size(d)); empty for
-    d < SYM_PANEL_MIN_DIM, where the products read the full matrices."""
-    K, d, _ = prec.shape
-    if d < SYM_PANEL_MIN_DIM:
-        return np.empty(0)
-    ps = sym_panel_size(d)
-    flat = prec.ravel()
-    out = np.empty(K * ps)
-    for k in range(K):
-        sym_panel_pack(flat, k * d * d, out, k * ps, d)
-    return out
+def _product(prec, panel, k, delta, z, d, lanes):
+    """z[k] = P_k delta in the column-axpy order (panel None) or the panel order."""
+
+
+@overload(_product, inline="always")
+def _product_impl(prec, panel, k, delta, z, d, lanes):
+    if isinstance(panel, types.NoneType):
+        def full(prec, panel, k, delta, z, d, lanes):
+            symv(prec, k, delta, z, d)
+        return full
+
+    def in_panel_order(prec, panel, k, delta, z, d, lanes):
+        symv_panel(prec, k, delta, z, d, lanes)
+    return in_panel_order
 
 
 @njit
 def mixture_make_work(tdata):
-    """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,), a panel product (d,))."""
+    """Workspace for one chain: (z_k = P_k (x - mu_k) (K, d), x - mu_k (d,), terms (K,), the
+    panel-order product's lanes (4, d))."""
     K, d = tdata[1].shape
-    return np.empty((K, d)), np.empty(d), np.empty(K), np.empty(d)
+    return np.empty((K, d)), np.empty(d), np.empty(K), np.empty((4, d))
 
 
 @njit_inline
 def _components(x, tdata, work):
-    logc, means, prec, panels = tdata
-    z, delta, a, zt = work
+    logc, means, prec, panel = tdata
+    z, delta, a, lanes = work
     K, d = means.shape
     for k in range(K):
         for i in range(d):
             delta[i] = x[i] - means[k, i]
-        if d >= SYM_PANEL_MIN_DIM:
-            symv_panel(panels, k * sym_panel_size(d), delta, zt, d)
-            for i in range(d):
-                z[k, i] = zt[i]
-        else:
-            symv(prec, k, delta, z, d)
+        _product(prec, panel, k, delta, z, d, lanes)
         a[k] = logc[k] - 0.5 * dot4(delta, z, k, d)
 
 
