@@ -7,7 +7,8 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_product_layout, metric_leapfrog, metric_momentum, metric_start
+from .metric import (METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum,
+                     metric_product_layout, metric_start)
 from .nuts import nuts_make_work, nuts_transition
 from .rng import rng_uniform
 from .static_hmc import static_hmc_steps, static_hmc_transition

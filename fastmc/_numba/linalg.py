@@ -94,13 +94,14 @@ SYM_PANEL_MIN_DIM = 64
 @njit_inline
 def symv_panel(S, k, v, Z, d, lanes):
     """Z[k] = S[k] v for an exactly symmetric S[k] (S (K, d, d), Z (K, d)) with the fma
-    sequence of linalg.hpp ``symv_panel``: y_j = (sum over rows i < 4 (j // 4), increasing, of fma(S[i, j], v_i, .)
-    from 0) + (a0 + a1) + (a2 + a3), where lane l of row j holds S[j, c] v_c over c in its
-    diagonal block (products), then fma over the blocks to the right (c % 4 == l, increasing);
-    padding lanes of a partial block add fma(0, 0, .) as the kernel's zeros do. Both parts run
-    as contiguous column-axpy loops (S[i, j] == S[j, i]), which Numba vectorises; ``lanes``
-    (4, d) is scratch (an allocation per call serialised threads on Numba's allocator). Whole
-    arrays and an index, as ``symv``: views cost reference counting."""
+    sequence of linalg.hpp ``symv_panel``: y_j = (sum over rows i < 4 (j // 4), increasing,
+    of fma(S[i, j], v_i, .) from 0) + (a0 + a1) + (a2 + a3), where lane l of row j holds
+    S[j, c] v_c over c in its diagonal block (products), then fma over the blocks to the right
+    (c % 4 == l, increasing); padding lanes of a partial block add fma(0, 0, .) as the
+    kernel's zeros do. Both parts run as contiguous column-axpy loops (S[i, j] == S[j, i]),
+    which Numba vectorises; ``lanes`` (4, d) is scratch (an allocation per call serialised
+    threads on Numba's allocator). Whole arrays and an index, as ``symv``: views cost
+    reference counting."""
     du = np.uint64(d)  # unsigned bounds: no negative-index wraparound, and LLVM vectorises
     nf = d // 4
     for b in range(nf):  # each row's diagonal block
@@ -154,4 +155,5 @@ def symv_panel(S, k, v, Z, d, lanes):
 def symv_panel_flat(A, v, y, d):
     """``symv_panel`` of the flat row-major matrix in A[:d*d], with A[d*d : d*d + 4d] as its
     scratch (the views made here, not at the caller)."""
-    symv_panel(A[: d * d].reshape((1, d, d)), 0, v, y.reshape((1, d)), d, A[d * d : d * d + 4 * d].reshape((4, d)))
+    S = A[: d * d].reshape((1, d, d))
+    symv_panel(S, 0, v, y.reshape((1, d)), d, A[d * d : d * d + 4 * d].reshape((4, d)))

@@ -189,7 +189,8 @@ inline void symv_panel(const double* __restrict S, const double* __restrict v, d
         D4 a0 = mul4(load4(B), vd), a1 = mul4(load4(B + 4), vd), a2 = mul4(load4(B + 8), vd),
            a3 = mul4(load4(B + 12), vd);
         B += 16;
-        for (int64_t c = b + 1; c < nf; ++c, B += 16) panel_block(B, v + 4 * c, y + 4 * c, v0, v1, v2, v3, a0, a1, a2, a3);
+        for (int64_t c = b + 1; c < nf; ++c, B += 16)
+            panel_block(B, v + 4 * c, y + 4 * c, v0, v1, v2, v3, a0, a1, a2, a3);
         if (t > 0 && b < nf) {  // the partial block right of the diagonal
             panel_block(B, vt, yt, v0, v1, v2, v3, a0, a1, a2, a3);
             B += 16;
