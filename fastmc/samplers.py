@@ -329,9 +329,9 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         ``adapt_step_size``, ``inv_metric``, ``resume``, ``step_size_jitter``: see
         :func:`fastmc.nuts` (a non-zero ``step_size_jitter`` also works without warm-up; with
         ``integration_time`` the steps follow the nominal step size, so the time jitters too, as in
-        Stan; with ``resume``
-        the step size, metric and step-size jitter come from the resumed state unless given; ``n_leapfrog`` or
-        ``integration_time`` is the one given to this call, and may differ from the earlier run's).
+        Stan; with ``resume`` the step size, metric and step-size jitter come from the resumed
+        state unless given; ``n_leapfrog`` or ``integration_time`` is the one given to this call,
+        and may differ from the earlier run's).
 
     Returns
     -------

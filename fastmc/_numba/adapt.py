@@ -7,8 +7,8 @@ import numpy as np
 
 from ._jit import njit, njit_fn, njit_fn_parallel
 from .dual_averaging import da_final_step, da_init, da_restart, da_update
-from .metric import (METRIC_DIAG, metric_factor, metric_is_identity, metric_leapfrog, metric_momentum,
-                     metric_product_layout, metric_start)
+from .metric import (METRIC_DIAG, metric_factor, metric_is_identity, metric_layout_size, metric_leapfrog,
+                     metric_momentum, metric_product_layout, metric_start)
 from .nuts import nuts_make_work, nuts_transition
 from .rng import rng_uniform
 from .static_hmc import static_hmc_steps, static_hmc_transition
@@ -86,7 +86,7 @@ def adaptive_chain(logp_grad, stop, tdata, x0, n_warmup, n_samples, phase, step0
     lp = logp_grad(q, g, tdata, twork)
     n_grad = 1
     ones = np.ones(d)
-    Ap = np.empty(0 if kind == METRIC_DIAG else d * d + 4 * d)
+    Ap = np.empty(metric_layout_size(kind, d))
     # the metric the transitions run with: A (a dense one in its product layout), or ones while
     # a dense A is the identity
     metric_factor(kind, d, A, F)

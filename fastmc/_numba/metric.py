@@ -76,6 +76,13 @@ def metric_momentum(s, kind, d, F, p):
 
 
 @njit_inline
+def metric_layout_size(kind, d):
+    """Doubles of Ap for metric_product_layout: d*d + 4d for a dense A with
+    d >= SYM_PANEL_MIN_DIM, none otherwise."""
+    return d * d + 4 * d if kind == METRIC_DENSE and d >= SYM_PANEL_MIN_DIM else 0
+
+
+@njit_inline
 def metric_product_layout(d, A, Ap):
     """The dense A the transitions take: A itself, or for d >= SYM_PANEL_MIN_DIM a copy in
     Ap[:d*d] with the product's scratch after it (Ap: d*d + 4d doubles)."""

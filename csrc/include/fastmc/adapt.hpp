@@ -54,8 +54,8 @@ struct AdaptOut {
 
 inline int64_t adapt_work_size(int64_t d, int kind, int64_t max_depth) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
-    const int64_t panels = kind == kMetricDiag ? 0 : pad4(sym_panel_size(d));
-    return 6 * pad4(d) + 3 * pad4(m) + panels + nuts_work_size(d, max_depth) + static_hmc_work_size(d);
+    return 6 * pad4(d) + 3 * pad4(m) + metric_layout_size(kind, d) + nuts_work_size(d, max_depth) +
+           static_hmc_work_size(d);
 }
 
 // Stan's heuristic: double (halve) eps while one leapfrog step from q with fresh momentum keeps
@@ -119,7 +119,7 @@ void adaptive_chain(const Target& target, const double* x0, int64_t n_warmup, in
     double* mean = A + ms;
     double* ones = mean + 2 * s;
     double* Ap = ones + s;  // a dense A in its product layout (metric.hpp)
-    double* tw = Ap + (kind == kMetricDiag ? 0 : pad4(sym_panel_size(d)));  // transition scratch
+    double* tw = Ap + metric_layout_size(kind, d);  // transition scratch
     for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
     for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
     // the metric the transitions run with: A (a dense one in its product layout), or ones while

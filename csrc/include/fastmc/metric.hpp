@@ -12,6 +12,7 @@
 #include "inline.hpp"
 #include "linalg.hpp"
 #include "rng.hpp"
+#include "scratch.hpp"
 
 namespace fastmc {
 
@@ -74,8 +75,14 @@ FASTMC_INLINE void metric_momentum(Rng& rng, int kind, int64_t d, const double* 
     }
 }
 
+// Doubles of Ap for metric_product_layout: the panels of a dense A with d >= kSymPanelMinDim,
+// rounded up to whole 4-lane arrays; none otherwise.
+inline int64_t metric_layout_size(int kind, int64_t d) {
+    return kind == kMetricDense && d >= kSymPanelMinDim ? pad4(sym_panel_size(d)) : 0;
+}
+
 // The dense A the transitions take: A itself, or its panels written into Ap
-// (sym_panel_size(d) doubles) for d >= kSymPanelMinDim.
+// (metric_layout_size doubles) for d >= kSymPanelMinDim.
 inline const double* metric_product_layout(int64_t d, const double* A, double* Ap) {
     if (d < kSymPanelMinDim) return A;
     sym_panel_pack(A, Ap, d);
