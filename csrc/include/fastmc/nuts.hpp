@@ -223,8 +223,37 @@ FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int6
     for (; i < d; ++i) R[i] += p[i];
 }
 
+// Leaf n's draw for or against becoming the subtree's candidate (probability w_rel / s_sub) is
+// made after leaf n + 1's leapfrog, from a copy of leaf n's state: the draw waits for the exp
+// of the weight, and made at once its mispredicted branch discarded the next gradient's work
+// already under way (T2: 223 -> 218 ns per leaf in a harness). No generator call lies between,
+// so the draws are the same as drawing at once (the Numba twin does).
+struct PendingPick {
+    const double* q;
+    const double* g;
+    double w = 0.0, s = 0.0, lp = 0.0, h = 0.0;
+    bool pending = false;
+    FASTMC_INLINE void set(double w_rel, double s_sub, double lpw, double hw) {
+        w = w_rel;
+        s = s_sub;
+        lp = lpw;
+        h = hw;
+        pending = true;
+    }
+    FASTMC_INLINE void resolve(Rng& rng, double* qc, double* gc, double& lp_c, double& h_c, int64_t d) {
+        if (!pending) return;
+        pending = false;
+        if (rng.uniform() * s < w) {
+            copy4(qc, q, d);
+            copy4(gc, g, d);
+            lp_c = lp;
+            h_c = h;
+        }
+    }
+};
+
 // Arrays of the scratch start every pad4(d) doubles (32-byte aligned in an aligned buffer).
-inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (16 + 5 * (max_depth + 1)) * pad4(d); }
+inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (18 + 5 * (max_depth + 1)) * pad4(d); }
 
 // q, g, lp: the current state (updated in place to the selected one). F: metric factor.
 template <class Target>
@@ -245,7 +274,9 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     double* vo = w + 13 * s;
     double* rho = w + 14 * s;  // momentum sum of the tree
     double* R = w + 15 * s;    // running momentum sum of the subtree
-    double* Sb = w + 16 * s;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
+    double* qp = w + 16 * s;  // the last leaf's state until its draw (PendingPick)
+    double* gp = w + 17 * s;
+    double* Sb = w + 18 * s;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
     double* Sn = Sb + L * s;
     double* Vb = Sn + L * s;
     double* Se = Vb + L * s;  // first-half-ending leaves: S_n, velocity
@@ -314,10 +345,12 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         const int64_t n_leaves = int64_t(1) << depth;
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
         bool valid = true;
+        PendingPick pick{qp, gp};
         for (int64_t n = 0; n < n_leaves; ++n) {
             double kin;
             lpw = metric_leapfrog(target, qw, pw, gw, vw, uw, eps_s, kind, A, twork, kin);
             ++n_leap;
+            pick.resolve(rng, qc, gc, lp_c, h_c, d);
             double h = -lpw + kin;
             if (!std::isfinite(h)) {
                 h = inf;
@@ -344,11 +377,15 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 m_sub = wt;
                 sum_metro += 1.0;
             }
-            if (n == 0 || rng.uniform() * s_sub < w_rel) {
+            if (n == 0) {
                 copy4(qc, qw, d);
                 copy4(gc, gw, d);
                 lp_c = lpw;
                 h_c = h;
+            } else {  // drawn for or against after the next leaf's gradient (see pick)
+                copy4(qp, qw, d);
+                copy4(gp, gw, d);
+                pick.set(w_rel, s_sub, lpw, h);
             }
             if (n == 0) {  // the running sum starts here: S_0 = 0, R = S_1 = 0 + p
                 record_first(Sb + depth * s, Sn + depth * s, Vb + depth * s, R, pw, vw, d);
@@ -376,6 +413,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             }
             if (!valid) break;
         }
+        pick.resolve(rng, qc, gc, lp_c, h_c, d);
         if (!valid) break;
         const int64_t sub_depth = depth;
         ++depth;
