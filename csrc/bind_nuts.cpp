@@ -1,23 +1,27 @@
 // Binding of the warm-up engine (NUTS and static HMC with adaptation) for any target spec.
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "bind_common.hpp"
 #include "fastmc/adapt.hpp"
 #include "fastmc/chains.hpp"
+#include "fastmc/tempered.hpp"
 
 using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 using U64Array = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
 using I64Array = py::array_t<int64_t>;
 
 // x0 (chains, d); inv_metric (chains, d) or (chains, d, d) and rng_state (chains, 4) are copied
-// and returned updated; phase (n_warmup,) uint8.
+// and returned updated; phase (n_warmup,) uint8. inv_temp != 1 samples the target to that power
+// (the recorded log density is then the tempered one).
 static py::dict adaptive(const py::tuple& target, const CArray& x0,
                                  int64_t n_warmup, int64_t n_samples, const U8Array& phase, const CArray& step0,
                                  const CArray& inv_metric, const U64Array& rng_state, int transition,
                                  int64_t max_depth, int64_t n_leapfrog, double integration_time,
                                  int64_t max_leapfrog, double jitter, int metric_kind, bool adapt_step,
-                                 double delta, double gamma, double kappa, double t0, int64_t n_threads) {
+                                 double delta, double gamma, double kappa, double t0, double inv_temp,
+                                 int64_t n_threads) {
     const int64_t d = target_dim(target);
     require_ndim(x0, 2, "x0");
     const int64_t chains = x0.shape(0), n = n_warmup + n_samples;
@@ -48,7 +52,7 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
     const double *px0 = x0.data(), *ps0 = step0.data();
     const uint8_t* pph = phase.data();
     py::object error = py::none();
-    with_target(target, &error, [&](const auto& mix) {
+    auto run = [&](const auto& mix) {
         py::gil_scoped_release release;
         fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
             fastmc::Scratch work(fastmc::adapt_work_size(d, metric_kind, max_depth));
@@ -59,7 +63,13 @@ static py::dict adaptive(const py::tuple& target, const CArray& x0,
             fastmc::adaptive_chain(mix, px0 + c * d, n_warmup, n_samples, pph, ps0[c], cfg, pA + c * m,
                                    pstate + 4 * c, out, work.data(), twork.data());
         });
-    });
+    };
+    if (inv_temp == 1.0)
+        with_target(target, &error, run);
+    else
+        with_target(target, &error, [&](const auto& t) {
+            run(fastmc::Tempered<std::decay_t<decltype(t)>>{t, inv_temp});
+        });
     py::dict r;
     r["draws"] = draws, r["log_density"] = lp, r["accept_stat"] = acc, r["energy"] = en;
     r["step_size"] = steps, r["tree_depth"] = depth, r["n_leapfrog"] = nleap, r["divergent"] = div;
@@ -74,5 +84,5 @@ void register_nuts(py::module_& m) {
           py::arg("inv_metric"), py::arg("rng_state"), py::arg("transition"), py::arg("max_depth"),
           py::arg("n_leapfrog"), py::arg("integration_time"), py::arg("max_leapfrog"), py::arg("jitter"), py::arg("metric_kind"),
           py::arg("adapt_step"), py::arg("delta"), py::arg("gamma"), py::arg("kappa"), py::arg("t0"),
-          py::arg("n_threads"));
+          py::arg("inv_temp"), py::arg("n_threads"));
 }

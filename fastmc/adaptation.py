@@ -44,6 +44,9 @@ class AdaptedState:
         Seed of the run that started the sequence.
     step_size_jitter : float
         The run's ``step_size_jitter``, which a resumed run keeps unless given another.
+    temperature : float
+        The run's temperature T (it sampled pi^(1/T)), which a resumed run keeps unless given
+        another.
     """
 
     metric: str
@@ -53,6 +56,7 @@ class AdaptedState:
     rng_state: np.ndarray
     seed: int
     step_size_jitter: float = 0.0
+    temperature: float = 1.0
 
     @property
     def n_chains(self) -> int:

@@ -84,7 +84,7 @@ def _as_nonneg_int(name, value):
 def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric,
                   resume, adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer,
                   base_window, max_treedepth, n_leapfrog, warn, backend, n_threads, integration_time=None,
-                  max_leapfrog=1, step_size_jitter=None):
+                  max_leapfrog=1, step_size_jitter=None, temperature=None):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
@@ -132,7 +132,10 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
         x0 = resume.position
         if step_size_jitter is None:
             step_size_jitter = resume.step_size_jitter
+        if temperature is None:
+            temperature = resume.temperature
     jitter = _as_unit("step_size_jitter", 0.0 if step_size_jitter is None else step_size_jitter, closed=True)
+    temperature = as_positive_float("temperature", 1.0 if temperature is None else temperature)
     metric = _check_metric("diag" if metric is None else metric)
     A = _inv_metric(inv_metric, metric, d, chains)
     steps = _step_sizes(1.0 if step_size is None else step_size, chains)
@@ -152,14 +155,14 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     args = (x, n_warmup, n, phase, steps, A, state, _TRANSITION[sampler], max_depth, n_leap, int_time, max_leap,
             jitter, kind, adapt_step_size, delta, gamma, kappa, t0)
     t_start = time.perf_counter()
-    r = _run_engine(target, backend, threads, args)
+    r = _run_engine(target, backend, threads, args, 1.0 / temperature)
     wall = time.perf_counter() - t_start
     adapted = AdaptedState(metric, r["final_step"], r["inv_metric"], r["draws"][:, -1, :].copy(), r["rng_state"],
-                           seed, jitter)
+                           seed, jitter, temperature)
     settings = dict(n_warmup=n_warmup, metric=metric, target_accept=delta, max_treedepth=max_depth, chains=chains,
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                     term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size,
-                    step_size_jitter=jitter)
+                    step_size_jitter=jitter, temperature=temperature)
     if sampler == "hmc":
         del settings["max_treedepth"]
         if int_time > 0.0:
@@ -192,8 +195,9 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
     return _finish(result, r, n_warmup=n_warmup, stacklevel=4)
 
 
-def _run_engine(target, backend, threads, args):
-    """The warm-up engine over all chains: its dict of outputs, with the rows after a chain's
+def _run_engine(target, backend, threads, args, inv_temp=1.0):
+    """The warm-up engine over all chains, sampling the target to the power ``inv_temp`` (its
+    ``log_density`` is the target's own): its dict of outputs, with the rows after a chain's
     n_done (the target asked to stop) set to NaN / 0. A Python target runs the chains one by one
     (it holds the GIL anyway), so the chain whose function raised is known and the later chains
     are not started: then ``failed_chain`` is set and the outputs hold chains 0..failed_chain."""
@@ -204,23 +208,30 @@ def _run_engine(target, backend, threads, args):
         from ._numba.adapt import adaptive_run
 
         nt = target._numba_target()
-        r = _run_numba(adaptive_run, threads, nt.logp_grad, nt.stop, nt.make_work, nt.tdata, *args)
+        fns, tdata = (nt.logp_grad, nt.stop, nt.make_work), nt.tdata
+        if inv_temp != 1.0:
+            from ._numba.tempered import tempered_data, tempered_functions
+
+            fns, tdata = tempered_functions(*fns, isinstance(tdata, tuple)), tempered_data(tdata, inv_temp)
+        r = _run_numba(adaptive_run, threads, *fns, tdata, *args)
         r["error"] = None
     elif target.kind != "python":
-        r = _backend.core().adaptive(target._cpp_spec(), *args, threads)
+        r = _backend.core().adaptive(target._cpp_spec(), *args, inv_temp, threads)
     else:
         x, n_warmup, n, phase, steps, A, state, *config = args
         r = _one_chain_at_a_time(
             lambda c: _backend.core().adaptive(target._cpp_spec(), x[c:c + 1], n_warmup, n, phase, steps[c:c + 1],
-                                               A[c:c + 1], state[c:c + 1], *config, 1), x.shape[0])
+                                               A[c:c + 1], state[c:c + 1], *config, inv_temp, 1), x.shape[0])
+    if inv_temp != 1.0:  # the engine recorded beta log pi
+        r["log_density"] = r["log_density"] / inv_temp
     _clear_after_done(r)
     return r
 
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
-         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, warn=True, backend="auto",
-         n_threads=None) -> SamplingResult:
+         t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, temperature=None,
+         warn=True, backend="auto", n_threads=None) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
     Parameters
@@ -265,6 +276,9 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         transition, warm-up included, runs at eps * (1 + jitter * (2u - 1)) with u uniform from
         the chain's generator; dual averaging adapts the nominal eps.
         ``sample_stats["step_size"]`` records the step used.
+    temperature : float, optional
+        T > 0 (default 1, or that of ``resume``): sample pi(x)^(1/T), warm-up included.
+        ``log_density`` stays log pi of the draws; ``energy`` is the tempered Hamiltonian.
     warn : bool
         Emit :class:`~fastmc.adaptation.SamplingWarning` for divergences, tree-depth saturation,
         E-BFMI < 0.3, R-hat > 1.01 and bulk ESS < 100 per chain.
@@ -303,5 +317,5 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
                          step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
                          target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                          term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
-                         n_leapfrog=1, step_size_jitter=step_size_jitter, warn=warn, backend=backend,
-                         n_threads=n_threads)
+                         n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
+                         backend=backend, n_threads=n_threads)

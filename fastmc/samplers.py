@@ -274,7 +274,7 @@ def _adapted_scales(adapted, kinds, d):
 
 
 def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
-        inv_mass=None, chains=None, seed=None, temperature=1.0, backend="auto", n_threads=None, n_warmup=0,
+        inv_mass=None, chains=None, seed=None, temperature=None, backend="auto", n_threads=None, n_warmup=0,
         metric=None, target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
     many chains in parallel.
@@ -309,14 +309,15 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
     chains, seed, temperature, backend, n_threads
-        As in :func:`rwmh` (``chains`` defaults to 1, or to the resumed state's chains). The
-        Metropolis correction uses H = U(q)/T + K(p), so the chain targets pi^(1/T).
+        As in :func:`rwmh` (``chains`` defaults to 1, or to the resumed state's chains;
+        ``temperature`` to 1, or to the resumed state's). The Metropolis correction uses
+        H = U(q)/T + K(p), so the chain targets pi^(1/T); ``log_density`` stays log pi.
     n_warmup : int
         Warm-up iterations (default 0: none). With ``n_warmup > 0`` the run adapts the step size
         (dual averaging from ``step_size`` toward ``target_accept``) and the metric as
         :func:`fastmc.nuts` does, returns the warm-up in ``result.warmup`` and the adapted state
-        in ``result.state``; it requires ``temperature=1``. With ``integration_time`` the number of
-        leapfrog steps follows the step size (see above).
+        in ``result.state``, at any temperature (the warm-up adapts to pi^(1/T)). With
+        ``integration_time`` the number of leapfrog steps follows the step size (see above).
     metric : {"diag", "dense", "unit"}, optional
         Metric adapted during warm-up (``inv_mass`` is its diagonal start value); default
         "diag", or the resumed state's metric.
@@ -350,7 +351,8 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     resume = adapt_kwargs.get("resume")
     if chains is not None or resume is None:
         chains = as_int("chains", 1 if chains is None else chains, minimum=1)
-    inv_temp = 1.0 / as_positive_float("temperature", temperature)
+    if temperature is not None:
+        as_positive_float("temperature", temperature)
     if step_size is None and resume is None:
         raise ValueError("step_size is required (a float > 0) unless resume is given")
     step = None if step_size is None else as_positive_float("step_size", step_size)
@@ -369,8 +371,6 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     if engine:
         from .nuts import _run_adaptive
 
-        if inv_temp != 1.0:
-            raise ValueError("temperature must be 1 with n_warmup > 0, resume or step_size_jitter")
         bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
                                    "adapt_step_size", "inv_metric", "resume", "step_size_jitter"}
         if bad:
@@ -381,9 +381,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         return _run_adaptive("hmc", target, x0, n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
                              step_size=step, target_accept=target_accept,
                              max_treedepth=1, n_leapfrog=L, integration_time=int_time, max_leapfrog=max_leap, warn=warn,
-                             backend=backend, n_threads=n_threads, **kw)
+                             backend=backend, n_threads=n_threads, temperature=temperature, **kw)
     if adapt_kwargs:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(adapt_kwargs)} (only with n_warmup > 0)")
+    inv_temp = 1.0 / (1.0 if temperature is None else float(temperature))
     d = target.dim
     if inv_mass is None:
         im = np.ones(d)

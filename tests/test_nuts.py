@@ -149,10 +149,10 @@ def test_hmc_resumes_a_dense_state_without_restating_it():
         fastmc.hmc(mix, np.zeros(mix.dim), 10, n_leapfrog=6)
 
 
-@pytest.mark.parametrize("sampler", ["nuts", "nuts_jitter", "hmc", "hmc_time"])
+@pytest.mark.parametrize("sampler", ["nuts", "nuts_jitter", "nuts_tempered", "hmc", "hmc_time"])
 def test_resume_continues_exactly(backend, sampler):
-    """Two runs, the second resumed from the first's state, equal one long run (nuts_jitter:
-    the resumed run takes the step-size jitter from the state)."""
+    """Two runs, the second resumed from the first's state, equal one long run (nuts_jitter,
+    nuts_tempered: the resumed run takes the step-size jitter or the temperature from the state)."""
     mix, _ = workload("T2")
     x0 = np.zeros(mix.dim)
     if sampler.startswith("nuts"):
@@ -164,11 +164,12 @@ def test_resume_continues_exactly(backend, sampler):
         kw0 = dict(step_size=0.3, chains=2, seed=8)
         long, first = run(x0, 120, n_warmup=150, **kw0), run(x0, 50, n_warmup=150, **kw0)
     if sampler.startswith("nuts"):
-        jitter = dict(step_size_jitter=0.4) if sampler == "nuts_jitter" else {}
-        long = run(x0, 120, n_warmup=150, **jitter)
-        first = run(x0, 50, n_warmup=150, **jitter)
+        extra = dict(nuts_jitter=dict(step_size_jitter=0.4), nuts_tempered=dict(temperature=2.5)).get(sampler, {})
+        long = run(x0, 120, n_warmup=150, **extra)
+        first = run(x0, 50, n_warmup=150, **extra)
     second = run(None, 70, resume=first.state)
     assert second.state.step_size_jitter == (0.4 if sampler == "nuts_jitter" else 0.0)
+    assert second.state.temperature == (2.5 if sampler == "nuts_tempered" else 1.0)
     np.testing.assert_array_equal(np.concatenate([first.draws, second.draws], axis=1), long.draws)
     np.testing.assert_array_equal(second.state.rng_state, long.state.rng_state)
     np.testing.assert_array_equal(second.sample_stats["n_leapfrog"], long.sample_stats["n_leapfrog"][:, 50:])
@@ -240,6 +241,67 @@ def test_adapted_hmc_reproduces_exact_moments(name):
     r = fastmc.hmc(mix, np.zeros(mix.dim), 2000, step_size=0.1, n_leapfrog=10, n_warmup=500, chains=4, seed=22,
                    backend=_fast_backend(), warn=False)
     _check_moments(r, mix)
+
+
+# ---------------------------------------------------------------- tempering with warm-up
+
+def _gaussian(S):
+    return fastmc.GaussianMixture([1.0], [[1.0, -1.0]], [S])
+
+
+@pytest.mark.parametrize("sampler", ["nuts", "hmc"])
+@pytest.mark.parametrize("metric", ["diag", "dense"])
+def test_tempered_warmup_reproduces_the_tempered_moments(sampler, metric):
+    """pi^(1/T) of N(mu, S) is N(mu, T S): with warm-up at T = 3 the draws have its mean and
+    variances within Monte Carlo error, and log_density is log pi of the draws (untempered)."""
+    S = np.array([[1.0, 0.6], [0.6, 2.0]])
+    target, T = _gaussian(S), 3.0
+    kw = dict(n_warmup=1000, metric=metric, temperature=T, chains=4, seed=3, backend=_fast_backend())
+    if sampler == "nuts":
+        r = nuts(target, np.zeros(2), 2000, **kw)
+    else:
+        # (8 steps of the adapted size make about a period of this harmonic target: no mixing)
+        r = fastmc.hmc(target, np.zeros(2), 2000, step_size=0.5, integration_time=2.0, **kw)
+    assert r.settings["temperature"] == T and r.state.temperature == T
+    _check_moments(r, _gaussian(T * S))
+    np.testing.assert_allclose(r.log_density, target.logpdf(r.draws.reshape(-1, 2)).reshape(4, 2000),
+                               rtol=1e-13, atol=1e-13)
+    # the energy is the tempered Hamiltonian: -log pi / T + kinetic >= -log pi / T
+    assert np.all(r.energy >= -r.log_density / T - 1e-12)
+
+
+@numba.njit
+def _normal3(x, grad, data):
+    s = 0.0
+    for i in range(x.size):
+        s += x[i] * x[i] / data[i]
+        grad[i] = -x[i] / data[i]
+    return -0.5 * s
+
+
+@pytest.mark.parametrize("kind", ["mixture", "numba"])
+def test_tempered_twins_agree_draw_for_draw(kind):
+    """The tempered target's C++ and Numba twins give the same bits, for a mixture and for a
+    user target."""
+    _both()
+    if kind == "mixture":
+        target, x0 = workload("T2")[0], np.zeros(20)
+    else:
+        target, x0 = fastmc.Target.from_numba(_normal3, 3, data=np.array([1.0, 2.0, 0.5])), np.zeros(3)
+    runs = [nuts(target, x0, 40, n_warmup=60, temperature=1.7, chains=2, seed=11, backend=be, warn=False)
+            for be in ("cpp", "numba")]
+    for key in ("draws", "log_density", "energy", "accept_prob"):
+        np.testing.assert_array_equal(getattr(runs[0], key), getattr(runs[1], key))
+    np.testing.assert_array_equal(runs[0].state.step_size, runs[1].state.step_size)
+
+
+def test_tempered_python_target():
+    """A Python target (run chain by chain in C++) is tempered too: N(0, I)^(1/4) = N(0, 4 I)."""
+    target = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2)
+    r = fastmc.hmc(target, np.zeros(2), 1500, step_size=0.5, n_leapfrog=5, n_warmup=500, temperature=4.0, chains=2,
+                   seed=2, warn=False)
+    _check_moments(r, fastmc.GaussianMixture([1.0], [[0.0, 0.0]], [4.0 * np.eye(2)]))
+    np.testing.assert_allclose(r.log_density, -0.5 * np.sum(r.draws ** 2, axis=2), rtol=1e-13)
 
 
 @pytest.mark.slow
@@ -407,6 +469,9 @@ BAD = [
     (dict(chains=0), ValueError, "chains must be >= 1"),
     (dict(resume=object()), TypeError, "resume must be an AdaptedState"),
     (dict(n_samples=0), ValueError, "n_samples must be >= 1"),
+    (dict(temperature=-1.0), ValueError, "temperature must be finite and > 0"),
+    (dict(temperature=np.inf), ValueError, "temperature must be finite and > 0"),
+    (dict(temperature="2"), TypeError, "temperature must be a real number"),
 ]
 
 
@@ -423,8 +488,8 @@ def test_bad_hmc_warmup_input():
     mix = fastmc.default_mixture()
     with pytest.raises(ValueError, match="n_warmup must be >= 0"):
         fastmc.hmc(mix, [0.0, 0.0], 10, step_size=0.1, n_leapfrog=3, n_warmup=-5)
-    with pytest.raises(ValueError, match="temperature must be 1"):
-        fastmc.hmc(mix, [0.0, 0.0], 10, step_size=0.1, n_leapfrog=3, n_warmup=5, temperature=2.0)
+    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+        fastmc.hmc(mix, [0.0, 0.0], 10, step_size=0.1, n_leapfrog=3, n_warmup=5, temperature=0.0)
     with pytest.raises(TypeError, match="unexpected keyword"):
         fastmc.hmc(mix, [0.0, 0.0], 10, step_size=0.1, n_leapfrog=3, n_warmup=5, kappa_typo=1.0)
 
