@@ -64,8 +64,9 @@ class AdaptedState:
 
     def __repr__(self) -> str:
         steps = ", ".join(f"{s:.3g}" for s in self.step_size[:4])
+        temp = f", temperature={self.temperature:g}" if self.temperature != 1.0 else ""
         return (f"AdaptedState(metric={self.metric!r}, chains={self.n_chains}, d={self.position.shape[1]}, "
-                f"step_size=[{steps}{', ...' if self.n_chains > 4 else ''}])")
+                f"step_size=[{steps}{', ...' if self.n_chains > 4 else ''}]{temp})")
 
 
 def _splitmix64_mix(z: int) -> int:
