@@ -351,8 +351,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     resume = adapt_kwargs.get("resume")
     if chains is not None or resume is None:
         chains = as_int("chains", 1 if chains is None else chains, minimum=1)
-    if temperature is not None:
-        as_positive_float("temperature", temperature)
+    temperature = None if temperature is None else as_positive_float("temperature", temperature)
     if step_size is None and resume is None:
         raise ValueError("step_size is required (a float > 0) unless resume is given")
     step = None if step_size is None else as_positive_float("step_size", step_size)
@@ -384,7 +383,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
                              backend=backend, n_threads=n_threads, temperature=temperature, **kw)
     if adapt_kwargs:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(adapt_kwargs)} (only with n_warmup > 0)")
-    inv_temp = 1.0 / (1.0 if temperature is None else float(temperature))
+    inv_temp = 1.0 if temperature is None else 1.0 / temperature
     d = target.dim
     if inv_mass is None:
         im = np.ones(d)

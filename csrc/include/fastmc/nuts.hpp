@@ -377,20 +377,18 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 m_sub = wt;
                 sum_metro += 1.0;
             }
-            if (n == 0) {
+            if (n == 0) {  // the first candidate; the running sum starts here: S_0 = 0, R = S_1 = 0 + p
                 copy4(qc, qw, d);
                 copy4(gc, gw, d);
                 lp_c = lpw;
                 h_c = h;
-            } else {  // drawn for or against after the next leaf's gradient (see pick)
-                copy4(qp, qw, d);
-                copy4(gp, gw, d);
-                pick.set(w_rel, s_sub, lpw, h);
-            }
-            if (n == 0) {  // the running sum starts here: S_0 = 0, R = S_1 = 0 + p
                 record_first(Sb + depth * s, Sn + depth * s, Vb + depth * s, R, pw, vw, d);
                 continue;
             }
+            // drawn for or against after the next leaf's gradient (see PendingPick)
+            copy4(qp, qw, d);
+            copy4(gp, gw, d);
+            pick.set(w_rel, s_sub, lpw, h);
             if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
                 const int64_t j = ctz64(uint64_t(n));
                 record_start(Sb + j * s, Sn + j * s, Vb + j * s, R, pw, vw, d);
