@@ -143,42 +143,40 @@ def metric_drift(kind, d, A, q, p, g, v, u, half, eps):
 
 @njit_inline
 def metric_kick_energy(kind, d, A, p, g, v, u, half):
-    """The second half kick as metric_drift's first two lines; returns p^T v / 2 in kinetic's lane order."""
+    """The second half kick as metric_drift's first two lines; returns p^T v / 2 with the sum in
+    two sets of lanes as in metric.hpp (whole groups of four at i % 8 == 0 in s, else in t; then
+    s_l + t_l, the tail into lane 0)."""
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
+    t0 = 0.0
+    t1 = 0.0
+    t2 = 0.0
+    t3 = 0.0
     i = 0
-    if kind == METRIC_DIAG:
-        while i + 4 <= d:
-            p[i] += half * g[i]
-            p[i + 1] += half * g[i + 1]
-            p[i + 2] += half * g[i + 2]
-            p[i + 3] += half * g[i + 3]
-            v[i] = A[i] * p[i]
-            v[i + 1] = A[i + 1] * p[i + 1]
-            v[i + 2] = A[i + 2] * p[i + 2]
-            v[i + 3] = A[i + 3] * p[i + 3]
+    while i + 4 <= d:
+        for j in range(i, i + 4):
+            p[j] += half * g[j]
+            if kind == METRIC_DIAG:
+                v[j] = A[j] * p[j]
+            else:
+                v[j] += half * u[j]
+        if (i & 4) == 0:
             s0 = fma(p[i], v[i], s0)
             s1 = fma(p[i + 1], v[i + 1], s1)
             s2 = fma(p[i + 2], v[i + 2], s2)
             s3 = fma(p[i + 3], v[i + 3], s3)
-            i += 4
-    else:
-        while i + 4 <= d:
-            p[i] += half * g[i]
-            p[i + 1] += half * g[i + 1]
-            p[i + 2] += half * g[i + 2]
-            p[i + 3] += half * g[i + 3]
-            v[i] += half * u[i]
-            v[i + 1] += half * u[i + 1]
-            v[i + 2] += half * u[i + 2]
-            v[i + 3] += half * u[i + 3]
-            s0 = fma(p[i], v[i], s0)
-            s1 = fma(p[i + 1], v[i + 1], s1)
-            s2 = fma(p[i + 2], v[i + 2], s2)
-            s3 = fma(p[i + 3], v[i + 3], s3)
-            i += 4
+        else:
+            t0 = fma(p[i], v[i], t0)
+            t1 = fma(p[i + 1], v[i + 1], t1)
+            t2 = fma(p[i + 2], v[i + 2], t2)
+            t3 = fma(p[i + 3], v[i + 3], t3)
+        i += 4
+    s0 += t0
+    s1 += t1
+    s2 += t2
+    s3 += t3
     while i < d:
         p[i] += half * g[i]
         if kind == METRIC_DIAG:

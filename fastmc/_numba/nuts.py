@@ -281,7 +281,8 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
         x = m_sub - m_tree
         ex = math.exp(-x) if x > 0.0 else 1.0
         ratio = s_sub / (s_tree * ex) if x > 0.0 else s_sub / s_tree
-        if ratio > 1.0 or rng_uniform(s) < ratio:
+        u_prog = rng_uniform(s)  # drawn even when ratio > 1 (nuts.hpp: why)
+        if ratio > 1.0 or u_prog < ratio:
             qs, qc = qc, qs
             gs, gc = gc, gs
             lp_s = lp_c

@@ -90,9 +90,7 @@ struct UturnAcc3 {
         t[5][0] = std::fma(y2, r2, t[5][0]);
     }
     FASTMC_INLINE bool all_positive4() const {  // no tail: sums straight from the registers
-        bool ok = true;
-        for (int c = 0; c < 6; ++c) ok = ok && hsum4(s[c]) > 0.0;
-        return ok;
+        return all_sums_positive(s[0], s[1], s[2], s[3]) & all_sums_positive(s[4], s[5]);
     }
     FASTMC_INLINE bool all_positive() const {
         bool ok = true;
@@ -200,7 +198,7 @@ FASTMC_INLINE bool record_end_check(double* __restrict se, double* __restrict ve
         a4 = fma4(load4(va + i), rho, a4);
         b4 = fma4(vi, rho, b4);
     }
-    if (i == d) return hsum4(a4) > 0.0 && hsum4(b4) > 0.0;
+    if (i == d) return all_sums_positive(a4, b4);
     alignas(32) double a[4], b[4];
     lanes4(a4, a);
     lanes4(b4, b);
@@ -251,6 +249,13 @@ struct PendingPick {
         }
     }
 };
+
+// Swaps a and b when take is set, by masks rather than a branch.
+FASTMC_INLINE void select_swap(bool take, double*& a, double*& b) {
+    const uintptr_t m = uintptr_t(0) - uintptr_t(take), x = uintptr_t(a), y = uintptr_t(b);
+    a = reinterpret_cast<double*>((x & ~m) | (y & m));
+    b = reinterpret_cast<double*>((y & ~m) | (x & m));
+}
 
 // Arrays of the scratch start every pad4(d) doubles (32-byte aligned in an aligned buffer).
 inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (18 + 5 * (max_depth + 1)) * pad4(d); }
@@ -415,21 +420,21 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         if (!valid) break;
         const int64_t sub_depth = depth;
         ++depth;
-        // biased progressive sampling: prefer the new subtree (weight ratio exp(m_sub - m_tree) s_sub / s_tree)
+        // biased progressive sampling: prefer the new subtree (weight ratio exp(m_sub - m_tree) s_sub / s_tree).
+        // The uniform is drawn even when the ratio exceeds 1 and the choice is made by selects, not a
+        // branch: the next subtree's direction and first leapfrog then wait neither for the ratio
+        // (the last leaf's exp, a division) nor for a coin-flip branch that mispredicts about half
+        // the time and, resolved that late, discarded the next gradient's work under way.
         const double x = m_sub - m_tree;  // >= 0
         const double ex = x > 0.0 ? std::exp(-x) : 1.0;
         const double ratio = x > 0.0 ? s_sub / (s_tree * ex) : s_sub / s_tree;
-        if (ratio > 1.0 || rng.uniform() < ratio) {
-            double* t = qs;
-            qs = qc;
-            qc = t;
-            t = gs;
-            gs = gc;
-            gc = t;
-            lp_s = lp_c;
-            h_sample = h_c;
-            swapped = !swapped;
-        }
+        const double u_prog = rng.uniform();
+        const bool take = (ratio > 1.0) | (u_prog < ratio);
+        select_swap(take, qs, qc);
+        select_swap(take, gs, gc);
+        lp_s = take ? lp_c : lp_s;
+        h_sample = take ? h_c : h_sample;
+        swapped = swapped != take;
         if (x > 0.0) {
             s_tree = s_tree * ex + s_sub;
             m_tree = m_sub;
