@@ -120,36 +120,36 @@ FASTMC_INLINE double metric_start(int kind, int64_t d, const double* A, const do
 // The two halves of a leapfrog step around the gradient. Both kick p += half g and update the
 // velocity: v = A p for the diagonal metric (one multiply, exact), v += half u for the dense one
 // (A p is linear in p, so a kick moves v by half A g: one product A g per step instead of two
-// products A p; v then follows A p to rounding). metric_drift also moves q += eps v (diagonal:
-// v is not stored there, the kick recomputes it);
+// products A p; v then follows A p to rounding). metric_drift also moves q: qo = qi + eps v
+// (diagonal: v is not stored there, the kick recomputes it; qo may be qi);
 // metric_kick_energy returns p^T v / 2 (its own lane order, below).
-FASTMC_INLINE void metric_drift(int kind, int64_t d, const double* __restrict A, double* __restrict q,
-                                double* __restrict p, const double* __restrict g, double* __restrict v,
+FASTMC_INLINE void metric_drift(int kind, int64_t d, const double* __restrict A, const double* qi, double* qo,
+                                double* __restrict p, const double* gi, double* __restrict v,
                                 const double* __restrict u, double half, double eps) {
     const D4 h4 = splat4(half), e4 = splat4(eps);
     int64_t i = 0;
     if (kind == kMetricDiag) {
         for (; i + 4 <= d; i += 4) {  // v = A p is recomputed by the kick: not stored here
-            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(gi + i)));
             store4(p + i, pi);
-            store4(q + i, add4(load4(q + i), mul4(e4, mul4(load4(A + i), pi))));
+            store4(qo + i, add4(load4(qi + i), mul4(e4, mul4(load4(A + i), pi))));
         }
         for (; i < d; ++i) {
-            p[i] += half * g[i];
-            q[i] += eps * (A[i] * p[i]);
+            p[i] += half * gi[i];
+            qo[i] = qi[i] + eps * (A[i] * p[i]);
         }
     } else {
         for (; i + 4 <= d; i += 4) {
-            const D4 pi = add4(load4(p + i), mul4(h4, load4(g + i)));
+            const D4 pi = add4(load4(p + i), mul4(h4, load4(gi + i)));
             const D4 vi = add4(load4(v + i), mul4(h4, load4(u + i)));
             store4(p + i, pi);
             store4(v + i, vi);
-            store4(q + i, add4(load4(q + i), mul4(e4, vi)));
+            store4(qo + i, add4(load4(qi + i), mul4(e4, vi)));
         }
         for (; i < d; ++i) {
-            p[i] += half * g[i];
+            p[i] += half * gi[i];
             v[i] += half * u[i];
-            q[i] += eps * v[i];
+            qo[i] = qi[i] + eps * v[i];
         }
     }
 }
@@ -205,19 +205,29 @@ FASTMC_INLINE double metric_kick_energy(int kind, int64_t d, const double* __res
     return kind == kMetricDiag ? kick_energy<true>(d, A, p, g, v, u, half) : kick_energy<false>(d, A, p, g, v, u, half);
 }
 
-// One leapfrog step of signed size eps on (q, p) with v (and u, dense) kept current: g, v and u
-// hold their values at (q, p) on entry (metric_start) and at the end point on exit; u is unused
-// by the diagonal metric. Returns log pi at the end point; kin gets the kinetic energy there.
+// One leapfrog step of signed size eps from (qi, p) with gradient gi to (qo, p) with gradient go,
+// v (and u, dense) kept current: on entry they hold their values at (qi, p) (metric_start), on
+// exit at the end point; u is unused by the diagonal metric. qo may be qi and go gi (in place),
+// or other arrays (NUTS keeps the states of earlier leaves without copying them). Returns log pi
+// at the end point; kin gets the kinetic energy there.
+template <class Target>
+FASTMC_INLINE double metric_leapfrog_to(const Target& target, const double* qi, double* qo, double* p,
+                                        const double* gi, double* go, double* v, double* u, double eps, int kind,
+                                        const double* A, double* twork, double& kin) {
+    const int64_t d = target.dim();
+    const double half = 0.5 * eps;
+    metric_drift(kind, d, A, qi, qo, p, gi, v, u, half, eps);
+    const double lp = target.logp_grad(qo, go, twork);
+    if (kind != kMetricDiag) dense_mul(A, go, u, d);
+    kin = metric_kick_energy(kind, d, A, p, go, v, u, half);
+    return lp;
+}
+
+// The step in place: (q, p, g) at the end point on exit.
 template <class Target>
 FASTMC_INLINE double metric_leapfrog(const Target& target, double* q, double* p, double* g, double* v, double* u,
                                      double eps, int kind, const double* A, double* twork, double& kin) {
-    const int64_t d = target.dim();
-    const double half = 0.5 * eps;
-    metric_drift(kind, d, A, q, p, g, v, u, half, eps);
-    const double lp = target.logp_grad(q, g, twork);
-    if (kind != kMetricDiag) dense_mul(A, g, u, d);
-    kin = metric_kick_energy(kind, d, A, p, g, v, u, half);
-    return lp;
+    return metric_leapfrog_to(target, q, q, p, g, g, v, u, eps, kind, A, twork, kin);
 }
 
 }  // namespace fastmc

@@ -221,41 +221,24 @@ FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int6
     for (; i < d; ++i) R[i] += p[i];
 }
 
-// Leaf n's draw for or against becoming the subtree's candidate (probability w_rel / s_sub) is
-// made after leaf n + 1's leapfrog, from a copy of leaf n's state: the draw waits for the exp
-// of the weight, and made at once its mispredicted branch discarded the next gradient's work
-// already under way (T2: 223 -> 218 ns per leaf in a harness). No generator call lies between,
-// so the draws are the same as drawing at once (the Numba twin does).
-struct PendingPick {
-    const double* q;
-    const double* g;
-    double w = 0.0, s = 0.0, lp = 0.0, h = 0.0;
-    bool pending = false;
-    FASTMC_INLINE void set(double w_rel, double s_sub, double lpw, double hw) {
-        w = w_rel;
-        s = s_sub;
-        lp = lpw;
-        h = hw;
-        pending = true;
-    }
-    FASTMC_INLINE void resolve(Rng& rng, double* qc, double* gc, double& lp_c, double& h_c, int64_t d) {
-        if (!pending) return;
-        pending = false;
-        if (rng.uniform() * s < w) {
-            copy4(qc, q, d);
-            copy4(gc, g, d);
-            lp_c = lp;
-            h_c = h;
-        }
+// The states (q, g) of the trajectory live in five buffers, 0 being the caller's q and g: the
+// selected state, the subtree's candidate, the two trajectory ends, and the one the next leapfrog
+// writes into (metric_leapfrog_to), so that no state is ever copied: a leaf becomes the candidate
+// by its buffer's index, and a buffer no role refers to is free. A leaf's draw for or against
+// becoming the candidate (probability w_rel / s_sub) is made after the next leaf's leapfrog has
+// been issued, by selects: made at once it waited for the weight's exp, and as a branch it
+// mispredicted often and discarded the next gradient's work already under way. No generator
+// call lies between, so the draws are those of drawing at once (the Numba twin does, on copies).
+struct StatePool {
+    double* q[5];
+    double* g[5];
+    int sel = 0, cand = 0, end[2] = {0, 0};
+    // a buffer none of the four roles uses (five buffers, at most four in use)
+    FASTMC_INLINE int free_buffer() const {
+        const unsigned used = (1u << sel) | (1u << cand) | (1u << end[0]) | (1u << end[1]);
+        return __builtin_ctz(~used);
     }
 };
-
-// Swaps a and b when take is set, by masks rather than a branch.
-FASTMC_INLINE void select_swap(bool take, double*& a, double*& b) {
-    const uintptr_t m = uintptr_t(0) - uintptr_t(take), x = uintptr_t(a), y = uintptr_t(b);
-    a = reinterpret_cast<double*>((x & ~m) | (y & m));
-    b = reinterpret_cast<double*>((y & ~m) | (x & m));
-}
 
 // Arrays of the scratch start every pad4(d) doubles (32-byte aligned in an aligned buffer).
 inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (18 + 5 * (max_depth + 1)) * pad4(d); }
@@ -268,19 +251,20 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     const int64_t d = target.dim();
     const int64_t L = max_depth + 1;
     const int64_t s = pad4(d);  // array stride
-    double* qe = w;  // trajectory ends, row 0 forward, row 1 backward: (q, p, g, v = A p, u = A g)
-    double* pe = w + 2 * s;
-    double* ge = w + 4 * s;
-    double* ve = w + 6 * s;
-    double* ue = w + 8 * s;
-    double* qx = w + 10 * s;  // the second buffer of selected / candidate states
-    double* gx = w + 11 * s;
-    double* po = w + 12 * s;  // momentum and velocity of the end a subtree extends
-    double* vo = w + 13 * s;
-    double* rho = w + 14 * s;  // momentum sum of the tree
-    double* R = w + 15 * s;    // running momentum sum of the subtree
-    double* qp = w + 16 * s;  // the last leaf's state until its draw (PendingPick)
-    double* gp = w + 17 * s;
+    StatePool st;  // buffers 1-4 of (q, g): w[0..8) s
+    st.q[0] = q;
+    st.g[0] = g;
+    for (int b = 1; b < 5; ++b) {
+        st.q[b] = w + (2 * b - 2) * s;
+        st.g[b] = w + (2 * b - 1) * s;
+    }
+    double* pe = w + 8 * s;  // momentum etc. at the trajectory ends, row 0 forward, row 1 backward:
+    double* ve = w + 10 * s;  // (p, v = A p, u = A g)
+    double* ue = w + 12 * s;
+    double* po = w + 14 * s;  // momentum and velocity of the end a subtree extends
+    double* vo = w + 15 * s;
+    double* rho = w + 16 * s;  // momentum sum of the tree
+    double* R = w + 17 * s;    // running momentum sum of the subtree
     double* Sb = w + 18 * s;   // per slot (L, d): node-starting leaves: S_n, S_{n+1}, velocity
     double* Sn = Sb + L * s;
     double* Vb = Sn + L * s;
@@ -288,9 +272,6 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     double* Ve = Se + L * s;
     const double inf = std::numeric_limits<double>::infinity();
 
-    // the selected state and the subtree's candidate: two buffers whose roles swap (no copies)
-    double *qs = q, *gs = g, *qc = qx, *gc = gx;
-    bool swapped = false;
     // momentum, velocity and kinetic energy at both ends (and rho): for the diagonal metric written
     // where they are drawn (metric_momentum, metric_start and copies in one pass, same values)
     double kin0;
@@ -327,10 +308,6 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         copy4(ue + s, ue, d);
     }
     const double H0 = -lp + kin0;
-    copy4(qe, q, d);
-    copy4(qe + s, q, d);
-    copy4(ge, g, d);
-    copy4(ge + s, g, d);
     double m_tree = 0.0, s_tree = 1.0;  // tree weight exp(m_tree) s_tree, relative to exp(-H0)
     double lp_s = lp, h_sample = H0, sum_metro = 0.0;
     int64_t depth = 0, n_leap = 0;
@@ -339,9 +316,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
     while (depth < max_depth) {
         const int e = rng.uniform() > 0.5 ? 0 : 1;
         const double eps_s = e == 0 ? eps : -eps;
-        double* qw = qe + e * s;
         double* pw = pe + e * s;
-        double* gw = ge + e * s;
         double* vw = ve + e * s;
         double* uw = ue + e * s;
         copy4(po, pw, d);
@@ -350,12 +325,24 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         const int64_t n_leaves = int64_t(1) << depth;
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
         bool valid = true;
-        PendingPick pick{qp, gp};
+        st.cand = st.sel;  // none yet (adds no buffer in use)
+        // the last leaf's draw, made after the next leapfrog: its weight, the sum then, lp and H
+        double w_p = 0.0, s_p = 0.0, lp_p = 0.0, h_p = 0.0;
+        bool pending = false;
         for (int64_t n = 0; n < n_leaves; ++n) {
             double kin;
-            lpw = metric_leapfrog(target, qw, pw, gw, vw, uw, eps_s, kind, A, twork, kin);
+            const int b = st.free_buffer(), a = st.end[e];
+            lpw = metric_leapfrog_to(target, st.q[a], st.q[b], pw, st.g[a], st.g[b], vw, uw, eps_s, kind, A, twork,
+                                     kin);
             ++n_leap;
-            pick.resolve(rng, qc, gc, lp_c, h_c, d);
+            if (pending) {  // leaf n - 1, in buffer a
+                const bool take = rng.uniform() * s_p < w_p;
+                st.cand = take ? a : st.cand;
+                lp_c = take ? lp_p : lp_c;
+                h_c = take ? h_p : h_c;
+                pending = false;
+            }
+            st.end[e] = b;
             double h = -lpw + kin;
             if (!std::isfinite(h)) {
                 h = inf;
@@ -383,17 +370,18 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 sum_metro += 1.0;
             }
             if (n == 0) {  // the first candidate; the running sum starts here: S_0 = 0, R = S_1 = 0 + p
-                copy4(qc, qw, d);
-                copy4(gc, gw, d);
+                st.cand = b;
                 lp_c = lpw;
                 h_c = h;
                 record_first(Sb + depth * s, Sn + depth * s, Vb + depth * s, R, pw, vw, d);
                 continue;
             }
-            // drawn for or against after the next leaf's gradient (see PendingPick)
-            copy4(qp, qw, d);
-            copy4(gp, gw, d);
-            pick.set(w_rel, s_sub, lpw, h);
+            // drawn for or against after the next leaf's leapfrog (see StatePool)
+            w_p = w_rel;
+            s_p = s_sub;
+            lp_p = lpw;
+            h_p = h;
+            pending = true;
             if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
                 const int64_t j = ctz64(uint64_t(n));
                 record_start(Sb + j * s, Sn + j * s, Vb + j * s, R, pw, vw, d);
@@ -416,7 +404,12 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             }
             if (!valid) break;
         }
-        pick.resolve(rng, qc, gc, lp_c, h_c, d);
+        if (pending) {  // the last leaf
+            const bool take = rng.uniform() * s_p < w_p;
+            st.cand = take ? st.end[e] : st.cand;
+            lp_c = take ? lp_p : lp_c;
+            h_c = take ? h_p : h_c;
+        }
         if (!valid) break;
         const int64_t sub_depth = depth;
         ++depth;
@@ -430,11 +423,9 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         const double ratio = x > 0.0 ? s_sub / (s_tree * ex) : s_sub / s_tree;
         const double u_prog = rng.uniform();
         const bool take = (ratio > 1.0) | (u_prog < ratio);
-        select_swap(take, qs, qc);
-        select_swap(take, gs, gc);
+        st.sel = take ? st.cand : st.sel;
         lp_s = take ? lp_c : lp_s;
         h_sample = take ? h_c : h_sample;
-        swapped = swapped != take;
         if (x > 0.0) {
             s_tree = s_tree * ex + s_sub;
             m_tree = m_sub;
@@ -447,9 +438,9 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         add_to(rho, R, d);
         if (!persist) break;
     }
-    if (swapped) {  // the selected state is in the second buffer
-        copy4(q, qs, d);
-        copy4(g, gs, d);
+    if (st.sel != 0) {  // the selected state is not in the caller's arrays
+        copy4(q, st.q[st.sel], d);
+        copy4(g, st.g[st.sel], d);
     }
     lp = lp_s;
     return {sum_metro / static_cast<double>(n_leap), h_sample, depth, n_leap, divergent, nonfinite};
