@@ -219,6 +219,7 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
         lpw = 0.0
         n_leaves = 1 << depth
         m_sub = m_tree
+        c_sub = H0 - m_sub
         s_sub = 0.0
         lp_c = 0.0
         h_c = 0.0
@@ -235,20 +236,21 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
                 valid = False
                 break
             wt = H0 - h
-            x = wt - m_sub
+            x = (lpw + c_sub) - kin  # = wt - m_sub, as nuts.hpp forms it
             w_rel = 1.0
             if x <= RESCALE:
                 w_rel = math.exp(x)
                 s_sub += w_rel
-                if wt > 0.0:
+                if m_sub == 0.0:
+                    sum_metro += w_rel if w_rel < 1.0 else 1.0
+                elif wt > 0.0:
                     sum_metro += 1.0
-                elif m_sub == 0.0:
-                    sum_metro += w_rel
                 else:
                     sum_metro += math.exp(wt)
             else:
                 s_sub = s_sub * math.exp(-x) + 1.0
                 m_sub = wt
+                c_sub = H0 - m_sub
                 sum_metro += 1.0
             if n == 0 or rng_uniform(s) * s_sub < w_rel:
                 for i in range(d):

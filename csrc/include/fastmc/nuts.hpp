@@ -323,7 +323,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         copy4(vo, vw, d);
         double lpw = 0.0;
         const int64_t n_leaves = int64_t(1) << depth;
-        double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0;
+        double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0, c_sub = H0 - m_sub;
         bool valid = true;
         st.cand = st.sel;  // none yet (adds no buffer in use)
         // the last leaf's draw, made after the next leapfrog: its weight, the sum then, lp and H
@@ -353,20 +353,24 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 valid = false;
                 break;
             }
-            // weight exp(wt - m_sub), or (an energy drop of more than kNutsRescale below the
-            // reference, rare) the new reference m_sub = wt and a rescaled sum
+            // weight exp(x), x = wt - m_sub with wt = H0 - h, or (an energy drop of more than
+            // kNutsRescale below the reference, rare) the new reference m_sub = wt and a rescaled
+            // sum. x is formed as (lp + (H0 - m_sub)) - kin: one subtraction after the kinetic
+            // energy, the last value of the leapfrog, instead of three before the exp (NUTS
+            // 1-2 ns per leaf faster on T2: the time from a gradient to its weight is not hidden)
             const double wt = H0 - h;
-            const double x = wt - m_sub;
+            const double x = (lpw + c_sub) - kin;
             double w_rel = 1.0;
             if (x <= kNutsRescale) {
                 w_rel = std::exp(x);
                 s_sub += w_rel;
-                // min(1, exp(wt)); with m_sub = 0, w_rel is exp(wt) (>= 1 exactly when wt >= 0).
+                // min(1, exp(wt)): with m_sub = 0, w_rel is exp(wt) up to rounding.
                 // Not std::fmin: GCC calls libm for it (4 ns per leaf), and w_rel is never NaN.
                 sum_metro += m_sub == 0.0 ? (w_rel < 1.0 ? w_rel : 1.0) : (wt > 0.0 ? 1.0 : std::exp(wt));
             } else {
                 s_sub = s_sub * std::exp(-x) + 1.0;
                 m_sub = wt;
+                c_sub = H0 - m_sub;
                 sum_metro += 1.0;
             }
             if (n == 0) {  // the first candidate; the running sum starts here: S_0 = 0, R = S_1 = 0 + p
