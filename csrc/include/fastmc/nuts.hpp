@@ -240,6 +240,21 @@ struct StatePool {
     }
 };
 
+// The last leaf's draw until it is made: its weight, the subtree's weight sum then, lp and H.
+struct PendingDraw {
+    double w = 0.0, s = 0.0, lp = 0.0, h = 0.0;
+    bool pending = false;
+    // the leaf (in buffer b) becomes the candidate with probability w / s
+    FASTMC_INLINE void resolve(Rng& rng, int b, int& cand, double& lp_c, double& h_c) {
+        if (!pending) return;
+        pending = false;
+        const bool take = rng.uniform() * s < w;
+        cand = take ? b : cand;
+        lp_c = take ? lp : lp_c;
+        h_c = take ? h : h_c;
+    }
+};
+
 // Arrays of the scratch start every pad4(d) doubles (32-byte aligned in an aligned buffer).
 inline int64_t nuts_work_size(int64_t d, int64_t max_depth) { return (18 + 5 * (max_depth + 1)) * pad4(d); }
 
@@ -326,22 +341,14 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         double m_sub = m_tree, s_sub = 0.0, lp_c = 0.0, h_c = 0.0, c_sub = H0 - m_sub;
         bool valid = true;
         st.cand = st.sel;  // none yet (adds no buffer in use)
-        // the last leaf's draw, made after the next leapfrog: its weight, the sum then, lp and H
-        double w_p = 0.0, s_p = 0.0, lp_p = 0.0, h_p = 0.0;
-        bool pending = false;
+        PendingDraw draw;
         for (int64_t n = 0; n < n_leaves; ++n) {
             double kin;
             const int b = st.free_buffer(), a = st.end[e];
             lpw = metric_leapfrog_to(target, st.q[a], st.q[b], pw, st.g[a], st.g[b], vw, uw, eps_s, kind, A, twork,
                                      kin);
             ++n_leap;
-            if (pending) {  // leaf n - 1, in buffer a
-                const bool take = rng.uniform() * s_p < w_p;
-                st.cand = take ? a : st.cand;
-                lp_c = take ? lp_p : lp_c;
-                h_c = take ? h_p : h_c;
-                pending = false;
-            }
+            draw.resolve(rng, a, st.cand, lp_c, h_c);  // leaf n - 1, in buffer a
             st.end[e] = b;
             double h = -lpw + kin;
             if (!std::isfinite(h)) {
@@ -381,11 +388,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
                 continue;
             }
             // drawn for or against after the next leaf's leapfrog (see StatePool)
-            w_p = w_rel;
-            s_p = s_sub;
-            lp_p = lpw;
-            h_p = h;
-            pending = true;
+            draw = {w_rel, s_sub, lpw, h, true};
             if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
                 const int64_t j = ctz64(uint64_t(n));
                 record_start(Sb + j * s, Sn + j * s, Vb + j * s, R, pw, vw, d);
@@ -408,12 +411,7 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
             }
             if (!valid) break;
         }
-        if (pending) {  // the last leaf
-            const bool take = rng.uniform() * s_p < w_p;
-            st.cand = take ? st.end[e] : st.cand;
-            lp_c = take ? lp_p : lp_c;
-            h_c = take ? h_p : h_c;
-        }
+        draw.resolve(rng, st.end[e], st.cand, lp_c, h_c);  // the last leaf
         if (!valid) break;
         const int64_t sub_depth = depth;
         ++depth;
