@@ -5,9 +5,9 @@
 // Twin: fastmc/_numba/nuts.py.
 //
 // The trajectory doubles until a U-turn, a divergence (energy error above 1000 or a non-finite
-// energy) or max_depth doublings. Each subtree is integrated in place from the trajectory end it
-// extends (no copies of whole states between levels) and built iteratively: leaf n completes the
-// nodes of levels 1..ctz(n+1). The criterion needs momentum sums of nodes and of nodes extended
+// energy) or max_depth doublings. Each subtree is integrated from the trajectory end it extends
+// (p and v in place, q and g into free buffers of a StatePool, below) and built iteratively:
+// leaf n completes the nodes of levels 1..ctz(n+1). The criterion needs momentum sums of nodes and of nodes extended
 // by one neighbour; all are differences of the running momentum sum S_n (sum of the subtree's
 // p before leaf n), so each leaf that starts a node (n even) records S_n, S_{n+1} and its
 // velocity in slot ctz(n) (leaf 0: slot depth), and each leaf that ends a first half (n odd)
@@ -223,7 +223,8 @@ FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int6
 
 // The states (q, g) of the trajectory live in five buffers, 0 being the caller's q and g: the
 // selected state, the subtree's candidate, the two trajectory ends, and the one the next leapfrog
-// writes into (metric_leapfrog_to), so that no state is ever copied: a leaf becomes the candidate
+// writes into (metric_leapfrog_to), so that no state is copied until the selected one, if it is
+// not in buffer 0, is copied to the caller's arrays at the end: a leaf becomes the candidate
 // by its buffer's index, and a buffer no role refers to is free. A leaf's draw for or against
 // becoming the candidate (probability w_rel / s_sub) is made after the next leaf's leapfrog has
 // been issued, by selects: made at once it waited for the weight's exp, and as a branch it
