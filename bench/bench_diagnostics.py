@@ -13,7 +13,7 @@ import pytest
 from scipy.signal import lfilter
 
 from fastmc import diagnostics as D
-from fastmc._backend import available_backends
+from fastmc._backends import available_backends
 
 BACKENDS = [b for b in ("cpp", "numba") if b in available_backends()]
 

@@ -5,7 +5,7 @@ Samplers (:func:`rwmh`, :func:`hmc`) run many chains in parallel threads in C++ 
 :class:`Target` wraps a log density you write (C function pointer, Numba or Python), and
 :mod:`fastmc.models` holds examples written that way.
 """
-from ._backend import available_backends
+from ._backends import available_backends
 from .results import SamplingResult
 from .adaptation import AdaptedState, SamplingWarning
 from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, autocov, ess, integrated_time, mcse,

@@ -41,13 +41,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import warnings
 
 import numpy as np
 from scipy import stats
 
-from ._backend import core, resolve_backend
+from . import _backends
 from ._validation import as_positive_float
 
 __all__ = [
@@ -140,14 +139,7 @@ def _out(values, scalar):
 
 
 def _n_threads(backend):
-    if backend == "numba":
-        import numba
-
-        return int(numba.get_num_threads())
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return _backends.get(backend).default_threads()
 
 
 def _warn_nan(result, X, what, min_chains=1):
@@ -203,14 +195,7 @@ def _split(X):
 def _ztable(N, backend="cpp"):
     """Normal scores of the integer ranks 1..N, Phi^-1((r - 3/8) / (N + 1/4)) (Blom), as ArviZ
     computes them; by AS241 in the kernels, on all threads, within 1.3e-15 of scipy's ndtri."""
-    T = _n_threads(backend)
-    if backend == "cpp":
-        z = core().normal_score_table(N, T)
-    else:
-        from ._numba import normal_quantile as nq
-
-        z = np.empty(N)
-        nq.normal_score_table(N, z, T)
+    z = _backends.get(backend).normal_score_table(N, _n_threads(backend))
     z.setflags(write=False)
     return z
 
@@ -230,26 +215,8 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False
     fold = center is not None
     cen = np.ascontiguousarray(center, dtype=np.float64) if fold else np.zeros(d)
     ztab = _ztable(N, backend)
-    T = _n_threads(backend)
-    if backend == "cpp":
-        z, srt, _, zf = core().rank_normalize(flat, fold, cen, ztab, bool(want_sorted),
-                                              bool(want_folded), T)
-    else:
-        from ._numba import rank as nb
-
-        z = np.empty((d, N))
-        srt = np.empty((d, N if want_sorted else 0))
-        zf = np.empty((d, N if want_folded else 0))
-        tied = np.empty(d, dtype=np.int64)
-        large = N >= nb.MSD_MIN
-        Tw = max(1, T if large else min(T, d))  # workers
-        shape = (1, 2 if want_folded else 1, N) if large else (Tw, 2, N)  # as the C++ binding
-        keys = np.empty(shape, dtype=np.uint64)
-        idx = np.empty(shape, dtype=np.uint32)
-        hist = np.empty((Tw, 8, 256), dtype=np.int64)
-        bins = np.empty((Tw, nb.MSD_BINS if large else 1), dtype=np.int64)
-        tw = np.empty(Tw, dtype=np.int64)
-        nb.rank_normalize(flat, fold, cen, ztab, z, srt, tied, keys, idx, bins, hist, tw, Tw, zf)
+    z, srt, zf = _backends.get(backend).rank_normalize(flat, fold, cen, ztab, bool(want_sorted), bool(want_folded),
+                                                       _n_threads(backend))
     # NaN keys sort last (their rows get NaN scores, as ArviZ)
     if want_sorted:
         nan_rows = np.isnan(srt[:, -1])
@@ -303,51 +270,26 @@ def _ess_core(Y, backend, relative=False, kind=_IDENTITY, a=None, b=None, overwr
     a = np.zeros(d) if a is None else np.ascontiguousarray(a, dtype=np.float64)
     b = np.zeros(d) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     max_lag = max(2, _max_lag(n))
-    T = _n_threads(backend)
-    if backend == "cpp":
-        out = core().ess_direct(Y, max_lag, bool(relative), kind, a, b, T, overwrite)
-        from_acov = core().ess_from_autocov
-    else:
-        from ._numba import ess as nb
-
-        out = np.empty(d)
-        nb.ess_direct(Y, max_lag, bool(relative), kind, a, b, out, T, overwrite)
-
-        def from_acov(acm, mean, rel):
-            return nb.ess_from_autocov(acm, mean, rel, np.empty(acm.shape[0] + 2))
-
+    be = _backends.get(backend)
+    out = be.ess_direct(Y, max_lag, bool(relative), kind, a, b, _n_threads(backend), overwrite)
     for v in np.flatnonzero(out == -1.0):  # slowly mixing: finish with one FFT per variable
         G = _transform(Y[v], kind, a[v], b[v])
         mean = G.mean(axis=1)
         acm = _mean_autocov_fft(G - mean[:, None])
-        out[v] = from_acov(np.ascontiguousarray(acm), np.ascontiguousarray(mean), bool(relative))
+        out[v] = be.ess_from_autocov(np.ascontiguousarray(acm), np.ascontiguousarray(mean), bool(relative))
     return out
 
 
 def _moments(flat, backend):
     """flat (d, N) -> (mean, sum of squared deviations, sum of fourth powers), each (d,)."""
     flat = np.ascontiguousarray(flat, dtype=np.float64)
-    T = _n_threads(backend)
-    if backend == "cpp":
-        out = core().moments(flat, T)
-    else:
-        from ._numba import ess as nb
-
-        out = np.empty((flat.shape[0], 3))
-        nb.moments(flat, out, T)
+    out = _backends.get(backend).moments(flat, _n_threads(backend))
     return out[:, 0], out[:, 1], out[:, 2]
 
 
 def _rhat_core(Y, backend):
     Y = np.ascontiguousarray(Y, dtype=np.float64)
-    T = _n_threads(backend)
-    if backend == "cpp":
-        return core().rhat(Y, T)
-    from ._numba import ess as nb
-
-    out = np.empty(Y.shape[0])
-    nb.rhat(Y, out, T)
-    return out
+    return _backends.get(backend).rhat(Y, _n_threads(backend))
 
 
 def _autocov_fft(C):
@@ -516,7 +458,7 @@ def ess(x, method="bulk", *, prob=None, relative=False, backend="auto"):
         prob = (_check_prob(prob[0], "prob[0]"), _check_prob(prob[1], "prob[1]"))
     elif method == "tail" and prob is not None:
         prob = _tail_probs(prob)
-    res = _ess_batch(X, method, prob, relative, resolve_backend(backend))
+    res = _ess_batch(X, method, prob, relative, _backends.resolve_backend(backend))
     _warn_nan(res, X, f"ess(method={method!r})")
     return _out(res, scalar)
 
@@ -579,7 +521,7 @@ def rhat(x, method="rank", *, backend="auto"):
     X, scalar = _as_draws(x)
     if not isinstance(method, str) or method not in RHAT_METHODS:
         raise ValueError(f"method must be one of {RHAT_METHODS}, got {method!r}")
-    res = _rhat_batch(X, method, resolve_backend(backend))
+    res = _rhat_batch(X, method, _backends.resolve_backend(backend))
     _warn_nan(res, X, f"rhat(method={method!r})", min_chains=2)
     return _out(res, scalar)
 
@@ -648,7 +590,7 @@ def mcse(x, method="mean", *, prob=None, sd_variant="arviz", backend="auto"):
         if prob is None or np.ndim(prob) != 0:
             raise ValueError("prob must be a single probability for method='quantile'")
         prob = _check_prob(prob)
-    be = resolve_backend(backend)
+    be = _backends.resolve_backend(backend)
     d = X.shape[0]
     out = np.full(d, np.nan)
     ok = _valid_mask(X)
@@ -866,7 +808,7 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
     hdi_prob = _check_prob(hdi_prob, "hdi_prob")
     if sd_variant not in ("arviz", "stan"):
         raise ValueError(f"sd_variant must be 'arviz' or 'stan', got {sd_variant!r}")
-    be = resolve_backend(backend)
+    be = _backends.resolve_backend(backend)
     d, m, n = X.shape
     if names is None:
         names = [f"x[{i}]" for i in range(d)]

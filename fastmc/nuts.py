@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import _backend
+from . import _backends
 from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise
 from .adaptation import AdaptedState, rng_states, warmup_schedule, warn_after_sampling
 from .results import SamplingResult
@@ -146,7 +146,7 @@ def _run_adaptive(sampler, target, x0, n_samples, *, n_warmup, metric, chains, s
         seed = as_seed(seed)
         state = rng_states(seed, chains)
     threads = _n_threads(n_threads, chains)
-    backend = _backend.resolve_backend(backend)
+    backend = _backends.resolve_backend(backend)
     if target.kind == "python":  # holds the GIL on every call: threads would only contend
         backend, threads = "cpp", 1
     x = _start_points(target, x0, chains)
@@ -216,11 +216,11 @@ def _run_engine(target, backend, threads, args, inv_temp=1.0):
         r = _run_numba(adaptive_run, threads, *fns, tdata, *args)
         r["error"] = None
     elif target.kind != "python":
-        r = _backend.core().adaptive(target._cpp_spec(), *args, inv_temp, threads)
+        r = _backends.core().adaptive(target._cpp_spec(), *args, inv_temp, threads)
     else:
         x, n_warmup, n, phase, steps, A, state, *config = args
         r = _one_chain_at_a_time(
-            lambda c: _backend.core().adaptive(target._cpp_spec(), x[c:c + 1], n_warmup, n, phase, steps[c:c + 1],
+            lambda c: _backends.core().adaptive(target._cpp_spec(), x[c:c + 1], n_warmup, n, phase, steps[c:c + 1],
                                                A[c:c + 1], state[c:c + 1], *config, inv_temp, 1), x.shape[0])
     if inv_temp != 1.0:  # the engine recorded beta log pi
         r["log_density"] = r["log_density"] / inv_temp

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import _backend
+from . import _backends
 from ._validation import (as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise,
                           require_finite)
 from .results import SamplingResult
@@ -40,7 +40,7 @@ def _start_points(target, x0, chains: int) -> np.ndarray:
     elif x.shape != (chains, d):
         raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
     require_finite("x0", x)
-    lp = target.logpdf(x, backend="numba" if "cpp" not in _backend.available_backends() else "cpp")
+    lp = target.logpdf(x, backend="numba" if "cpp" not in _backends.available_backends() else "cpp")
     bad = np.flatnonzero(~np.isfinite(np.atleast_1d(lp)))
     if bad.size:
         raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({np.atleast_1d(lp)[bad[0]]})")
@@ -100,7 +100,7 @@ def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
     """One kernel call over the chains in x (chains, d); returns the binding's dict of outputs."""
     *params, inv_temp, seed = args
     if backend == "cpp":
-        fn = getattr(_backend.core(), sampler)
+        fn = getattr(_backends.core(), sampler)
         return fn(target._cpp_spec(), x, *params, inv_temp, seed, first_chain, threads)
     from ._numba import chains
 
@@ -241,7 +241,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
     seed = as_seed(seed)
     threads = _n_threads(n_threads, chains)
-    backend = _backend.resolve_backend(backend)
+    backend = _backends.resolve_backend(backend)
     x = _start_points(target, x0, chains)
     out = _run("rwmh", target, backend, threads, x, nw, n, prop, kind, bool(adapt_scale) and nw > 0,
                bool(adapt_cov) and nw > 0, target_accept, inv_temp, seed)
@@ -397,7 +397,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     im = np.ascontiguousarray(im)
     seed = as_seed(seed)
     threads = _n_threads(n_threads, chains)
-    backend = _backend.resolve_backend(backend)
+    backend = _backends.resolve_backend(backend)
     x = _start_points(target, x0, chains)
     if not target.has_grad:
         raise TypeError("hmc needs a gradient: build the target with Target.from_python(logp_and_grad=...)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from . import _backend
+from . import _backends
 from ._numba.linalg import SYM_PANEL_MIN_DIM
 from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
 
@@ -156,12 +156,7 @@ class GaussianMixture:
     def logpdf(self, x, *, backend: str = "auto"):
         """Log density at ``x`` (d,) -> float, or (n, d) -> (n,)."""
         X, single = as_points(x, self.dim)
-        if _backend.resolve_backend(backend) == "cpp":
-            lp = _backend.core().mixture_logp(*self._arrays(), X)
-        else:
-            from ._numba import mixture
-
-            lp = mixture.mixture_logp_batch(X, self._numba_arrays())
+        lp = _backends.get(backend).mixture_logp(self, X)
         return float(lp[0]) if single else lp
 
     def grad_logpdf(self, x, *, backend: str = "auto"):

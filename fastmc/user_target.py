@@ -18,7 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import _backend
+from . import _backends
 from ._validation import as_int, as_points
 
 __all__ = ["Target", "GradientCheckWarning"]
@@ -30,14 +30,7 @@ def logp_grad_batch(target, x, backend: str):
     Returns (float, (d,)) for one point and ((n,), (n, d)) for a batch."""
     X, single = as_points(x, target.dim)
     target._reset()
-    be = "cpp" if target.kind == "python" else _backend.resolve_backend(backend)
-    if be == "cpp":
-        lp, g = _backend.core().target_logp_grad(target._cpp_spec(), X)
-    else:
-        from ._numba.user import batch_logp_grad
-
-        nt = target._numba_target()
-        lp, g = batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X)
+    lp, g = _backends.for_target(target, backend).target_logp_grad(target, X)
     return (float(lp[0]), g[0]) if single else (lp, g)
 
 #: What the Numba kernels receive for a target: jitted functions and their data.
@@ -248,7 +241,7 @@ class Target:
         """Warn when the gradient disagrees with central differences at x (d,)."""
         if not (self.check_gradient and self.has_grad):
             return
-        backend = "cpp" if "cpp" in _backend.available_backends() else "numba"
+        backend = "cpp" if "cpp" in _backends.available_backends() else "numba"
         lp, g = self.logpdf_and_grad(x, backend=backend)
         h = 1e-6 * np.maximum(1.0, np.abs(x))
         pts = np.concatenate([x + np.diag(h), x - np.diag(h)])

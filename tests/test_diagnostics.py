@@ -10,7 +10,7 @@ import pytest
 from scipy.special import ndtri
 
 from fastmc import diagnostics as D
-from fastmc._backend import available_backends
+from fastmc._backends import available_backends
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference data not found at {REF}")

@@ -247,7 +247,7 @@ def test_backend_selection(monkeypatch):
     assert fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0).backend == "numba"
     monkeypatch.setenv("FASTMC_BACKEND", "auto")
     assert fastmc.rwmh(mix, [0.0, 0.0], 5, scale=1.0).backend == avail[0]
-    import fastmc._backend as b
+    import fastmc._backends as b
 
     monkeypatch.setattr(b, "_core", None)
     with pytest.raises(RuntimeError, match="backend='cpp' was requested"):

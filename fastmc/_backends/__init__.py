@@ -1,4 +1,10 @@
-"""Backend resolution: the C++ extension ``fastmc._core`` or the Numba twins ``fastmc._numba``."""
+"""The two backends behind one interface: the C++ extension ``fastmc._core`` and the Numba twins
+``fastmc._numba``.
+
+Samplers and diagnostics ask :func:`get` for a backend object and call its methods, which have the
+same names, arguments and results on both (:mod:`.cpp`, :mod:`.numba`); nothing else in the package
+branches on the backend's name. The rule for Python targets lives here too (:func:`for_target`).
+"""
 from __future__ import annotations
 
 import os
@@ -6,7 +12,7 @@ import os
 _BACKENDS = ("cpp", "numba")
 
 try:  # the compiled extension is optional at import time, never silently at build time
-    from . import _core  # noqa: F401
+    from .. import _core  # noqa: F401
 
     _CORE_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised only where the build is missing
@@ -63,6 +69,33 @@ def resolve_backend(backend: str = "auto") -> str:
     if backend == "numba" and not _numba_available():
         raise RuntimeError("backend='numba' was requested but numba is not installed")
     return backend
+
+
+def get(backend: str = "auto"):
+    """The backend object for a user's ``backend`` argument (see :func:`resolve_backend`)."""
+    name = resolve_backend(backend)
+    if name == "cpp":
+        from .cpp import BACKEND
+    else:
+        from .numba import BACKEND
+    return BACKEND
+
+
+def for_target(target, backend: str = "auto"):
+    """The backend that runs ``target``: :func:`get`, except for a Python target, which holds the
+    GIL on every call and runs on the C++ driver only (one chain at a time)."""
+    if getattr(target, "kind", None) != "python":
+        return get(backend)
+    if _core is None:
+        raise RuntimeError(
+            "a Python target (Target.from_python) runs on the C++ backend only, and the extension "
+            f"fastmc._core could not be imported ({_CORE_ERROR}); reinstall fastmc with a C++17 compiler, "
+            "or write the target with Target.from_numba, which runs on both backends")
+    name = resolve_backend(backend) if backend != "auto" else "cpp"
+    if name != "cpp":
+        raise RuntimeError("a Python target (Target.from_python) runs on the C++ backend only: "
+                           "use backend='auto' or 'cpp', or write the target with Target.from_numba")
+    return get("cpp")
 
 
 def core():
