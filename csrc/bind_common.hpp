@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "fastmc/cfunc_target.hpp"
-#include "fastmc/mixture.hpp"
-#include "fastmc/scratch.hpp"
+#include "fastmc/core/scratch.hpp"
+#include "fastmc/targets/cfunc.hpp"
+#include "fastmc/targets/mixture.hpp"
 #include "py_target.hpp"
 
 namespace py = pybind11;
@@ -17,6 +17,25 @@ using CArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 inline void require_ndim(const CArray& a, int ndim, const char* name) {
     if (a.ndim() != ndim)
         throw std::invalid_argument(std::string(name) + " must have " + std::to_string(ndim) + " dimensions");
+}
+
+// An array the Python layer allocated for the kernel to fill (or to update in place): C-contiguous,
+// writeable, of n items of T (a record of fastmc/core/records.hpp or a plain number).
+template <class T>
+inline T* out_ptr(py::array& a, int64_t n, const char* name) {
+    if (!(a.flags() & py::array::c_style) || !a.writeable() || a.itemsize() != static_cast<py::ssize_t>(sizeof(T)) ||
+        a.size() != n)
+        throw std::invalid_argument(std::string(name) + ": expected a writeable C-contiguous array of " +
+                                    std::to_string(n) + " items of " + std::to_string(sizeof(T)) + " bytes");
+    return static_cast<T*>(a.mutable_data());
+}
+
+template <class T>
+inline const T* in_ptr(const py::array& a, int64_t n, const char* name) {
+    if (!(a.flags() & py::array::c_style) || a.itemsize() != static_cast<py::ssize_t>(sizeof(T)) || a.size() != n)
+        throw std::invalid_argument(std::string(name) + ": expected a C-contiguous array of " + std::to_string(n) +
+                                    " items of " + std::to_string(sizeof(T)) + " bytes");
+    return static_cast<const T*>(a.data());
 }
 
 // Calls f(mixture) with the dimension fixed at compile time for d <= 4 (T1-like targets spend
@@ -81,6 +100,13 @@ inline void with_target(const py::tuple& spec, py::object* error, F&& f) {
         return f(PyTarget{&fn, spec[2].cast<bool>(), spec[3].cast<int64_t>(), pstop, error});
     }
     throw std::invalid_argument("unknown target kind " + kind);
+}
+
+// Raises the exception a Python target raised during a call (kept in *error by PyTarget).
+inline void raise_target_error(const py::object& error) {
+    if (error.is_none()) return;
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
+    throw py::error_already_set();
 }
 
 inline int64_t target_dim(const py::tuple& spec) {

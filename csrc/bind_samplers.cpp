@@ -1,83 +1,69 @@
 #include <cstdint>
 #include <vector>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "bind_common.hpp"
-#include "fastmc/chains.hpp"
-#include "fastmc/hmc.hpp"
-#include "fastmc/rng.hpp"
-#include "fastmc/rwmh.hpp"
+#include "fastmc/adapt/warmup.hpp"
+#include "fastmc/core/rng.hpp"
+#include "fastmc/rwmh/rwmh.hpp"
+#include "fastmc/targets/tempered.hpp"
 
-using U8Array = py::array_t<uint8_t>;
-using I64Array = py::array_t<int64_t>;
 
-static void check_x0(const CArray& x0, int64_t d) {
-    require_ndim(x0, 2, "x0");
-    if (x0.shape(1) != d) throw std::invalid_argument("x0 must have shape (chains, d)");
+static int64_t n_chains(const py::array& x0, int64_t d) {
+    if (x0.ndim() != 2 || x0.shape(1) != d) throw std::invalid_argument("x0 must have shape (chains, d)");
+    return x0.shape(0);
 }
 
-// Chain c of the call is chain first_chain + c of the run: its generator is seeded from
-// (seed, first_chain + c), so a run split into calls draws exactly what one call would.
-static py::dict rwmh(const py::tuple& target, const CArray& x0, int64_t n_warmup, int64_t n, const CArray& prop,
-                     int prop_kind, bool adapt_scale, bool adapt_cov, double target_accept, double inv_temp,
-                     uint64_t seed, int64_t first_chain, int64_t n_threads) {
-    const int64_t d = target_dim(target);
-    check_x0(x0, d);
-    const int64_t chains = x0.shape(0), total = n_warmup + n;
-    if (prop.size() != (prop_kind == 0 ? d : d * d)) throw std::invalid_argument("prop has the wrong size");
-    py::array_t<double> draws({chains, total, d}), lp({chains, total}), adapted({chains, d * d});
-    U8Array acc({chains, total});
-    I64Array nonfinite(chains), done(chains), akind(chains);
-    double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pad = adapted.mutable_data();
-    uint8_t* pa = acc.mutable_data();
-    int64_t *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data(), *pak = akind.mutable_data();
-    const double *px0 = x0.data(), *pprop = prop.data();
-    const fastmc::RwmhAdapt cfg{adapt_scale, adapt_cov, target_accept};
+// The samplers' bindings: every array is allocated (and validated) by the Python layer
+// (fastmc/_runtime.py) with the records of fastmc/_schema.py, in the order: the target, the run's
+// config record, inputs every chain reads, then arrays with the chain as first axis. These check
+// sizes, release the GIL and run the chains. Chain c's generator state is rng_state[c], seeded from (seed, c) in Python.
+// They return the exception a Python target raised (sampling stopped there), or None.
+static py::object hmc_run(const py::tuple& target, const py::array& config, const py::array& phase, const py::array& x0,
+                    const py::array& step0, py::array& inv_metric, py::array& rng_state, py::array& draws,
+                    py::array& stats, py::array& info, int64_t n_threads) {
+    const auto& cfg = *in_ptr<fastmc::HmcConfig>(config, 1, "config");
+    const int64_t d = target_dim(target), chains = n_chains(x0, d), n = cfg.n_warmup + cfg.n_samples;
+    const int64_t m = cfg.metric_kind == fastmc::kMetricDiag ? d : d * d;
+    const double *px0 = in_ptr<double>(x0, chains * d, "x0"), *ps0 = in_ptr<double>(step0, chains, "step0");
+    const auto* pph = in_ptr<uint8_t>(phase, cfg.n_warmup, "phase");
+    auto* pA = out_ptr<double>(inv_metric, chains * m, "inv_metric");
+    auto* pst = out_ptr<uint64_t>(rng_state, chains * 4, "rng_state");
+    auto* pd = out_ptr<double>(draws, chains * n * d, "draws");
+    auto* prec = out_ptr<fastmc::HmcDraw>(stats, chains * n, "stats");
+    auto* pinfo = out_ptr<fastmc::ChainInfo>(info, chains, "info");
     py::object error = py::none();
-    with_target(target, &error, [&](const auto& tgt) {
+    auto run = [&](const auto& t) {
         py::gil_scoped_release release;
-        fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            fastmc::Scratch work(fastmc::rwmh_work_size(d) + tgt.work_size());
-            fastmc::RwmhOut out{pd + c * total * d, plp + c * total, pa + c * total, pnf + c, pdone + c,
-                                pad + c * d * d, pak + c};
-            fastmc::rwmh_chain(tgt, px0 + c * d, n_warmup, n, d, pprop, prop_kind, cfg, inv_temp, seed,
-                               static_cast<uint64_t>(first_chain + c), out, work.data());
-        });
-    });
-    py::dict r;
-    r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["n_nonfinite"] = nonfinite;
-    r["n_done"] = done, r["error"] = error, r["adapted"] = adapted, r["adapted_kind"] = akind;
-    return r;
+        fastmc::hmc_run(t, cfg, chains, px0, pph, ps0, pA, pst, pd, prec, pinfo, n_threads);
+    };
+    if (cfg.inv_temp == 1.0)
+        with_target(target, &error, run);
+    else
+        with_target(target, &error, [&](const auto& t) { run(fastmc::Tempered<std::decay_t<decltype(t)>>{t, cfg.inv_temp}); });
+    return error;
 }
 
-static py::dict hmc(const py::tuple& target, const CArray& x0, int64_t n, double step, int64_t n_leapfrog,
-                    const CArray& inv_mass, double inv_temp, uint64_t seed, int64_t first_chain, int64_t n_threads) {
-    const int64_t d = target_dim(target);
-    check_x0(x0, d);
-    const int64_t chains = x0.shape(0);
-    if (inv_mass.size() != d) throw std::invalid_argument("inv_mass must have shape (d,)");
-    py::array_t<double> draws({chains, n, d}), lp({chains, n}), ap({chains, n}), en({chains, n});
-    U8Array acc({chains, n}), div({chains, n});
-    I64Array ngrad(chains), nonfinite(chains), done(chains);
-    double *pd = draws.mutable_data(), *plp = lp.mutable_data(), *pap = ap.mutable_data(), *pen = en.mutable_data();
-    uint8_t *pa = acc.mutable_data(), *pdv = div.mutable_data();
-    int64_t *png = ngrad.mutable_data(), *pnf = nonfinite.mutable_data(), *pdone = done.mutable_data();
-    const double *px0 = x0.data(), *pim = inv_mass.data();
+static py::object rwmh_run(const py::tuple& target, const py::array& config, const py::array& prop, const py::array& x0,
+                     py::array& rng_state, py::array& draws, py::array& stats, py::array& adapted, py::array& info,
+                     int64_t n_threads) {
+    const auto& cfg = *in_ptr<fastmc::RwmhConfig>(config, 1, "config");
+    const int64_t d = target_dim(target), chains = n_chains(x0, d), n = cfg.n_warmup + cfg.n_samples;
+    const double* px0 = in_ptr<double>(x0, chains * d, "x0");
+    const double* pprop = in_ptr<double>(prop, cfg.prop_kind == 0 ? d : d * d, "prop");
+    auto* pst = out_ptr<uint64_t>(rng_state, chains * 4, "rng_state");
+    auto* pd = out_ptr<double>(draws, chains * n * d, "draws");
+    auto* prec = out_ptr<fastmc::RwmhDraw>(stats, chains * n, "stats");
+    auto* pad = out_ptr<double>(adapted, chains * d * d, "adapted");
+    auto* pinfo = out_ptr<fastmc::ChainInfo>(info, chains, "info");
     py::object error = py::none();
-    with_target(target, &error, [&](const auto& tgt) {
+    with_target(target, &error, [&](const auto& t) {
         py::gil_scoped_release release;
-        fastmc::parallel_chains(chains, n_threads, [&](int64_t c) {
-            fastmc::Scratch work(fastmc::hmc_work_size(d) + tgt.work_size());
-            fastmc::HmcOut out{pd + c * n * d, plp + c * n, pa + c * n, pap + c * n,
-                               pen + c * n, pdv + c * n, png + c, pnf + c, pdone + c};
-            fastmc::hmc_chain(tgt, px0 + c * d, n, d, step, n_leapfrog, pim, inv_temp, seed,
-                              static_cast<uint64_t>(first_chain + c), out, work.data());
-        });
+        fastmc::rwmh_run(t, cfg, chains, px0, pprop, pst, pd, prec, pad, pinfo, n_threads);
     });
-    py::dict r;
-    r["draws"] = draws, r["log_density"] = lp, r["accepted"] = acc, r["accept_prob"] = ap;
-    r["energy"] = en, r["divergent"] = div, r["n_grad"] = ngrad, r["n_nonfinite"] = nonfinite;
-    r["n_done"] = done, r["error"] = error;
-    return r;
+    return error;
 }
 
 // Batched log density and gradient of any target: X (n, d) -> (logp (n,), grad (n, d)).
@@ -95,10 +81,7 @@ static py::tuple target_logp_grad(const py::tuple& target, const CArray& X) {
         fastmc::Scratch work(tgt.work_size());
         for (py::ssize_t i = 0; i < n; ++i) plp[i] = tgt.logp_grad(px + i * d, pg + i * d, work.data());
     });
-    if (!error.is_none()) {
-        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
-        throw py::error_already_set();
-    }
+    raise_target_error(error);
     return py::make_tuple(lp, grad);
 }
 
@@ -120,11 +103,12 @@ static py::tuple ziggurat_tables() {
 }
 
 void register_samplers(py::module_& m) {
-    m.def("rwmh", &rwmh, py::arg("target"), py::arg("x0"), py::arg("n_warmup"), py::arg("n"), py::arg("prop"),
-          py::arg("prop_kind"), py::arg("adapt_scale"), py::arg("adapt_cov"), py::arg("target_accept"),
-          py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));
-    m.def("hmc", &hmc, py::arg("target"), py::arg("x0"), py::arg("n"), py::arg("step"), py::arg("n_leapfrog"),
-          py::arg("inv_mass"), py::arg("inv_temp"), py::arg("seed"), py::arg("first_chain"), py::arg("n_threads"));
+    m.def("hmc_run", &hmc_run, py::arg("target"), py::arg("config"), py::arg("phase"), py::arg("x0"), py::arg("step0"),
+          py::arg("inv_metric"), py::arg("rng_state"), py::arg("draws"), py::arg("stats"), py::arg("info"),
+          py::arg("n_threads"));
+    m.def("rwmh_run", &rwmh_run, py::arg("target"), py::arg("config"), py::arg("prop"), py::arg("x0"),
+          py::arg("rng_state"), py::arg("draws"), py::arg("stats"), py::arg("adapted"), py::arg("info"),
+          py::arg("n_threads"));
     m.def("target_logp_grad", &target_logp_grad, py::arg("target"), py::arg("x"));
     m.def("rng_stream", &rng_stream, py::arg("seed"), py::arg("chain"), py::arg("n"));
     m.def("ziggurat_tables", &ziggurat_tables);

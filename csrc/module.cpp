@@ -6,12 +6,10 @@ namespace py = pybind11;
 void register_targets(py::module_& m);
 void register_samplers(py::module_& m);
 void register_diagnostics(py::module_& m);
-void register_nuts(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastmc C++ kernels (private; use the fastmc package)";
     register_targets(m);
     register_samplers(m);
     register_diagnostics(m);
-    register_nuts(m);
 }

@@ -1,58 +1,22 @@
 """Random-walk Metropolis-Hastings and Hamiltonian Monte Carlo over many chains.
 
-The Python layer validates everything before any work, resolves the backend and wraps the
-kernels' output in a :class:`~fastmc.results.SamplingResult`. The kernels themselves live in
-``csrc/include/fastmc`` (C++) and ``fastmc/_numba`` (Numba twins).
+The Python layer validates everything before any work and runs the chains through the sampling
+runtime (:mod:`fastmc._runtime`); HMC runs the one HMC engine (:mod:`fastmc._hmc_engine`) that
+NUTS runs too. The kernels live in ``csrc/include/fastmc`` (C++) and ``fastmc/_numba`` (Numba twins).
 """
 from __future__ import annotations
-
-import os
-import time
-import warnings
 
 import numpy as np
 
 from . import _backends
-from ._validation import (as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise,
-                          require_finite)
+from . import _runtime as runtime
+from ._hmc_engine import run_hmc, static_hmc_steps
+from ._schema import RWMH_CONFIG, RWMH_DRAW, record
+from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise
+from .adaptation import rng_states
 from .results import SamplingResult
-from .targets import GaussianMixture
 
 __all__ = ["rwmh", "hmc"]
-
-
-def _check_target(target):
-    from .user_target import Target
-
-    if not isinstance(target, (GaussianMixture, Target)):
-        raise TypeError(f"target must be a fastmc.GaussianMixture or a fastmc.Target, got {type(target).__name__}")
-    return target
-
-
-def _start_points(target, x0, chains: int) -> np.ndarray:
-    """x0 (d,) or (chains, d) -> (chains, d), each with a finite log density."""
-    d = target.dim
-    x = as_float_array("x0", x0, ndim=(1, 2))
-    if x.ndim == 1:
-        if x.shape != (d,):
-            raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
-        x = np.repeat(x[None, :], chains, axis=0)
-    elif x.shape != (chains, d):
-        raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
-    require_finite("x0", x)
-    lp = target.logpdf(x, backend="numba" if "cpp" not in _backends.available_backends() else "cpp")
-    bad = np.flatnonzero(~np.isfinite(np.atleast_1d(lp)))
-    if bad.size:
-        raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({np.atleast_1d(lp)[bad[0]]})")
-    if target.check_gradient:
-        target._check_gradient_at(x[0])
-    return np.ascontiguousarray(x)
-
-
-def _n_threads(n_threads, chains: int) -> int:
-    if n_threads is None:
-        return max(1, min(chains, os.cpu_count() or 1))
-    return as_int("n_threads", n_threads, minimum=1)
 
 
 def _proposal(scale, d: int):
@@ -71,111 +35,6 @@ def _proposal(scale, d: int):
         raise ValueError(f"scale must be a scalar, shape (d,) = ({d},) or (d, d), got {s.shape}")
     L = cholesky_or_raise("scale (proposal covariance)", s)
     return np.ascontiguousarray(L.T), 1
-
-
-def _run_numba(fn, n_threads, *args):
-    import numba
-    from numba.core.errors import NumbaExperimentalFeatureWarning
-
-    old = numba.get_num_threads()
-    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        # the kernels take the target's compiled functions as arguments on purpose (one kernel for
-        # every target): Numba's note that first-class functions are experimental is not for users
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-            return fn(*args)
-    finally:
-        numba.set_num_threads(old)
-
-
-_NUMBA_KEYS = {
-    "rwmh": ("draws", "log_density", "accepted", "n_nonfinite", "n_done", "adapted", "adapted_kind"),
-    "hmc": ("draws", "log_density", "accepted", "accept_prob", "energy", "divergent", "n_grad", "n_nonfinite",
-            "n_done"),
-}
-
-
-def _call_kernel(sampler, target, backend, threads, x, first_chain, args):
-    """One kernel call over the chains in x (chains, d); returns the binding's dict of outputs."""
-    *params, inv_temp, seed = args
-    if backend == "cpp":
-        fn = getattr(_backends.core(), sampler)
-        return fn(target._cpp_spec(), x, *params, inv_temp, seed, first_chain, threads)
-    from ._numba import chains
-
-    nt = target._numba_target()
-    if sampler == "rwmh":
-        fns = (nt.logp, nt.stop, nt.make_work)
-        run = chains.rwmh_run
-    else:
-        fns = (nt.logp_grad, nt.grad, nt.stop, nt.make_work)
-        run = chains.hmc_run
-    res = _run_numba(run, threads, *fns, nt.tdata, x, *params, inv_temp, np.uint64(seed), first_chain)
-    out = dict(zip(_NUMBA_KEYS[sampler], res))
-    out["error"] = None
-    return out
-
-
-def _run(sampler, target, backend, threads, x, *args):
-    """Run all chains (a Python target's one by one: :func:`_one_chain_at_a_time`)."""
-    target._reset()
-    t0 = time.perf_counter()
-    if target.kind != "python":
-        out = _call_kernel(sampler, target, backend, threads, x, 0, args)
-    else:
-        out = _one_chain_at_a_time(lambda c: _call_kernel(sampler, target, backend, 1, x[c:c + 1], c, args),
-                                   x.shape[0])
-    out["wall"] = time.perf_counter() - t0
-    _clear_after_done(out)
-    return out
-
-
-def _one_chain_at_a_time(run_chain, chains):
-    """For a Python target (it holds the GIL anyway): run_chain(c) for c = 0, 1, ... until one
-    returns an error, so the chain whose function raised is known and later chains never start.
-    The outputs of chains 0..failed_chain, concatenated, with ``error`` and ``failed_chain``."""
-    parts = []
-    for c in range(chains):
-        parts.append(run_chain(c))
-        if parts[-1]["error"] is not None:
-            break
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "error"}
-    out["error"] = parts[-1]["error"]
-    out["failed_chain"] = len(parts) - 1
-    return out
-
-
-def _clear_after_done(out):
-    """Rows after a chain's n_done (the target stopped sampling) hold NaN / 0, never stale memory."""
-    chains, total = out["draws"].shape[:2]
-    for c in np.flatnonzero(np.asarray(out["n_done"]) < total):
-        t = int(out["n_done"][c])
-        for v in out.values():
-            if isinstance(v, np.ndarray) and v.shape[:2] == (chains, total):
-                v[c, t:] = np.nan if v.dtype.kind == "f" else 0
-
-
-def _finish(res: SamplingResult, out: dict, n_warmup: int = 0, stacklevel: int = 3) -> SamplingResult:
-    """Return the result, or raise the target's exception with the draws done so far attached.
-    out["n_done"] counts iterations from the start of the run; ``res.n_done`` from the first kept
-    draw (``n_warmup`` earlier). ``stacklevel`` points a warning at the user's call."""
-    res.n_done = np.asarray(out["n_done"]) - n_warmup
-    n = res.n_samples
-    err = out.get("error")
-    if err is None:
-        if np.any(res.n_done < n):
-            warnings.warn(f"the target stopped sampling early: iterations done per chain {res.n_done.tolist()} of "
-                          f"{n}; the draws after that are NaN", RuntimeWarning, stacklevel=stacklevel)
-        return res
-    # out holds chains 0..failed_chain only (_one_chain_at_a_time)
-    c = out["failed_chain"]
-    t = int(out["n_done"][c])
-    where = f"iteration {t} (warm-up included)" if n_warmup else f"iteration {t}"
-    err.add_note(f"fastmc: raised by the target in chain {c} at {where}; the draws done so far are on "
-                 f"this exception as .partial_result (chains 0..{c}, valid up to n_done per chain)")
-    err.partial_result = res
-    raise err
 
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
@@ -227,7 +86,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     -----
     A proposal with a non-finite log density is rejected and counted in ``n_nonfinite``.
     """
-    target = _check_target(target)
+    target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
     chains = as_int("chains", chains, minimum=1)
     inv_temp = 1.0 / as_positive_float("temperature", temperature)
@@ -240,23 +99,32 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     if not target_accept < 1.0:
         raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
     seed = as_seed(seed)
-    threads = _n_threads(n_threads, chains)
-    backend = _backends.resolve_backend(backend)
-    x = _start_points(target, x0, chains)
-    out = _run("rwmh", target, backend, threads, x, nw, n, prop, kind, bool(adapt_scale) and nw > 0,
-               bool(adapt_cov) and nw > 0, target_accept, inv_temp, seed)
+    threads = runtime.n_threads(n_threads, chains)
+    be = _backends.for_target(target, backend)
+    x = runtime.start_points(target, x0, chains)
+    config = record(RWMH_CONFIG, n_warmup=nw, n_samples=n, prop_kind=kind, adapt_scale=bool(adapt_scale) and nw > 0,
+                    adapt_cov=bool(adapt_cov) and nw > 0, target_accept=target_accept, inv_temp=inv_temp)
+    draws, stats, info = runtime.allocate(RWMH_DRAW, chains, nw + n, d)
+    adapted = np.zeros((chains, d * d))
+    error, failed, wall = runtime.run("rwmh", target, be, threads, config, (prop,),
+                                      (x, rng_states(seed, chains), draws, stats, adapted, info))
+    if failed is not None:  # a Python target raised: chains 0..failed ran
+        draws, stats, info, adapted = (a[:failed + 1] for a in (draws, stats, info, adapted))
+    runtime.clear_after_done(info["n_done"], draws, stats)
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n, n_threads=threads,
                     n_warmup=nw, adapt_scale=bool(adapt_scale), adapt_cov=bool(adapt_cov), target_accept=target_accept)
-    keep = slice(nw, None)
-    res = SamplingResult("rwmh", out["draws"][:, keep], out["log_density"][:, keep],
-                         out["accepted"][:, keep].view(bool), out["n_nonfinite"], out["wall"], seed, backend, settings)
+
+    def part(lo, hi):
+        return SamplingResult("rwmh", np.ascontiguousarray(draws[:, lo:hi]),
+                              np.ascontiguousarray(stats["log_density"][:, lo:hi]),
+                              np.ascontiguousarray(stats["accepted"][:, lo:hi]).view(bool), info["n_nonfinite"].copy(),
+                              wall, seed, be.name, settings)
+
+    res = part(nw, nw + n)
     if nw > 0:
-        res.warmup = SamplingResult("rwmh", out["draws"][:, :nw], out["log_density"][:, :nw],
-                                    out["accepted"][:, :nw].view(bool), out["n_nonfinite"], out["wall"], seed,
-                                    backend, settings)
-        res.adapted_scale = _adapted_scales(out["adapted"], out["adapted_kind"], d)
-    out["n_done"] = np.maximum(np.asarray(out["n_done"]) - nw, 0)
-    return _finish(res, out)
+        res.warmup = part(0, nw)
+        res.adapted_scale = _adapted_scales(adapted, info["adapted_kind"], d)
+    return runtime.finish(res, error, failed, np.maximum(info["n_done"] - nw, 0))
 
 
 def _adapted_scales(adapted, kinds, d):
@@ -346,7 +214,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     A trajectory ending at a non-finite energy is rejected, counted in ``n_nonfinite`` and
     flagged divergent; an energy error above 1000 is flagged divergent (as in Stan).
     """
-    target = _check_target(target)
+    target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
     resume = adapt_kwargs.get("resume")
     if chains is not None or resume is None:
@@ -364,54 +232,44 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1), None
     else:
         L, int_time = None, as_positive_float("integration_time", integration_time)
-    # warm-up, resume and step-size jitter run in the warm-up engine (jitter alone: with no warm-up)
-    engine = (as_int("n_warmup", n_warmup, minimum=0) > 0 or resume is not None
-              or adapt_kwargs.get("step_size_jitter") not in (None, 0.0))
-    if engine:
-        from .nuts import _run_adaptive
+    bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
+                               "adapt_step_size", "inv_metric", "resume", "step_size_jitter"}
+    if bad:
+        raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
+    nw = as_int("n_warmup", n_warmup, minimum=0)
+    inv_metric = adapt_kwargs.pop("inv_metric", None)
+    if inv_mass is not None:
+        if inv_metric is not None:
+            raise ValueError("give at most one of inv_mass and inv_metric")
+        inv_metric = _inv_mass(inv_mass, target.dim)
+        if metric == "dense":
+            inv_metric = np.diag(inv_metric)
+    # a plain run (no warm-up, resume or jitter) keeps its settings as given and no warnings
+    plain = nw == 0 and resume is None and adapt_kwargs.get("step_size_jitter") in (None, 0.0)
+    kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,
+              adapt_step_size=True, resume=None)
+    kw.update(adapt_kwargs)
+    res = run_hmc("hmc", target, x0, n, n_warmup=nw, metric=metric, chains=chains, seed=seed, step_size=step,
+                  inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
+                  integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
+                  n_threads=n_threads, temperature=temperature, **kw)
+    if plain:
+        s = res.settings
+        steps = static_hmc_steps(int_time, step, max_leap) if int_time is not None else L
+        res.settings = dict(step_size=step, n_leapfrog=steps,
+                            inv_mass=np.ones(target.dim) if inv_mass is None else _inv_mass(inv_mass, target.dim),
+                            temperature=s["temperature"], chains=s["chains"], n_samples=n, n_threads=s["n_threads"])
+        if int_time is not None:
+            res.settings.update(integration_time=int_time, max_leapfrog=max_leap)
+    return res
 
-        bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
-                                   "adapt_step_size", "inv_metric", "resume", "step_size_jitter"}
-        if bad:
-            raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
-        kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,
-                  adapt_step_size=True, inv_metric=inv_mass, resume=None)
-        kw.update(adapt_kwargs)
-        return _run_adaptive("hmc", target, x0, n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
-                             step_size=step, target_accept=target_accept,
-                             max_treedepth=1, n_leapfrog=L, integration_time=int_time, max_leapfrog=max_leap, warn=warn,
-                             backend=backend, n_threads=n_threads, temperature=temperature, **kw)
-    if adapt_kwargs:
-        raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(adapt_kwargs)} (only with n_warmup > 0)")
-    inv_temp = 1.0 if temperature is None else 1.0 / temperature
-    d = target.dim
-    if inv_mass is None:
-        im = np.ones(d)
-    else:
-        im = as_float_array("inv_mass", inv_mass, ndim=(0, 1))
-        im = np.full(d, float(im)) if im.ndim == 0 else im
-        if im.shape != (d,):
-            raise ValueError(f"inv_mass must be a scalar or have shape (d,) = ({d},), got {im.shape}")
-        if not np.all(np.isfinite(im)) or np.any(im <= 0):
-            raise ValueError("inv_mass must be finite and > 0 in every dimension")
-    im = np.ascontiguousarray(im)
-    seed = as_seed(seed)
-    threads = _n_threads(n_threads, chains)
-    backend = _backends.resolve_backend(backend)
-    x = _start_points(target, x0, chains)
-    if not target.has_grad:
-        raise TypeError("hmc needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
-    if int_time is not None:  # no warm-up: one step size, so one L, by the engine's rule (its Python form)
-        from ._numba.static_hmc import static_hmc_steps
 
-        L = int(static_hmc_steps.py_func(int_time, step, max_leap))
-    out = _run("hmc", target, backend, threads, x, n, step, L, im, inv_temp, seed)
-    wall = out["wall"]
-    settings = dict(step_size=step, n_leapfrog=L, inv_mass=im, temperature=1.0 / inv_temp, chains=chains,
-                    n_samples=n, n_threads=threads)
-    if int_time is not None:
-        settings.update(integration_time=int_time, max_leapfrog=max_leap)
-    res = SamplingResult("hmc", out["draws"], out["log_density"], out["accepted"].view(bool), out["n_nonfinite"],
-                         wall, seed, backend, settings, accept_prob=out["accept_prob"], energy=out["energy"],
-                         divergent=out["divergent"].view(bool), n_grad_evals=out["n_grad"])
-    return _finish(res, out)
+def _inv_mass(inv_mass, d):
+    """inv_mass (scalar or (d,)) -> (d,) finite and > 0."""
+    im = as_float_array("inv_mass", inv_mass, ndim=(0, 1))
+    im = np.full(d, float(im)) if im.ndim == 0 else im
+    if im.shape != (d,):
+        raise ValueError(f"inv_mass must be a scalar or have shape (d,) = ({d},), got {im.shape}")
+    if not np.all(np.isfinite(im)) or np.any(im <= 0):
+        raise ValueError("inv_mass must be finite and > 0 in every dimension")
+    return np.ascontiguousarray(im)

@@ -5,7 +5,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from . import _backends
-from ._numba.linalg import SYM_PANEL_MIN_DIM
+from ._numba.core.linalg import SYM_PANEL_MIN_DIM
 from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
 
 __all__ = ["GaussianMixture", "default_mixture"]
@@ -124,7 +124,7 @@ class GaussianMixture:
 
     def _numba_target(self):
         """The jitted functions and data the Numba kernels take (see ``user_target.NumbaTarget``)."""
-        from ._numba import mixture
+        from ._numba.targets import mixture
         from .user_target import NumbaTarget
 
         return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,

@@ -182,7 +182,7 @@ def test_resume_continues_exactly(backend, sampler):
 
 
 def test_rng_states_match_the_kernel_generator():
-    from fastmc._numba.rng import rng_next, rng_stream
+    from fastmc._numba.core.rng import rng_next, rng_stream
 
     st = rng_states(123, 3)
     for c in range(3):
@@ -502,10 +502,11 @@ def _steps_for(T, eps, cap):
 
 
 def test_leapfrog_steps_rule_python_and_numba_twin():
-    """The rule of runs without warm-up (the Numba twin's Python form, called by hmc) and of the
-    engine's Numba twin compiled (the C++ kernel is held to the same by the draw-for-draw tests):
-    floor of the double T / eps, within [1, cap]."""
-    from fastmc._numba.static_hmc import static_hmc_steps
+    """The rule of the Python layer (settings of runs without warm-up) and of the engine's Numba
+    twin (the C++ kernel is held to the same by the draw-for-draw tests): floor of the double
+    T / eps, within [1, cap]."""
+    from fastmc._hmc_engine import static_hmc_steps as python_rule
+    from fastmc._numba.hmc.static_hmc import static_hmc_steps
 
     cases = [(0.3, 0.1, 1024, 2), (1.0, 0.25, 1024, 4), (1.0, 0.5000001, 1024, 1), (0.1, 5.0, 1024, 1),
              (2 * np.pi, 1e-300, 1024, 1024), (10.0, 1.0, 10, 10), (10.0, 0.999, 10, 10), (9.99, 1.0, 10, 9),
@@ -513,7 +514,7 @@ def test_leapfrog_steps_rule_python_and_numba_twin():
     for T, eps, cap, want in cases:
         assert static_hmc_steps(T, eps, np.int64(cap)) == want, (T, eps, cap)
         if eps > 0 and np.isfinite(eps):  # the Python path only sees validated step sizes
-            assert static_hmc_steps.py_func(T, eps, cap) == want, (T, eps, cap)
+            assert python_rule(T, eps, cap) == want, (T, eps, cap)
 
 
 @pytest.mark.parametrize("T, cap", [(2.0, 5), (0.6, 1024)])

@@ -10,7 +10,7 @@ def _both():
     if set(fastmc.available_backends()) != {"cpp", "numba"}:
         pytest.skip("needs both backends")
     from fastmc import _core
-    from fastmc._numba import rng
+    from fastmc._numba.core import rng
 
     return _core, rng
 
@@ -33,7 +33,7 @@ def test_ziggurat_tables_are_identical():
 
 def test_xoshiro_reference_output():
     """xoshiro256** from state (1, 2, 3, 4): the first outputs of the published algorithm."""
-    from fastmc._numba import rng
+    from fastmc._numba.core import rng
 
     s = np.array([1, 2, 3, 4], dtype=np.uint64)
     out = [int(rng.rng_next(s)) for _ in range(3)]
@@ -43,7 +43,7 @@ def test_xoshiro_reference_output():
 
 
 def test_normals_are_standard_normal():
-    from fastmc._numba import rng
+    from fastmc._numba.core import rng
 
     _, z = rng.rng_stream(np.uint64(7), np.uint64(0), 400_000)
     assert stats.kstest(z, "norm").pvalue > 1e-3
@@ -54,7 +54,7 @@ def test_normals_are_standard_normal():
 
 
 def test_chains_get_different_streams():
-    from fastmc._numba import rng
+    from fastmc._numba.core import rng
 
     a, _ = rng.rng_stream(np.uint64(7), np.uint64(0), 1000)
     b, _ = rng.rng_stream(np.uint64(7), np.uint64(1), 1000)

@@ -82,13 +82,15 @@ def test_x0_per_chain_is_used(backend):
 
 def _leapfrog(mix, q, p, step, L, backend):
     """One leapfrog trajectory by the Numba twin (the C++ one is tied to it by the parity tests)."""
-    from fastmc._numba.leapfrog import leapfrog
+    from fastmc._numba.hmc.integrator import leapfrog_steps
 
     nt = mix._numba_target()
     q = q.copy()
     p = p.copy()
     g = mix.grad_logpdf(q)
-    lp = leapfrog(nt.logp_grad, nt.grad, nt.tdata, q, p, g, q.size, step, L, np.ones(q.size), 1.0, nt.make_work(nt.tdata))
+    d = q.size
+    lp, _ = leapfrog_steps(nt.logp_grad, nt.grad, nt.tdata, q, p, g, p.copy(), np.empty(d), step, L, 0, np.ones(d), d,
+                           nt.make_work(nt.tdata))
     return q, p, lp
 
 
@@ -119,7 +121,7 @@ def test_hmc_kernel_leapfrog_matches_python_twin(backend):
     """The sampler's first proposal equals the stand-alone integrator's end point."""
     mix, _ = workload("T1")
     r = fastmc.hmc(mix, [0.1, 0.2], 1, step_size=0.05, n_leapfrog=7, seed=9, backend=backend)
-    from fastmc._numba.rng import rng_normal, rng_seed
+    from fastmc._numba.core.rng import rng_normal, rng_seed
 
     s = np.empty(4, dtype=np.uint64)
     rng_seed(np.uint64(9), np.uint64(0), s)

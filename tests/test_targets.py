@@ -181,7 +181,7 @@ def test_compiled_sizes_agree_with_numba_and_scipy(rng, d):
 def test_panel_product_matches_numpy_for_every_size():
     """The Numba twin's product in the panel order against S @ v for d = 1..70 (defined for
     every d; the kernels use it from 64 on), the matrix flat with its scratch after it."""
-    from fastmc._numba.linalg import symv_panel_flat
+    from fastmc._numba.core.linalg import symv_panel_flat
 
     rng = np.random.default_rng(7)
     for d in range(1, 71):

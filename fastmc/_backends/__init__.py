@@ -97,7 +97,3 @@ def for_target(target, backend: str = "auto"):
                            "use backend='auto' or 'cpp', or write the target with Target.from_numba")
     return get("cpp")
 
-
-def core():
-    """The compiled extension module (call only after ``resolve_backend`` returned ``"cpp"``)."""
-    return _core

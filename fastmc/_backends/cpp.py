@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from .. import _core
 
 
@@ -23,6 +21,20 @@ class CppBackend:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
+
+    # --------------------------------------------------------------------------- samplers
+    # (target, config record (1,), inputs every chain reads, arrays with the chain first, threads)
+    # -> the exception a Python target raised, or None; fastmc._runtime.run calls these.
+    @staticmethod
+    def hmc_run(target, config, shared, per_chain, n_threads):
+        """The HMC engine (static or NUTS, warm-up or none); shared (phase,), per_chain (x0, step0,
+        inv_metric, rng_state, draws, stats, info)."""
+        return _core.hmc_run(target._cpp_spec(), config, *shared, *per_chain, n_threads)
+
+    @staticmethod
+    def rwmh_run(target, config, shared, per_chain, n_threads):
+        """RWMH; shared (prop,), per_chain (x0, rng_state, draws, stats, adapted, info)."""
+        return _core.rwmh_run(target._cpp_spec(), config, *shared, *per_chain, n_threads)
 
     # ---------------------------------------------------------------------------- targets
     @staticmethod

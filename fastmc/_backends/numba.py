@@ -37,17 +37,43 @@ class NumbaBackend:
     def default_threads() -> int:
         return int(numba.get_num_threads())
 
+    # --------------------------------------------------------------------------- samplers
+    @staticmethod
+    def hmc_run(target, config, shared, per_chain, n_threads):
+        from .._numba.adapt.warmup import hmc_run
+
+        nt = target._numba_target()
+        fns, tdata = (nt.logp_grad, nt.grad, nt.stop, nt.make_work), nt.tdata
+        inv_temp = float(config[0]["inv_temp"])
+        if inv_temp != 1.0:
+            from .._numba.targets.tempered import tempered_data, tempered_functions
+
+            fns, tdata = tempered_functions(*fns, isinstance(tdata, tuple)), tempered_data(tdata, inv_temp)
+        x0, step0, A, *rest = per_chain
+        with threads(n_threads):
+            hmc_run(*fns, tdata, config, *shared, x0, step0, A.reshape(x0.shape[0], -1), *rest)
+        return None
+
+    @staticmethod
+    def rwmh_run(target, config, shared, per_chain, n_threads):
+        from .._numba.rwmh.rwmh import rwmh_run
+
+        nt = target._numba_target()
+        with threads(n_threads):
+            rwmh_run(nt.logp, nt.stop, nt.make_work, nt.tdata, config, *shared, *per_chain)
+        return None
+
     # ---------------------------------------------------------------------------- targets
     @staticmethod
     def target_logp_grad(target, X):
-        from .._numba.user import batch_logp_grad
+        from .._numba.targets.batch import batch_logp_grad
 
         nt = target._numba_target()
         return batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X)
 
     @staticmethod
     def mixture_logp(mixture, X):
-        from .._numba.mixture import mixture_logp_batch
+        from .._numba.targets.mixture import mixture_logp_batch
 
         return mixture_logp_batch(X, mixture._numba_arrays())
 

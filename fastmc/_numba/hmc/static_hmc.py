@@ -1,0 +1,47 @@
+"""One static HMC transition under a diagonal or dense metric, and the number of steps for a
+fixed integration time. Twin: csrc/include/fastmc/hmc/static_hmc.hpp."""
+import math
+
+import numpy as np
+
+from .._jit import njit, njit_fn
+from ..core.rng import rng_uniform
+from .integrator import leapfrog_steps, metric_start
+from .metric import metric_momentum
+from .transition import MAX_ENERGY_ERROR
+
+
+@njit
+def static_hmc_steps(integration_time, eps, max_leapfrog):
+    """floor(T / eps) leapfrog steps, at least 1 and at most max_leapfrog (a NaN ratio gives 1)."""
+    r = integration_time / eps
+    if r >= max_leapfrog:
+        return max_leapfrog
+    return np.int64(r) if r >= 1.0 else np.int64(1)
+
+
+@njit_fn
+def static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps, kind, A, F, n_leapfrog, nw, twork):
+    """Returns (lp, accept_prob, energy, 0, n_leapfrog, divergent, nonfinite); q, g updated in place."""
+    qn, p, gn, v, u = nw[0], nw[1], nw[2], nw[3], nw[4]
+    d = q.shape[0]
+    metric_momentum(s, kind, d, F, p)
+    h0 = -lp + metric_start(kind, d, A, p, g, v, u)
+    for i in range(d):
+        qn[i] = q[i]
+        gn[i] = g[i]
+    lpn, kin = leapfrog_steps(logp_grad, grad_fn, tdata, qn, p, gn, v, u, eps, n_leapfrog, kind, A, d, twork)
+    h1 = -lpn + kin
+    nonfinite = not math.isfinite(h1)
+    if nonfinite:
+        h1 = math.inf
+    u01 = rng_uniform(s)
+    dh = h1 - h0
+    a = 1.0 if dh <= 0.0 else math.exp(-dh)
+    acc = u01 < a
+    if acc:
+        for i in range(d):
+            q[i] = qn[i]
+            g[i] = gn[i]
+        lp = lpn
+    return lp, a, h1 if acc else h0, 0, n_leapfrog, dh > MAX_ENERGY_ERROR, nonfinite
