@@ -144,3 +144,51 @@ def test_cli_errors(tmp_path):
         cli_main(["--data", str(tmp_path), "--k", "0"])
     with pytest.raises(SystemExit, match="--batch-size must be >= 1"):
         cli_main(["--data", str(tmp_path), "--batch-size", "0"])
+
+
+# -- fuzzing finding D18: loading a damaged model file gives a ValueError naming the file ---------
+
+
+def _damaged_files(tmp_path):
+    import json
+    import re
+
+    good = tmp_path / "good.npz"
+    VAE(n_visible=6, hidden=(4,), n_latent=2, seed=0).save(good)
+    raw = good.read_bytes()
+    files = {}
+
+    def put(name, data):
+        p = tmp_path / name
+        p.write_bytes(data)
+        files[name] = p
+
+    put("truncated.npz", raw[: len(raw) // 2])
+    put("empty.npz", b"")
+    put("text.npz", b"not a model")
+    flipped = bytearray(raw)
+    flipped[len(flipped) // 2] ^= 0xFF
+    put("flipped.npz", bytes(flipped))
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    files["array.npy"] = tmp_path / "array.npy"
+    np.savez(tmp_path / "badcfg.npz", __config__=np.array(json.dumps({"no_such_argument": 1})))
+    files["badcfg.npz"] = tmp_path / "badcfg.npz"
+    m = VAE(n_visible=6, hidden=(4,), n_latent=2, seed=0)
+    m.params["enc_0_W"][0, 0] = np.nan
+    m.save(tmp_path / "nan.npz")
+    files["nan.npz"] = tmp_path / "nan.npz"
+    sub = tmp_path / "a_directory"
+    sub.mkdir()
+    files["directory"] = sub
+    return files, re.escape
+
+
+def test_load_damaged_files_raise_value_error_naming_the_file(tmp_path):
+    files, escape = _damaged_files(tmp_path)
+    for name, path in files.items():
+        with pytest.raises(ValueError, match=escape(str(path))):
+            VAE.load(path)
+    with pytest.raises(ValueError, match="non-finite"):
+        VAE.load(files["nan.npz"])
+    with pytest.raises(FileNotFoundError):
+        VAE.load(tmp_path / "missing.npz")

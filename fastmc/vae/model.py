@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import zipfile
 from typing import NamedTuple
 
 import numpy as np
@@ -711,20 +712,49 @@ class VAE:
         Returns
         -------
         VAE
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If ``path`` is not a readable model file (a directory, not an ``.npz`` archive,
+            truncated or corrupt, a bad architecture, missing parameters, wrong shapes or dtypes,
+            or non-finite parameter values). The message names the file.
         """
         if not os.path.exists(path):
             raise FileNotFoundError(f"path: no model file at {path!r}")
-        with np.load(path, allow_pickle=False) as f:
-            if "__config__" not in f.files:
-                raise ValueError(f"path: {path!r} is not a fastmc.vae model file (no __config__)")
-            cfg = json.loads(str(f["__config__"]))
+        if os.path.isdir(path):
+            raise ValueError(f"path: {path!r} is a directory, not a fastmc.vae model file")
+        try:  # read everything first: a corrupt archive may fail on any member, not only on open
+            f = np.load(path, allow_pickle=False)
+            if not hasattr(f, "files"):  # a .npy file: np.load returned the array itself
+                raise _BadModelFile("a single array, not an .npz archive")
+            with f:
+                if "__config__" not in f.files:
+                    raise _BadModelFile("no __config__")
+                cfg = json.loads(str(f["__config__"]))
+                arrays = {key: f[key] for key in f.files if key.startswith("param__")}
+            if not isinstance(cfg, dict):
+                raise _BadModelFile(f"__config__ is {type(cfg).__name__}, not a dict")
             model = cls(**cfg)
-            for name in model.params:
-                key = "param__" + name
-                if key not in f.files:
-                    raise ValueError(f"path: {path!r} lacks parameter {name!r}")
-                arr = f[key]
-                if arr.shape != model.params[name].shape or arr.dtype != model.dtype:
-                    raise ValueError(f"path: parameter {name!r} in {path!r} has wrong shape or dtype")
-                model.params[name] = arr.copy()
+        except _BadModelFile as exc:
+            raise ValueError(f"path: {path!r} is not a fastmc.vae model file ({exc})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"path: {path!r} is not a readable fastmc.vae model file ({type(exc).__name__}: {exc})"
+            ) from exc
+        for name in model.params:
+            arr = arrays.get("param__" + name)
+            if arr is None:
+                raise ValueError(f"path: {path!r} lacks parameter {name!r}")
+            if arr.shape != model.params[name].shape or arr.dtype != model.dtype:
+                raise ValueError(f"path: parameter {name!r} in {path!r} has wrong shape or dtype")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"path: parameter {name!r} in {path!r} has non-finite values")
+            model.params[name] = arr.copy()
         return model
+
+
+class _BadModelFile(Exception):
+    """A readable file that is not a model file (turned into a ValueError naming the file)."""
