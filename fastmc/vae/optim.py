@@ -27,8 +27,8 @@ class Adam:
     """
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-4):
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not (lr > 0 and np.isfinite(lr)):
+            raise ValueError(f"lr must be positive and finite, got {lr!r}")
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1!r}, {beta2!r}")
         if not eps > 0:

@@ -1,6 +1,7 @@
 """Training loops: AEVB (ELBO), IWAE and wake-sleep, with Adam and learning-rate schedules."""
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -97,8 +98,8 @@ def short_schedule(epochs=30, n_final=6, lr=1e-3, lr_final=1e-4):
 
 def _check_lr(lr, epochs):
     if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be positive and finite, got {lr!r}")
         return [float(lr)] * epochs
     try:
         lrs = [float(v) for v in lr]
@@ -106,9 +107,18 @@ def _check_lr(lr, epochs):
         raise TypeError(f"lr must be a positive float or a sequence of per-epoch floats, got {lr!r}") from None
     if len(lrs) != epochs:
         raise ValueError(f"lr: a per-epoch schedule must have epochs={epochs} entries, got {len(lrs)}")
-    if not all(v > 0 for v in lrs):
-        raise ValueError("lr: every learning rate must be positive")
+    if not all(v > 0 and math.isfinite(v) for v in lrs):
+        raise ValueError("lr: every learning rate must be positive and finite")
     return lrs
+
+
+def _check_finite(value, objective, epoch, batch, lr):
+    """Stop a diverged run: a NaN or infinite objective means the parameters are ruined."""
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"training diverged: the {objective} objective is {value} in epoch {epoch + 1}, minibatch {batch + 1} "
+            f"(learning rate {lr:g}); the model's parameters are no longer usable, try a smaller lr"
+        )
 
 
 def train(
@@ -171,6 +181,14 @@ def train(
     -------
     list of EpochInfo
         The history.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad argument, before any work (the model is unchanged).
+    FloatingPointError
+        If training diverges (a minibatch objective is NaN or infinite); the model's parameters
+        are then no longer usable.
     """
     # validate everything before any work
     if not isinstance(model, VAE):
@@ -210,6 +228,7 @@ def train(
                 mu, lv = model.encode(xb)
                 z = model.sample_latent(mu, lv, eps)
                 value, grads = model.wake_objective_and_grad(xb, z)
+                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
                 opt.step(grads)
                 xd, zd = model.dream(batch_size, rng)
                 _, grads = model.sleep_objective_and_grad(xd, zd)
@@ -217,6 +236,7 @@ def train(
             else:
                 # xb and eps are valid by construction: skip the per-batch checks
                 value, grads = model.objective_and_grad(xb, objective, eps, validate=False)
+                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
                 opt.step(grads)
             total += value * n
             count += n
