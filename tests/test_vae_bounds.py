@@ -72,11 +72,11 @@ def test_bound_non_decreasing_in_k():
 @pytest.mark.parametrize("fused", [True, False])
 def test_chunked_log_likelihood_equals_one_shot_bound(monkeypatch, fused):
     """log_likelihood (chunked; Numba-fused or NumPy evaluation path) against iwae_bound (generic path)."""
-    from fastmc.vae import bounds
+    from fastmc.vae import kernels
 
     if not fused:
-        monkeypatch.setattr(bounds, "HAVE_FUSED", False)
-    elif not bounds.HAVE_FUSED:
+        monkeypatch.setattr(kernels, "HAVE_FUSED", False)
+    elif not kernels.HAVE_FUSED:
         pytest.skip("numba not installed: no fused path")
     m = _random_bernoulli_model(seed=4)
     x = _binary(5, 20, 7)

@@ -144,3 +144,116 @@ def test_cli_errors(tmp_path):
         cli_main(["--data", str(tmp_path), "--k", "0"])
     with pytest.raises(SystemExit, match="--batch-size must be >= 1"):
         cli_main(["--data", str(tmp_path), "--batch-size", "0"])
+
+
+# -- fuzzing findings: the command line checks its arguments and output paths before any work ------
+
+
+def _fake_mnist(directory):
+    from fastmc.vae.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("t10k", 10)):
+        write_idx(directory / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 4, 4), dtype=np.uint8))
+    return str(directory)
+
+
+@pytest.mark.parametrize("option", ["--save", "--png"])
+def test_cli_output_path_checked_before_work(tmp_path, option):
+    """D8: an output into a missing directory failed only after training, losing the model."""
+    missing = tmp_path / "no_such_dir" / "out.npz"
+    # a missing data directory too: the output path must be refused before the data are even read
+    with pytest.raises(SystemExit, match=f"{option}: directory .*no_such_dir.* does not exist"):
+        cli_main(["--data", str(tmp_path / "no_data"), option, str(missing)])
+    with pytest.raises(SystemExit, match=f"{option}: .* is a directory"):
+        cli_main(["--data", str(tmp_path / "no_data"), option, str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--lr", "inf"], "--lr must be a positive finite number"),
+        (["--lr", "nan"], "--lr must be a positive finite number"),
+        (["--lr", "0"], "--lr must be a positive finite number"),
+        (["--n-test", "-9990"], "--n-test must be >= 1"),
+        (["--n-test", "0"], "--n-test must be >= 1"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+        (["--hidden", "8", "0"], "--hidden sizes must be >= 1"),
+    ],
+)
+def test_cli_bad_numbers_fail_before_work(tmp_path, args, match):
+    """D19: --lr inf printed NaN bounds and exited 0; --n-test -9990 quietly evaluated 10 images."""
+    with pytest.raises(SystemExit, match=match):
+        cli_main(["--data", str(tmp_path / "no_data")] + args)
+
+
+def test_cli_diverged_training_exits_with_error(tmp_path, capsys):
+    """D19: a run whose objective becomes NaN stops with a clear error (non-zero exit), saving nothing."""
+    d = _fake_mnist(tmp_path)
+    out = tmp_path / "m.npz"
+    with np.errstate(all="ignore"), pytest.raises(SystemExit, match="training diverged") as exc:
+        cli_main(["--data", d, "--hidden", "8", "--latent", "2", "--epochs", "2", "--batch-size", "10",
+                  "--lr", "1e30", "--schedule", "constant", "--eval-k", "1", "--save", str(out)])
+    assert exc.value.code not in (0, None)
+    assert not out.exists()
+    assert "test bounds" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae", "wake-sleep"])
+def test_train_stops_when_objective_diverges(model, objective):
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=f"the {objective} objective is"):
+        train(model, _x(40), objective=objective, k=2, epochs=3, batch_size=10, lr=1e30)
+
+
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), [1e-3, float("inf")]])
+def test_train_rejects_non_finite_lr(model, lr):
+    with pytest.raises(ValueError, match="lr"):
+        train(model, _x(), epochs=2, lr=lr)
+
+
+# -- fuzzing finding D18: loading a damaged model file gives a ValueError naming the file ---------
+
+
+def _damaged_files(tmp_path):
+    import json
+    import re
+
+    good = tmp_path / "good.npz"
+    VAE(n_visible=6, hidden=(4,), n_latent=2, seed=0).save(good)
+    raw = good.read_bytes()
+    files = {}
+
+    def put(name, data):
+        p = tmp_path / name
+        p.write_bytes(data)
+        files[name] = p
+
+    put("truncated.npz", raw[: len(raw) // 2])
+    put("empty.npz", b"")
+    put("text.npz", b"not a model")
+    flipped = bytearray(raw)
+    flipped[len(flipped) // 2] ^= 0xFF
+    put("flipped.npz", bytes(flipped))
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    files["array.npy"] = tmp_path / "array.npy"
+    np.savez(tmp_path / "badcfg.npz", __config__=np.array(json.dumps({"no_such_argument": 1})))
+    files["badcfg.npz"] = tmp_path / "badcfg.npz"
+    m = VAE(n_visible=6, hidden=(4,), n_latent=2, seed=0)
+    m.params["enc_0_W"][0, 0] = np.nan
+    m.save(tmp_path / "nan.npz")
+    files["nan.npz"] = tmp_path / "nan.npz"
+    sub = tmp_path / "a_directory"
+    sub.mkdir()
+    files["directory"] = sub
+    return files, re.escape
+
+
+def test_load_damaged_files_raise_value_error_naming_the_file(tmp_path):
+    files, escape = _damaged_files(tmp_path)
+    for name, path in files.items():
+        with pytest.raises(ValueError, match=escape(str(path))):
+            VAE.load(path)
+    with pytest.raises(ValueError, match="non-finite"):
+        VAE.load(files["nan.npz"])
+    with pytest.raises(FileNotFoundError):
+        VAE.load(tmp_path / "missing.npz")

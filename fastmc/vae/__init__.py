@@ -1,8 +1,13 @@
-"""Variational autoencoders in NumPy: AEVB (ELBO), IWAE and wake-sleep (issue 4).
+"""Variational autoencoders in NumPy: AEVB (ELBO), IWAE and wake-sleep.
 
 The default model is the one-stochastic-layer architecture of Burda et al. (2016), trained on
-dynamically binarised MNIST. Importing this package needs NumPy (and optionally Numba for a fused
-Adam step), never the C++ extension.
+dynamically binarised MNIST. Importing this package needs NumPy, never the C++ extension; Numba (a
+declared dependency) compiles the fused kernels, and NumPy paths run without it.
+
+Modules, each with one job: ``networks`` (dense layers, parameters, forward and backward passes),
+``likelihood`` (log-densities and the one log-weight formula), ``kernels`` (fused Numba kernels,
+decorated by ``_jit``), ``model`` (the :class:`VAE` tying them together, save/load), ``bounds``
+(ELBO, ``L_k``, chunked ``log p(x)``), ``optim`` (Adam), ``train``, ``data`` and ``cli``.
 
 Examples
 --------

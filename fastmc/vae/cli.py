@@ -7,6 +7,8 @@ Example::
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 
@@ -143,6 +145,39 @@ def _save_png(path, model, test, rng):
     return True
 
 
+def _check_output_path(path, option):
+    """Exit with an error naming ``option`` unless a file can be created at ``path``."""
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise SystemExit(f"error: {option}: {path!r} is a directory; give a file name")
+    if not os.path.isdir(parent):
+        raise SystemExit(f"error: {option}: directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f"error: {option}: directory {parent!r} is not writable")
+
+
+def _check_args(args):
+    """Validate the parsed arguments; exits with an error naming the option."""
+    for name in ("k", "epochs", "batch_size", "latent", "monitor_k", "monitor_n"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"error: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if any(k < 1 for k in args.eval_k):
+        raise SystemExit(f"error: --eval-k values must be >= 1, got {args.eval_k}")
+    if args.n_test is not None and args.n_test < 1:
+        raise SystemExit(f"error: --n-test must be >= 1, got {args.n_test}")
+    if any(h < 1 for h in args.hidden):
+        raise SystemExit(f"error: --hidden sizes must be >= 1, got {args.hidden}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise SystemExit(f"error: --lr must be a positive finite number, got {args.lr}")
+    if args.seed < 0:
+        raise SystemExit(f"error: --seed must be >= 0, got {args.seed}")
+    if args.save:
+        _check_output_path(args.save, "--save")
+    if args.png:
+        _check_output_path(args.png, "--png")
+
+
 def main(argv=None):
     """Run the ``vae`` subcommand.
 
@@ -157,11 +192,7 @@ def main(argv=None):
         Exit status.
     """
     args = build_parser().parse_args(argv)
-    for name in ("k", "epochs", "batch_size", "latent", "monitor_k", "monitor_n"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"error: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if any(k < 1 for k in args.eval_k):
-        raise SystemExit(f"error: --eval-k values must be >= 1, got {args.eval_k}")
+    _check_args(args)  # every argument and output path before any work: a late error loses the training
     if args.schedule == "paper":
         lrs = paper_schedule(args.epochs, args.lr)
     elif args.schedule == "short":
@@ -188,19 +219,24 @@ def main(argv=None):
         file=sys.stderr,
     )
     t0 = time.perf_counter()
-    train(
-        model,
-        train_x,
-        objective=args.objective,
-        k=args.k,
-        epochs=len(lrs),
-        batch_size=args.batch_size,
-        lr=lrs,
-        seed=args.seed,
-        test_data=test_bin[: args.monitor_n],
-        eval_k=args.monitor_k,
-        callback=None if args.quiet else progress_bar,
-    )
+    try:
+        train(
+            model,
+            train_x,
+            objective=args.objective,
+            k=args.k,
+            epochs=len(lrs),
+            batch_size=args.batch_size,
+            lr=lrs,
+            seed=args.seed,
+            test_data=test_bin[: args.monitor_n],
+            eval_k=args.monitor_k,
+            callback=None if args.quiet else progress_bar,
+        )
+    except FloatingPointError as exc:  # diverged: report it instead of printing NaN bounds
+        if not args.quiet:
+            sys.stderr.write("\n")  # end the progress bar's line
+        raise SystemExit(f"error: {exc}") from None
     print(f"trained in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     results = {}
     for k in args.eval_k:

@@ -1,10 +1,8 @@
-"""The variational autoencoder: networks, hand-written gradients, save/load.
+"""The variational autoencoder: networks and likelihood tied together, gradients, save/load.
 
-Conventions: a dense layer is ``h @ W + b`` with ``W`` of shape (fan_in,
-fan_out); ``k`` samples for a batch of ``n`` images are laid out sample-major
-as ``(k, n, .)`` and flattened to one ``(k * n, .)`` matrix so that the
-decoder runs as a single matrix product per layer. The encoder runs once per
-image and is shared by its ``k`` samples.
+Layout: ``k`` samples for a batch of ``n`` images are ``(k, n, .)`` arrays, flattened
+sample-major to one ``(k * n, .)`` matrix so that the decoder runs as a single matrix product per
+layer. The encoder runs once per image and is shared by its ``k`` samples.
 
 All objectives are *maximised*; gradients are of the batch mean.
 """
@@ -13,64 +11,51 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import zipfile
+from typing import NamedTuple
 
 import numpy as np
 
-from . import bounds as _b
+from . import bounds as _bounds
+from . import kernels, networks
+from ._checks import check_count
+from .likelihood import (
+    bernoulli_grad,
+    bernoulli_grad_rows,
+    bernoulli_log_prob,
+    bernoulli_log_prob_from_hidden,
+    bernoulli_log_prob_rows,
+    gaussian_grad,
+    gaussian_log_prob,
+    kl_standard_normal,
+    log_mean_exp_and_weights,
+    log_prior,
+    log_q,
+    log_weight,
+)
 
-__all__ = ["VAE"]
+__all__ = ["VAE", "LogWeightTerms"]
 
-_ACTIVATIONS = ("tanh", "relu", "linear")
 _LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def _act_forward(a, activation):
-    """Apply the activation in place."""
-    if activation == "tanh":
-        np.tanh(a, out=a)
-    elif activation == "relu":
-        np.maximum(a, 0, out=a)
-    return a
+class LogWeightTerms(NamedTuple):
+    """Log importance weights of reparameterised samples and the terms a bound needs besides.
 
-
-try:  # tanh backward and bias gradient in one pass instead of four
-    import numba
-
-    @numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
-    def _tanh_backward_colsum(h, g, colsum):  # pragma: no cover - compiled
-        # g *= 1 - h^2 in place; colsum = g.sum(axis=0), accumulated row by row
-        rows, cols = g.shape
-        one = g.dtype.type(1)
-        for j in range(cols):
-            colsum[j] = 0
-        for r in range(rows):
-            hr = h[r]
-            gr = g[r]
-            for j in range(cols):
-                v = gr[j] * (one - hr[j] * hr[j])
-                gr[j] = v
-                colsum[j] += v
-
-except ImportError:  # pragma: no cover - numba is a declared dependency
-    _tanh_backward_colsum = None
-
-
-def _act_backward(h, g, activation):
-    """``g *= f'(pre)`` in place, written in terms of the output ``h = f(pre)``; returns ``g.sum(axis=0)``.
-
-    The sum is the gradient of the layer's bias.
+    Attributes
+    ----------
+    log_px : ndarray, shape (k, n)
+        ``log p(x|z_s)``.
+    log_w : ndarray, shape (k, n)
+        ``log p(x|z_s) + log p(z_s) - log q(z_s|x)``.
+    mu, logvar : ndarray, shape (n, n_latent)
+        Parameters of ``q(z|x)``.
     """
-    if activation == "tanh":
-        if _tanh_backward_colsum is not None and g.flags.c_contiguous and h.flags.c_contiguous:
-            colsum = np.empty(g.shape[1], dtype=g.dtype)
-            _tanh_backward_colsum(h, g, colsum)
-            return colsum
-        d = np.multiply(h, h)
-        np.subtract(1, d, out=d)
-        g *= d
-    elif activation == "relu":
-        g *= h > 0
-    return g.sum(axis=0)
+
+    log_px: np.ndarray
+    log_w: np.ndarray
+    mu: np.ndarray
+    logvar: np.ndarray
 
 
 class VAE:
@@ -105,12 +90,18 @@ class VAE:
     Attributes
     ----------
     params : dict of str -> ndarray
-        Parameters, in the fixed order ``param_names``.
+        Parameters, in the fixed order ``param_names`` (names in :mod:`fastmc.vae.networks`).
 
     Notes
     -----
     A model keeps reusable work buffers for its largest temporaries, so one
     model must not be used from several threads at once.
+
+    The methods the bounds (:mod:`fastmc.vae.bounds`) and training loop
+    (:mod:`fastmc.vae.train`) build on are :meth:`check_data`, :meth:`encode`,
+    :meth:`sample_latent`, :meth:`log_weights`, :meth:`log_weight_terms`,
+    :meth:`objective_and_grad`, :meth:`wake_objective_and_grad`,
+    :meth:`sleep_objective_and_grad` and :meth:`dream`.
     """
 
     def __init__(
@@ -131,8 +122,8 @@ class VAE:
         decoder_hidden = tuple(reversed(hidden)) if decoder_hidden is None else self._check_sizes(
             decoder_hidden, "decoder_hidden"
         )
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        if activation not in networks.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {networks.ACTIVATIONS}, got {activation!r}")
         if likelihood not in _LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {_LIKELIHOODS}, got {likelihood!r}")
         dtype = np.dtype(dtype)
@@ -145,7 +136,9 @@ class VAE:
         self.activation = activation
         self.likelihood = likelihood
         self.dtype = dtype
-        self.params = self._init_params(np.random.default_rng(seed))
+        self.params = networks.init_params(
+            np.random.default_rng(seed), self.n_visible, hidden, self.n_latent, decoder_hidden, likelihood, dtype
+        )
 
     # -- construction -----------------------------------------------------
 
@@ -176,27 +169,6 @@ class VAE:
             likelihood=self.likelihood,
             dtype=self.dtype.name,
         )
-
-    def _init_params(self, rng):
-        p = {}
-
-        def dense(prefix, fan_in, fan_out):
-            lim = np.sqrt(6.0 / (fan_in + fan_out))
-            p[prefix + "W"] = rng.uniform(-lim, lim, size=(fan_in, fan_out)).astype(self.dtype)
-            p[prefix + "b"] = np.zeros(fan_out, dtype=self.dtype)
-
-        sizes = (self.n_visible,) + self.hidden
-        for i in range(len(self.hidden)):
-            dense(f"enc_{i}_", sizes[i], sizes[i + 1])
-        dense("enc_mu_", sizes[-1], self.n_latent)
-        dense("enc_lv_", sizes[-1], self.n_latent)
-        sizes = (self.n_latent,) + self.decoder_hidden
-        for i in range(len(self.decoder_hidden)):
-            dense(f"dec_{i}_", sizes[i], sizes[i + 1])
-        dense("dec_out_", sizes[-1], self.n_visible)
-        if self.likelihood == "gaussian":
-            p["dec_log_sigma"] = np.zeros(1, dtype=self.dtype)
-        return p
 
     def _scratch(self, name, shape):
         """A reusable work array (not a parameter; makes the model not thread-safe)."""
@@ -242,7 +214,28 @@ class VAE:
 
     # -- validation ---------------------------------------------------------
 
-    def _check_x(self, x, name="x"):
+    def check_data(self, x, name="x"):
+        """Validate a batch of data and convert it to the model's dtype.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, n_visible)
+            Finite values; in [0, 1] for the Bernoulli likelihood.
+        name : str, optional
+            Argument name used in error messages.
+
+        Returns
+        -------
+        ndarray, shape (n, n_visible)
+            C-contiguous, of the model dtype (``x`` itself if it already is).
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not numeric.
+        ValueError
+            If the shape is wrong, ``x`` is empty, not finite, or outside [0, 1] (Bernoulli).
+        """
         try:
             arr = np.asarray(x)
         except Exception as exc:  # pragma: no cover - exotic inputs
@@ -265,64 +258,47 @@ class VAE:
             )
         return arr
 
-    # -- networks -------------------------------------------------------------
+    def _check_eps(self, eps, n, name="eps"):
+        eps = np.asarray(eps, dtype=self.dtype)
+        if eps.ndim != 3 or eps.shape[0] < 1 or eps.shape[1] != n or eps.shape[2] != self.n_latent:
+            raise ValueError(f"{name} must have shape (k, {n}, {self.n_latent}), got {eps.shape}")
+        return eps
 
-    def _encode_cache(self, x):
-        p = self.params
-        acts = [x]
-        h = x
-        for i in range(len(self.hidden)):
-            a = h @ p[f"enc_{i}_W"]
-            a += p[f"enc_{i}_b"]
-            h = _act_forward(a, self.activation)
-            acts.append(h)
-        mu = h @ p["enc_mu_W"]
-        mu += p["enc_mu_b"]
-        lv = h @ p["enc_lv_W"]
-        lv += p["enc_lv_b"]
-        return acts, mu, lv
+    def _check_latent(self, a, n, name):
+        a = np.asarray(a, dtype=self.dtype)
+        if a.shape != (n, self.n_latent):
+            raise ValueError(f"{name} must have shape ({n}, {self.n_latent}), got {a.shape}")
+        return a
 
-    def _encoder_backward(self, acts, gmu, glv, grads):
-        p = self.params
-        h = acts[-1]
-        grads["enc_mu_W"] = h.T @ gmu
-        grads["enc_mu_b"] = gmu.sum(axis=0)
-        grads["enc_lv_W"] = h.T @ glv
-        grads["enc_lv_b"] = glv.sum(axis=0)
-        if not self.hidden:
-            return
-        gh = gmu @ p["enc_mu_W"].T
-        gh += glv @ p["enc_lv_W"].T
-        for i in reversed(range(len(self.hidden))):
-            grads[f"enc_{i}_b"] = _act_backward(acts[i + 1], gh, self.activation)
-            grads[f"enc_{i}_W"] = acts[i].T @ gh
-            if i > 0:
-                gh = gh @ p[f"enc_{i}_W"].T
+    # -- networks and likelihood (unchecked internals) --------------------------
 
-    def _decode_hidden(self, z):
-        p = self.params
-        acts = [z]
-        h = z
-        for i in range(len(self.decoder_hidden)):
-            a = h @ p[f"dec_{i}_W"]
-            a += p[f"dec_{i}_b"]
-            h = _act_forward(a, self.activation)
-            acts.append(h)
-        return acts, h
+    def _encode(self, x):
+        return networks.encoder_forward(self.params, x, len(self.hidden), self.activation)
 
-    def _decode_cache(self, z, scratch=False, bias=True):
-        acts, h = self._decode_hidden(z)
-        if scratch:  # reuse one (rows, D) buffer: fresh multi-MB arrays cost page faults
-            out = self._scratch("dec_out", (h.shape[0], self.n_visible))
-            np.dot(h, self.params["dec_out_W"], out=out)
-        else:
-            out = h @ self.params["dec_out_W"]
-        if bias:
-            out += self.params["dec_out_b"]
-        return acts, out
+    def _decode(self, z, out=None, bias=True):
+        return networks.decoder_forward(self.params, z, len(self.decoder_hidden), self.activation, out, bias)
+
+    def _decoder_backward(self, acts, gout, grads, need_input_grad=True):
+        return networks.decoder_backward(self.params, acts, gout, grads, self.activation, need_input_grad)
+
+    @staticmethod
+    def _reparameterise(mu, logvar, eps):
+        """``(std, z)`` with ``z = mu + std * eps``, ``std = exp(logvar / 2)``; ``z`` is (k, n, d_z)."""
+        std = np.exp(0.5 * logvar)
+        z = eps * std
+        z += mu
+        return std, z
+
+    def _loglik(self, x, out):
+        """NumPy ``log p(x|z)`` summed over pixels; ``out`` (k, n, D), ``x`` (n, D); returns (k, n)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_prob(
+                x, out, work=self._scratch("ll_work", out.shape), work2=self._scratch("ll_work2", out.shape)
+            )
+        return gaussian_log_prob(x, out, self.params["dec_log_sigma"][0])
 
     def _decode_loglik(self, x, z):
-        """Decoder pass and ``log p(x|z)`` on the scratch buffers.
+        """Decoder pass and ``log p(x|z)`` on the scratch buffers, keeping what the gradient needs.
 
         Parameters
         ----------
@@ -333,7 +309,7 @@ class VAE:
         Returns
         -------
         acts : list of ndarray
-            Decoder activations for :meth:`_decoder_backward`.
+            Decoder activations for the backward pass.
         out : ndarray, shape (k * n, D)
             Decoder output (logits or means), a scratch buffer.
         logpx : ndarray, shape (k, n)
@@ -342,30 +318,63 @@ class VAE:
             ``exp(-|logits|)`` for :meth:`_loglik_grad` on the fused Bernoulli path.
         """
         n = x.shape[0]
-        if self.likelihood == "bernoulli" and _b.HAVE_FUSED:
-            # the output bias is added inside the fused pass
-            acts, out = self._decode_cache(z, scratch=True, bias=False)
+        # one reused (rows, D) output buffer: fresh multi-megabyte arrays cost page faults
+        out = self._scratch("dec_out", (z.shape[0], self.n_visible))
+        if self.likelihood == "bernoulli" and kernels.HAVE_FUSED:
+            acts, out = self._decode(z, out=out, bias=False)  # the fused pass adds the output bias
             e = self._scratch("ll_work", out.shape)
-            logpx = _b.bernoulli_log_prob_rows(x, out, self.params["dec_out_b"], e)
+            logpx = bernoulli_log_prob_rows(x, out, self.params["dec_out_b"], e)
             return acts, out, logpx.reshape(-1, n), e
-        acts, out = self._decode_cache(z, scratch=True)
+        acts, out = self._decode(z, out=out)
         logpx = self._loglik(x, out.reshape(-1, n, self.n_visible))
         return acts, out, logpx, None
 
-    def _decoder_backward(self, acts, gout, grads, need_input_grad=True):
-        p = self.params
-        grads["dec_out_W"] = acts[-1].T @ gout
-        if "dec_out_b" not in grads:  # the fused Bernoulli gradient pass already summed it
-            grads["dec_out_b"] = gout.sum(axis=0)
-        if not self.decoder_hidden and not need_input_grad:
-            return None
-        g = gout @ p["dec_out_W"].T
-        for i in reversed(range(len(self.decoder_hidden))):
-            grads[f"dec_{i}_b"] = _act_backward(acts[i + 1], g, self.activation)
-            grads[f"dec_{i}_W"] = acts[i].T @ g
-            if i > 0 or need_input_grad:
-                g = g @ p[f"dec_{i}_W"].T
+    def _loglik_grad(self, x, out, scale, grads, e=None):
+        """Gradient of ``sum scale * log p(x|z)`` w.r.t. ``out`` (overwrites ``out``).
+
+        ``out`` has shape (k, n, D) or (k * n, D); ``scale`` is a scalar or a (k, n) array of
+        per-sample weights. ``e`` is the ``exp(-|logits|)`` from :meth:`_decode_loglik` (fused
+        Bernoulli path), which also stores the output-bias gradient in ``grads``; the Gaussian
+        likelihood stores the ``dec_log_sigma`` gradient there.
+        """
+        if e is not None:
+            rows = e.shape[0]
+            if np.ndim(scale):
+                scale = np.ascontiguousarray(scale, dtype=self.dtype).reshape(rows)
+            else:
+                scale = np.full(rows, scale, dtype=self.dtype)
+            g, grads["dec_out_b"] = bernoulli_grad_rows(x, out.reshape(rows, -1), e, scale)
+            return g.reshape(out.shape)
+        if self.likelihood == "bernoulli":
+            return bernoulli_grad(x, out, scale[..., None] if np.ndim(scale) else scale, out=out)
+        g, grads["dec_log_sigma"] = gaussian_grad(x, out, self.params["dec_log_sigma"][0], scale)
         return g
+
+    def _log_weights(self, x, eps):
+        """:meth:`log_weight_terms` without validation; returns a :class:`LogWeightTerms`."""
+        k, n, dz = eps.shape
+        _, mu, lv = self._encode(x)
+        _, z = self._reparameterise(mu, lv, eps)
+        logpx = self._decode_loglik(x, z.reshape(k * n, dz))[2]
+        return LogWeightTerms(logpx, log_weight(logpx, eps, z, lv), mu, lv)
+
+    def _log_weights_eval(self, x, eps, mu, logvar):
+        """Log weights (k, n) given the encoder output, on the evaluation-only likelihood path."""
+        k, n, dz = eps.shape
+        _, z = self._reparameterise(mu, logvar, eps)
+        if self.likelihood == "bernoulli":
+            acts = networks.mlp_forward(self.params, "dec_", len(self.decoder_hidden), z.reshape(k * n, dz),
+                                        self.activation)
+            h = acts[-1]
+            out = self._scratch("eval_logits", (h.shape[0], self.n_visible))
+            p = self.params
+            logpx = bernoulli_log_prob_from_hidden(x, h, p["dec_out_W"], p["dec_out_b"], out)
+        else:
+            _, out = self._decode(z.reshape(k * n, dz))
+            logpx = self._loglik(x, out.reshape(k, n, self.n_visible))
+        return log_weight(logpx, eps, z, logvar)
+
+    # -- public interface: networks ---------------------------------------------------
 
     def encode(self, x):
         """Parameters of ``q(z|x)``.
@@ -378,9 +387,32 @@ class VAE:
         -------
         mu, logvar : ndarray, shape (n, n_latent)
         """
-        x = self._check_x(x)
-        _, mu, lv = self._encode_cache(x)
+        x = self.check_data(x)
+        _, mu, lv = self._encode(x)
         return mu, lv
+
+    def sample_latent(self, mu, logvar, eps):
+        """Reparameterised samples ``z = mu + exp(logvar / 2) * eps`` from ``q(z|x)``.
+
+        Parameters
+        ----------
+        mu, logvar : ndarray, shape (n, n_latent)
+            From :meth:`encode`.
+        eps : ndarray, shape (k, n, n_latent)
+            Standard normal noise.
+
+        Returns
+        -------
+        ndarray, shape (k, n, n_latent)
+        """
+        mu = np.asarray(mu)
+        if mu.ndim != 2:
+            raise ValueError(f"mu must have shape (n, {self.n_latent}), got {mu.shape}")
+        n = mu.shape[0]
+        mu = self._check_latent(mu, n, "mu")
+        logvar = self._check_latent(logvar, n, "logvar")
+        eps = self._check_eps(eps, n)
+        return self._reparameterise(mu, logvar, eps)[1]
 
     def decode(self, z):
         """Decoder output: logits (Bernoulli) or means (Gaussian).
@@ -396,7 +428,7 @@ class VAE:
         z = np.asarray(z, dtype=self.dtype)
         if z.ndim != 2 or z.shape[1] != self.n_latent:
             raise ValueError(f"z must have shape (n, {self.n_latent}), got {z.shape}")
-        return self._decode_cache(z)[1]
+        return self._decode(z)[1]
 
     def mean_image(self, z):
         """Expected image ``E[x|z]`` (pixel probabilities for Bernoulli).
@@ -414,96 +446,67 @@ class VAE:
             out = 0.5 + 0.5 * np.tanh(0.5 * out)
         return out
 
-    # -- likelihood terms -----------------------------------------------------
+    # -- public interface: importance weights --------------------------------------------
 
-    def _loglik(self, x, out):
-        """log p(x|z) summed over pixels; ``out`` shape (k, n, D), x (n, D)."""
-        if self.likelihood == "bernoulli":
-            return _b.bernoulli_log_prob(
-                x, out, work=self._scratch("ll_work", out.shape), work2=self._scratch("ll_work2", out.shape)
-            )
-        ls = self.params["dec_log_sigma"][0]
-        r = x - out
-        return (-0.5 * np.exp(-2 * ls)) * np.einsum("...j,...j->...", r, r) - self.n_visible * (
-            ls + 0.5 * _b.LOG_2PI
-        )
+    def log_weights(self, x, eps, q=None, validate=True):
+        """Log importance weights ``log p(x, z_s) - log q(z_s|x)`` for fixed noise.
 
-    def _loglik_grad(self, x, out, scale, grads, e=None):
-        """Gradient of ``sum scale * log p(x|z)`` w.r.t. ``out`` (overwrites ``out``).
+        Parameters
+        ----------
+        x : ndarray, shape (n, n_visible)
+        eps : ndarray, shape (k, n, n_latent)
+            Standard normal noise; ``z_s = mu + exp(logvar / 2) * eps_s``.
+        q : tuple of ndarray, optional
+            ``(mu, logvar)``, each (n, n_latent), from :meth:`encode` of the same ``x``, so that
+            a caller evaluating many chunks of samples of the same images runs the encoder
+            once. Given ``q``, ``log p(x|z)`` is computed on an evaluation-only path (no
+            buffers kept for a gradient); the result equals the one without ``q`` up to
+            rounding.
+        validate : bool, optional
+            False skips the input checks: ``x`` must then come from :meth:`check_data` and
+            ``eps`` (and ``q``) be arrays of the model dtype and the right shapes.
 
-        ``out`` has shape (k, n, D) or (k * n, D); ``scale`` is a scalar or a (k, n) array of
-        per-sample weights. ``e`` is the ``exp(-|logits|)`` from :meth:`_decode_loglik` (fused
-        Bernoulli path), which also stores the output-bias gradient in ``grads``.
+        Returns
+        -------
+        ndarray, shape (k, n)
+            float64 for the Bernoulli likelihood with Numba, else the model dtype.
         """
-        if e is not None:
-            rows = e.shape[0]
-            if np.ndim(scale):
-                scale = np.ascontiguousarray(scale, dtype=self.dtype).reshape(rows)
-            else:
-                scale = np.full(rows, scale, dtype=self.dtype)
-            g, grads["dec_out_b"] = _b.bernoulli_grad_rows(x, out.reshape(rows, -1), e, scale)
-            return g.reshape(out.shape)
-        scale_b = scale[..., None] if np.ndim(scale) else scale
-        if self.likelihood == "bernoulli":
-            return _b.bernoulli_grad(x, out, scale_b, out=out)
-        ls = self.params["dec_log_sigma"][0]
-        s2 = np.exp(-2 * ls)
-        r = np.subtract(x, out, out=out)
-        sq = np.einsum("...j,...j->...", r, r)
-        grads["dec_log_sigma"] = np.array([np.sum(scale * (sq * s2 - self.n_visible))], dtype=self.dtype)
-        r *= scale_b * s2
-        return r
+        if validate:
+            x = self.check_data(x)
+            eps = self._check_eps(eps, x.shape[0])
+        if q is None:
+            return self._log_weights(x, eps).log_w
+        mu, logvar = q
+        if validate:
+            mu = self._check_latent(mu, x.shape[0], "q[0] (mu)")
+            logvar = self._check_latent(logvar, x.shape[0], "q[1] (logvar)")
+        return self._log_weights_eval(x, eps, mu, logvar)
 
-    def _log_weights_given_q(self, x, eps, mu, logvar, std):
-        """log p(x, z) - log q(z|x) for z = mu + std * eps; returns (k, n).
+    def log_weight_terms(self, x, eps, validate=True):
+        """Log importance weights with ``log p(x|z)`` and ``q(z|x)``, for bounds that need them.
 
-        The evaluation path of :func:`fastmc.vae.bounds.log_likelihood`. For the
-        Bernoulli likelihood ``sum_j x_j l_j`` is formed in the last hidden
-        layer, ``g . (W_out x) + b_out . x``, and the softplus sum in fused
-        passes, which saves about half of the element-wise work on the
-        (k * n, D) logits.
+        Parameters
+        ----------
+        x : ndarray, shape (n, n_visible)
+        eps : ndarray, shape (k, n, n_latent)
+            Standard normal noise.
+        validate : bool, optional
+            As in :meth:`log_weights`.
+
+        Returns
+        -------
+        LogWeightTerms
+            ``log_px`` and ``log_w`` of shape (k, n) (float64 for the Bernoulli likelihood with
+            Numba, else the model dtype); ``mu`` and ``logvar`` of shape (n, n_latent).
         """
-        k, n, dz = eps.shape
-        z = eps * std
-        z += mu
-        if self.likelihood != "bernoulli":
-            _, out = self._decode_cache(z.reshape(k * n, dz))
-            logpx = self._loglik(x, out.reshape(k, n, self.n_visible))
-        else:
-            p = self.params
-            acts, _ = self._decode_hidden(z.reshape(k * n, dz))
-            g = acts[-1]
-            out = self._scratch("eval_logits", (g.shape[0], self.n_visible))
-            np.dot(g, p["dec_out_W"], out=out)
-            u = x @ p["dec_out_W"].T  # (n, H): W_out x for each image
-            xl = np.einsum("knh,nh->kn", g.reshape(k, n, -1), u) + x @ p["dec_out_b"]
-            if _b.HAVE_FUSED:
-                logpx = _b.bernoulli_log_prob_fused(out, p["dec_out_b"], xl.reshape(-1))
-            else:
-                out += p["dec_out_b"]
-                logpx = _b.bernoulli_log_prob(x, out.reshape(k, n, self.n_visible)).reshape(-1)
-            logpx = logpx.reshape(k, n)
-        # log p(z) - log q(z|x): the -d/2 log(2 pi) terms cancel
-        return logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
-            0.5 * logvar.sum(axis=-1)
-        )
+        if validate:
+            x = self.check_data(x)
+            eps = self._check_eps(eps, x.shape[0])
+        return self._log_weights(x, eps)
 
-    def _log_weights(self, x, eps):
-        """Return ``(log p(x|z), log w, mu, logvar)`` for fixed noise ``eps`` (k, n, d_z)."""
-        k, n, dz = eps.shape
-        _, mu, lv = self._encode_cache(x)
-        std = np.exp(0.5 * lv)
-        z = eps * std
-        z += mu
-        logpx = self._decode_loglik(x, z.reshape(k * n, dz))[2]
-        logw = logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
-            0.5 * lv.sum(axis=-1)
-        )
-        return logpx, logw, mu, lv
+    # -- public interface: objectives with gradients ---------------------------------------
 
-    # -- objectives with gradients -------------------------------------------
-
-    def objective_and_grad(self, x, objective, eps):
+    def objective_and_grad(self, x, objective, eps, validate=True):
         """Monte Carlo objective and its exact gradient for fixed noise.
 
         Parameters
@@ -518,6 +521,10 @@ class VAE:
         eps : ndarray, shape (k, n, n_latent)
             Standard normal noise; with it fixed the objective is a
             deterministic, differentiable function of the parameters.
+        validate : bool, optional
+            False skips the checks of ``x`` and ``eps`` (the training loop checks its data
+            once, not every batch): ``x`` must then be a C-contiguous array of the model dtype
+            with valid values and ``eps`` of the model dtype and shape (k, n, n_latent).
 
         Returns
         -------
@@ -528,32 +535,18 @@ class VAE:
         """
         if objective not in ("elbo", "iwae"):
             raise ValueError(f"objective must be 'elbo' or 'iwae', got {objective!r}")
-        x = self._check_x(x)
-        eps = np.asarray(eps, dtype=self.dtype)
-        if eps.ndim != 3 or eps.shape[1] != x.shape[0] or eps.shape[2] != self.n_latent:
-            raise ValueError(f"eps must have shape (k, {x.shape[0]}, {self.n_latent}), got {eps.shape}")
-        return self._objective_and_grad(x, objective, eps)
-
-    def _objective_and_grad(self, x, objective, eps):
-        """:meth:`objective_and_grad` without validation, for :func:`fastmc.vae.train.train`.
-
-        ``x`` must be a C-contiguous array of the model dtype with valid values and ``eps`` of the
-        model dtype and shape (k, n, n_latent); training checks its data once, not every batch.
-        """
+        if validate:
+            x = self.check_data(x)
+            eps = self._check_eps(eps, x.shape[0])
         k, n, dz = eps.shape
         D = self.n_visible
         grads = {}
-        acts, mu, lv = self._encode_cache(x)
-        std = np.exp(0.5 * lv)
-        z = eps * std
-        z += mu
+        acts, mu, lv = self._encode(x)
+        std, z = self._reparameterise(mu, lv, eps)
         dacts, out, logpx, e = self._decode_loglik(x, z.reshape(k * n, dz))
         out3 = out.reshape(k, n, D)
         if objective == "iwae":
-            logw = logpx + 0.5 * (np.einsum("knd,knd->kn", eps, eps) - np.einsum("knd,knd->kn", z, z)) + (
-                0.5 * lv.sum(axis=-1)
-            )
-            lme, w = _b.log_mean_exp_and_weights(logw)
+            lme, w = log_mean_exp_and_weights(log_weight(logpx, eps, z, lv))
             value = float(np.mean(lme))
             w /= n
             G = w.astype(self.dtype)  # d value / d log w
@@ -565,7 +558,7 @@ class VAE:
             glv *= 0.5 * std
             glv += 0.5 / n  # -log q contributes +0.5 * logvar per sample, weights sum to 1/n
         else:
-            kl = _b.kl_standard_normal(mu, lv)
+            kl = kl_standard_normal(mu, lv)
             value = float(np.mean(np.mean(logpx, axis=0, dtype=np.float64)) - np.mean(kl, dtype=np.float64))
             scale = self.dtype.type(1.0 / (k * n))
             gout = self._loglik_grad(x, out3, scale, grads, e)
@@ -575,7 +568,7 @@ class VAE:
             glv *= 0.5 * std
             gmu -= mu / n
             glv -= (0.5 / n) * (std * std - 1)
-        self._encoder_backward(acts, gmu, glv, grads)
+        networks.encoder_backward(self.params, acts, gmu, glv, grads, self.activation)
         return value, grads
 
     def wake_objective_and_grad(self, x, z):
@@ -585,7 +578,7 @@ class VAE:
         ----------
         x : ndarray, shape (n, n_visible)
         z : ndarray, shape (k, n, n_latent)
-            Latent samples from the recognition model, treated as data.
+            Latent samples from the recognition model (see :meth:`sample_latent`), treated as data.
 
         Returns
         -------
@@ -594,17 +587,16 @@ class VAE:
         grads : dict
             Gradients for the generative (``dec_*``) parameters only.
         """
-        x = self._check_x(x)
+        x = self.check_data(x)
         z = np.asarray(z, dtype=self.dtype)
-        k, n, dz = z.shape
-        if n != x.shape[0] or dz != self.n_latent:
+        if z.ndim != 3 or z.shape[1] != x.shape[0] or z.shape[2] != self.n_latent:
             raise ValueError(f"z must have shape (k, {x.shape[0]}, {self.n_latent}), got {z.shape}")
+        k, n, dz = z.shape
         D = self.n_visible
         grads = {}
         dacts, out, logpx, e = self._decode_loglik(x, z.reshape(k * n, dz))
         out3 = out.reshape(k, n, D)
-        logpz = -0.5 * np.einsum("knd,knd->kn", z, z) - 0.5 * dz * _b.LOG_2PI
-        value = float(np.mean(logpx, dtype=np.float64) + np.mean(logpz, dtype=np.float64))
+        value = float(np.mean(logpx, dtype=np.float64) + np.mean(log_prior(z), dtype=np.float64))
         gout = self._loglik_grad(x, out3, self.dtype.type(1.0 / (k * n)), grads, e)
         self._decoder_backward(dacts, gout.reshape(k * n, D), grads, need_input_grad=False)
         return value, grads
@@ -626,22 +618,19 @@ class VAE:
         grads : dict
             Gradients for the recognition (``enc_*``) parameters only.
         """
-        x = self._check_x(x)
-        z = np.asarray(z, dtype=self.dtype)
+        x = self.check_data(x)
         n = x.shape[0]
-        if z.shape != (n, self.n_latent):
-            raise ValueError(f"z must have shape ({n}, {self.n_latent}), got {z.shape}")
+        z = self._check_latent(z, n, "z")
         grads = {}
-        acts, mu, lv = self._encode_cache(x)
-        ivar = np.exp(-lv)
+        acts, mu, lv = self._encode(x)
+        value = float(np.mean(log_q(z, mu, lv), dtype=np.float64))
+        # d log q / d mu = (z - mu) / var; d log q / d logvar = ((z - mu)^2 / var - 1) / 2
         r = z - mu
-        logq = -0.5 * (np.sum(r * r * ivar + lv, axis=-1) + self.n_latent * _b.LOG_2PI)
-        value = float(np.mean(logq, dtype=np.float64))
-        gmu = r * ivar
+        gmu = r * np.exp(-lv)
         glv = 0.5 * (r * gmu - 1)
         gmu /= n
         glv /= n
-        self._encoder_backward(acts, gmu, glv, grads)
+        networks.encoder_backward(self.params, acts, gmu, glv, grads, self.activation)
         return value, grads
 
     def dream(self, n, rng=None):
@@ -659,10 +648,10 @@ class VAE:
             Binary images (Bernoulli) or Gaussian samples.
         z : ndarray, shape (n, n_latent)
         """
-        n = _b._check_k(n, "n")
+        n = check_count(n, "n")
         rng = np.random.default_rng(rng)
         z = rng.standard_normal((n, self.n_latent), dtype=self.dtype)
-        out = self._decode_cache(z)[1]
+        out = self._decode(z)[1]
         if self.likelihood == "bernoulli":
             p = 0.5 + 0.5 * np.tanh(0.5 * out)
             x = (rng.random(out.shape, dtype=self.dtype) < p).astype(self.dtype)
@@ -680,7 +669,7 @@ class VAE:
         -------
         ndarray, float64, shape (n,)
         """
-        return _b.elbo(self, x, k=k, kl=kl, rng=rng, eps=eps)
+        return _bounds.elbo(self, x, k=k, kl=kl, rng=rng, eps=eps)
 
     def iwae_bound(self, x, k, rng=None, eps=None):
         """Per-image ``L_k``; see :func:`fastmc.vae.bounds.iwae_bound`.
@@ -689,7 +678,7 @@ class VAE:
         -------
         ndarray, float64, shape (n,)
         """
-        return _b.iwae_bound(self, x, k, rng=rng, eps=eps)
+        return _bounds.iwae_bound(self, x, k, rng=rng, eps=eps)
 
     def log_likelihood(self, x, k=5000, rng=None, max_rows=1000, batch_size=None):
         """Per-image ``L_k`` for large ``k`` in chunks; see :func:`fastmc.vae.bounds.log_likelihood`.
@@ -698,7 +687,7 @@ class VAE:
         -------
         ndarray, float64, shape (n,)
         """
-        return _b.log_likelihood(self, x, k=k, rng=rng, max_rows=max_rows, batch_size=batch_size)
+        return _bounds.log_likelihood(self, x, k=k, rng=rng, max_rows=max_rows, batch_size=batch_size)
 
     # -- persistence --------------------------------------------------------------
 
@@ -723,20 +712,49 @@ class VAE:
         Returns
         -------
         VAE
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If ``path`` is not a readable model file (a directory, not an ``.npz`` archive,
+            truncated or corrupt, a bad architecture, missing parameters, wrong shapes or dtypes,
+            or non-finite parameter values). The message names the file.
         """
         if not os.path.exists(path):
             raise FileNotFoundError(f"path: no model file at {path!r}")
-        with np.load(path, allow_pickle=False) as f:
-            if "__config__" not in f.files:
-                raise ValueError(f"path: {path!r} is not a fastmc.vae model file (no __config__)")
-            cfg = json.loads(str(f["__config__"]))
+        if os.path.isdir(path):
+            raise ValueError(f"path: {path!r} is a directory, not a fastmc.vae model file")
+        try:  # read everything first: a corrupt archive may fail on any member, not only on open
+            f = np.load(path, allow_pickle=False)
+            if not hasattr(f, "files"):  # a .npy file: np.load returned the array itself
+                raise _BadModelFile("a single array, not an .npz archive")
+            with f:
+                if "__config__" not in f.files:
+                    raise _BadModelFile("no __config__")
+                cfg = json.loads(str(f["__config__"]))
+                arrays = {key: f[key] for key in f.files if key.startswith("param__")}
+            if not isinstance(cfg, dict):
+                raise _BadModelFile(f"__config__ is {type(cfg).__name__}, not a dict")
             model = cls(**cfg)
-            for name in model.params:
-                key = "param__" + name
-                if key not in f.files:
-                    raise ValueError(f"path: {path!r} lacks parameter {name!r}")
-                arr = f[key]
-                if arr.shape != model.params[name].shape or arr.dtype != model.dtype:
-                    raise ValueError(f"path: parameter {name!r} in {path!r} has wrong shape or dtype")
-                model.params[name] = arr.copy()
+        except _BadModelFile as exc:
+            raise ValueError(f"path: {path!r} is not a fastmc.vae model file ({exc})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"path: {path!r} is not a readable fastmc.vae model file ({type(exc).__name__}: {exc})"
+            ) from exc
+        for name in model.params:
+            arr = arrays.get("param__" + name)
+            if arr is None:
+                raise ValueError(f"path: {path!r} lacks parameter {name!r}")
+            if arr.shape != model.params[name].shape or arr.dtype != model.dtype:
+                raise ValueError(f"path: parameter {name!r} in {path!r} has wrong shape or dtype")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"path: parameter {name!r} in {path!r} has non-finite values")
+            model.params[name] = arr.copy()
         return model
+
+
+class _BadModelFile(Exception):
+    """A readable file that is not a model file (turned into a ValueError naming the file)."""

@@ -3,28 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 __all__ = ["Adam"]
-
-try:  # one fused pass over each parameter instead of ~10 NumPy passes (Adam was ~25% of a k=1 step)
-    import numba
-
-    # error_model="numpy" drops the zero-division branch so the loop vectorises. The constants
-    # (b1, 1 - b1, b2, 1 - b2, step, eps) come as one array of the parameter dtype: float32
-    # arithmetic (int - float32 would promote to float64), and one argument to type-check at
-    # dispatch instead of six scalars (the per-call overhead was ~2 us per parameter)
-    @numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")
-    def _adam_kernel(p, g, m, v, c):  # pragma: no cover - compiled
-        b1, c1, b2, c2, step, eps = c[0], c[1], c[2], c[3], c[4], c[5]
-        for i in range(p.size):
-            gi = g[i]
-            mi = b1 * m[i] + c1 * gi
-            vi = b2 * v[i] + c2 * gi * gi
-            m[i] = mi
-            v[i] = vi
-            p[i] += step * mi / (np.sqrt(vi) + eps)
-
-except ImportError:  # pragma: no cover - numba is a declared dependency
-    _adam_kernel = None
 
 
 class Adam:
@@ -46,8 +27,8 @@ class Adam:
     """
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-4):
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not (lr > 0 and np.isfinite(lr)):
+            raise ValueError(f"lr must be positive and finite, got {lr!r}")
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1!r}, {beta2!r}")
         if not eps > 0:
@@ -82,12 +63,13 @@ class Adam:
                 c2 = 1 - b2**t
                 consts[t] = (self.lr * np.sqrt(c2) / c1, self.eps * np.sqrt(c2))
             step, eps = consts[t]
-            if _adam_kernel is not None and p.flags.c_contiguous:
+            if kernels.adam_update is not None and p.flags.c_contiguous:  # one fused pass per parameter
                 c = consts.get((t, p.dtype))
                 if c is None:
                     c = consts[(t, p.dtype)] = np.array([b1, 1 - b1, b2, 1 - b2, step, eps], dtype=p.dtype)
                 g = np.ascontiguousarray(g, dtype=p.dtype)
-                _adam_kernel(p.reshape(-1), g.reshape(-1), self.m[name].reshape(-1), self.v[name].reshape(-1), c)
+                m, v = self.m[name], self.v[name]
+                kernels.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), c)
                 continue
             m, v, tmp = self.m[name], self.v[name], self._tmp[name]
             m *= b1

@@ -1,6 +1,7 @@
 """Training loops: AEVB (ELBO), IWAE and wake-sleep, with Adam and learning-rate schedules."""
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bounds as _b
+from ._checks import check_count
 from .data import binarize
 from .model import VAE
 from .optim import Adam
@@ -70,7 +72,7 @@ def paper_schedule(n_stages=8, lr=1e-3):
     list of float
         One learning rate per epoch.
     """
-    n_stages = _b._check_k(n_stages, "n_stages")
+    n_stages = check_count(n_stages, "n_stages")
     return [lr * 10 ** (-i / 7) for i in range(n_stages) for _ in range(3**i)]
 
 
@@ -88,7 +90,7 @@ def short_schedule(epochs=30, n_final=6, lr=1e-3, lr_final=1e-4):
     list of float
         One learning rate per epoch.
     """
-    epochs = _b._check_k(epochs, "epochs")
+    epochs = check_count(epochs, "epochs")
     if isinstance(n_final, bool) or not isinstance(n_final, numbers.Integral) or not 0 <= n_final <= epochs:
         raise ValueError(f"n_final must be an integer in [0, epochs={epochs}], got {n_final!r}")
     return [lr] * (epochs - n_final) + [lr_final] * n_final
@@ -96,8 +98,8 @@ def short_schedule(epochs=30, n_final=6, lr=1e-3, lr_final=1e-4):
 
 def _check_lr(lr, epochs):
     if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be positive and finite, got {lr!r}")
         return [float(lr)] * epochs
     try:
         lrs = [float(v) for v in lr]
@@ -105,9 +107,18 @@ def _check_lr(lr, epochs):
         raise TypeError(f"lr must be a positive float or a sequence of per-epoch floats, got {lr!r}") from None
     if len(lrs) != epochs:
         raise ValueError(f"lr: a per-epoch schedule must have epochs={epochs} entries, got {len(lrs)}")
-    if not all(v > 0 for v in lrs):
-        raise ValueError("lr: every learning rate must be positive")
+    if not all(v > 0 and math.isfinite(v) for v in lrs):
+        raise ValueError("lr: every learning rate must be positive and finite")
     return lrs
+
+
+def _check_finite(value, objective, epoch, batch, lr):
+    """Stop a diverged run: a NaN or infinite objective means the parameters are ruined."""
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"training diverged: the {objective} objective is {value} in epoch {epoch + 1}, minibatch {batch + 1} "
+            f"(learning rate {lr:g}); the model's parameters are no longer usable, try a smaller lr"
+        )
 
 
 def train(
@@ -170,20 +181,28 @@ def train(
     -------
     list of EpochInfo
         The history.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad argument, before any work (the model is unchanged).
+    FloatingPointError
+        If training diverges (a minibatch objective is NaN or infinite); the model's parameters
+        are then no longer usable.
     """
     # validate everything before any work
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a fastmc.vae.VAE, got {type(model).__name__}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    k = _b._check_k(k, "k")
-    epochs = _b._check_k(epochs, "epochs")
-    batch_size = _b._check_k(batch_size, "batch_size")
-    eval_k = _b._check_k(eval_k, "eval_k")
+    k = check_count(k, "k")
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
+    eval_k = check_count(eval_k, "eval_k")
     lrs = _check_lr(lr, epochs)
-    data = model._check_x(data, "data")
+    data = model.check_data(data, "data")
     if test_data is not None:
-        test_data = model._check_x(test_data, "test_data")
+        test_data = model.check_data(test_data, "test_data")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     binarize_data = bool(binarize_data) and model.likelihood == "bernoulli"
@@ -207,16 +226,17 @@ def train(
             eps = rng.standard_normal((k, n, dz), dtype=model.dtype)
             if objective == "wake-sleep":
                 mu, lv = model.encode(xb)
-                z = eps * np.exp(0.5 * lv)
-                z += mu
+                z = model.sample_latent(mu, lv, eps)
                 value, grads = model.wake_objective_and_grad(xb, z)
+                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
                 opt.step(grads)
                 xd, zd = model.dream(batch_size, rng)
                 _, grads = model.sleep_objective_and_grad(xd, zd)
                 opt.step(grads)
             else:
-                # xb and eps are valid by construction: skip the per-batch checks of the public method
-                value, grads = model._objective_and_grad(xb, objective, eps)
+                # xb and eps are valid by construction: skip the per-batch checks
+                value, grads = model.objective_and_grad(xb, objective, eps, validate=False)
+                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
                 opt.step(grads)
             total += value * n
             count += n
@@ -249,8 +269,8 @@ def evaluate_bound(model, x, k, seed=0, batch_size=100):
     -------
     ndarray, float64, shape (n,)
     """
-    x = model._check_x(x)
-    k = _b._check_k(k)
+    x = model.check_data(x)
+    k = check_count(k, "k")
     rng = np.random.default_rng(seed)
     if k >= 500:
         return _b.log_likelihood(model, x, k, rng=rng, batch_size=batch_size)
