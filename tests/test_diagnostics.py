@@ -10,6 +10,7 @@ import pytest
 from scipy.special import ndtri
 
 from fastmc import diagnostics as D
+from fastmc.diagnostics import _blocks
 from fastmc._backends import available_backends
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
@@ -213,7 +214,7 @@ def test_cpp_numba_parity(name):
 def test_fft_fallback_equals_direct(backend, monkeypatch):
     x = ar1(0.95, (4, 2000), 3)
     direct = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
-    monkeypatch.setattr(D, "_MAX_DIRECT_LAGS", 16)  # forces the FFT path
+    monkeypatch.setattr(_blocks, "_MAX_DIRECT_LAGS", 16)  # forces the FFT path
     fft = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
     np.testing.assert_allclose(fft, direct, rtol=1e-11)
 
@@ -223,14 +224,14 @@ def test_normal_score_table_matches_ndtri(backend):
     scipy's ndtri, which ArviZ calls, and with the scalar quantile bit for bit."""
     from fastmc._numba.normal_quantile import normal_quantile
 
-    D._ztable.cache_clear()
+    _blocks._ztable.cache_clear()
     for N in (1, 2, 7, 1000, 70_001, 300_001):
-        z = D._ztable(N, backend)
+        z = _blocks._ztable(N, backend)
         p = (np.arange(1, N + 1) - 0.375) / (N + 0.25)
         np.testing.assert_allclose(z, ndtri(p), rtol=1e-14, atol=1e-15)
         if N <= 1000:
             np.testing.assert_array_equal(z, [normal_quantile(v) for v in p])
-    D._ztable.cache_clear()
+    _blocks._ztable.cache_clear()
 
 
 def test_rank_normal_scores_match_ndtri(backend):
@@ -241,7 +242,7 @@ def test_rank_normal_scores_match_ndtri(backend):
     ours = np.array([normal_quantile(v) for v in p])
     np.testing.assert_allclose(ours, ndtri(p), rtol=1e-14, atol=1e-15)
     x = np.array([[3.0, 1.0, 1.0, -0.0, 0.0, 2.0, np.inf, -np.inf]])
-    z, srt = D._rank_normalize(x[:, None, :], backend)
+    z, srt = _blocks._rank_normalize(x[:, None, :], backend)
     r = np.array([7, 4.5, 4.5, 2.5, 2.5, 6, 8, 1])  # average ranks; -0.0 ties with 0.0
     np.testing.assert_allclose(z.ravel(), ndtri((r - 0.375) / 8.25), rtol=1e-14)
     np.testing.assert_array_equal(srt.ravel(), np.sort(x.ravel()))
@@ -405,9 +406,9 @@ def test_rank_normalize_threads(backend, threads, draws, monkeypatch):
     if threads == 2:  # a variable crowded within 2^16 ulps: the low-bit fix-up gives up, full sort
         x[0] = (1.0 + rng.integers(0, 1 << 15, x[0].shape) * 2.0 ** -52).reshape(x[0].shape)
     x[0, 1, 7] = -0.0
-    monkeypatch.setattr(D, "_n_threads", lambda be: threads)
+    monkeypatch.setattr(_blocks, "_n_threads", lambda be: threads)
     for want_sorted in (True, False):
-        z, srt = D._rank_normalize(x, backend, want_sorted=want_sorted)
+        z, srt = _blocks._rank_normalize(x, backend, want_sorted=want_sorted)
         for v in range(x.shape[0]):
             r = rankdata(x[v].ravel())
             np.testing.assert_allclose(z[v].ravel(), ndtri((r - 0.375) / (x[v].size + 0.25)),
@@ -425,7 +426,7 @@ def test_rank_normalize_narrow_data(backend, draws):
     rng = np.random.default_rng(12)
     x = 1000.0 + 1e-3 * rng.standard_normal((2, 3, draws))
     x[1, :, 1::2] = x[1, :, ::2][:, : draws // 2]  # ties
-    z, srt, zf = D._rank_normalize(x, backend, want_folded=True)
+    z, srt, zf = _blocks._rank_normalize(x, backend, want_folded=True)
     for v in range(2):
         N = x[v].size
         r = rankdata(x[v].ravel())
@@ -441,6 +442,6 @@ def test_ess_threads_one_large_variable(backend, monkeypatch):
     x = ar1(0.9, (4, 40_000), 5)
     res = {}
     for threads in (1, 2, 3):
-        monkeypatch.setattr(D, "_n_threads", lambda be, t=threads: t)
+        monkeypatch.setattr(_blocks, "_n_threads", lambda be, t=threads: t)
         res[threads] = [D.ess(x, m, backend=backend) for m in ("bulk", "tail", "mean", "sd", "folded")]
     assert res[1] == res[2] == res[3]
