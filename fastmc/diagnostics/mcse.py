@@ -7,9 +7,9 @@ import numpy as np
 from scipy import stats
 
 from .. import _backends
-from ._blocks import _ABS_DEV, _SQUARE_DEV, _ess_core, _split
+from ._blocks import _ABS_DEV, _ess_core, _split
 from ._input import _as_draws, _check_prob, _out, _valid_mask, _warn_nan
-from .ess import _ess_batch
+from .ess import _ess_mean, _ess_quantile, _ess_sd
 
 
 MCSE_METHODS = ("mean", "sd", "median", "quantile")
@@ -17,23 +17,41 @@ MCSE_METHODS = ("mean", "sd", "median", "quantile")
 _BETA_PROBS = (0.1586553, 0.8413447)  # Phi(-1), Phi(1): a +-1 sd interval of the quantile
 
 
-def _mcse_sd_batch(X, variant, backend):
-    d = X.shape[0]
-    flat = X.reshape(d, -1)
+def _mcse_mean(X, backend, *, sd=None, Ys=None):
+    """sd / sqrt(ESS of the mean) per variable of X (d, m, n). ``sd`` (d,) (ddof=1) and ``Ys`` (the
+    split chains) may be handed in by a caller that has them."""
+    e = _ess_mean(X, backend, Ys=Ys)
+    if sd is None:
+        sd = np.std(X.reshape(X.shape[0], -1), axis=1, ddof=1)
+    return sd / np.sqrt(e)
+
+
+def _mcse_sd(X, variant, backend, *, moments=None, Ys=None):
+    """Delta-method MCSE of the sd per variable of X (d, m, n): sqrt(Var(s^2) / ESS / s^2 / 4) with
+    the ESS of the squared (``"arviz"``) or absolute (``"stan"``) deviations. ``moments``: (mean,
+    sum of squared deviations, sum of their squares), each (d,), from a caller that has them."""
+    flat = X.reshape(X.shape[0], -1)
     N = flat.shape[1]
-    mu = flat.mean(axis=1)
-    e = _ess_core(_split(X), backend, False, _SQUARE_DEV if variant == "arviz" else _ABS_DEV, mu)
-    c2 = (flat - mu[:, None]) ** 2
-    evar = c2.mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        varvar = ((c2 ** 2).mean(axis=1) - evar ** 2) / e
-        return np.sqrt(varvar / evar / 4.0)
+    if moments is None:
+        mu = flat.mean(axis=1)
+        c2 = (flat - mu[:, None]) ** 2
+        c2_sum, c4_sum = c2.sum(axis=1), (c2 ** 2).sum(axis=1)
+    else:
+        mu, c2_sum, c4_sum = moments
+    if variant == "arviz":
+        e = _ess_sd(X, backend, Ys=Ys, mu=mu)
+    else:
+        e = _ess_core(_split(X) if Ys is None else Ys, backend, False, _ABS_DEV, mu)
+    evar = c2_sum / N
+    return np.sqrt((c4_sum / N - evar ** 2) / e / evar / 4.0)
 
 
-def _mcse_quantile_batch(X, p, backend):
+def _mcse_quantile(X, p, backend):
+    """Half the width of the central +-1 sd interval of the order statistic of the p-quantile,
+    from the quantile ESS, per variable of X (d, m, n)."""
     d = X.shape[0]
-    e = _ess_batch(X, "quantile", p, False, backend)
     S = np.sort(X.reshape(d, -1), axis=1)
+    e = _ess_quantile(X, backend, False, p, S=S)
     N = S.shape[1]
     out = np.full(d, np.nan)
     for v in np.flatnonzero(~np.isnan(e)):
@@ -83,12 +101,10 @@ def mcse(x, method="mean", *, prob=None, sd_variant="arviz", backend="auto"):
         Xv = X[ok] if not ok.all() else X
         with np.errstate(invalid="ignore", divide="ignore"):
             if method == "mean":
-                e = _ess_core(_split(Xv), be)
-                sd = np.std(Xv.reshape(Xv.shape[0], -1), axis=1, ddof=1)
-                out[ok] = sd / np.sqrt(e)
+                out[ok] = _mcse_mean(Xv, be)
             elif method == "sd":
-                out[ok] = _mcse_sd_batch(Xv, sd_variant, be)
+                out[ok] = _mcse_sd(Xv, sd_variant, be)
             else:
-                out[ok] = _mcse_quantile_batch(Xv, 0.5 if method == "median" else prob, be)
+                out[ok] = _mcse_quantile(Xv, 0.5 if method == "median" else prob, be)
     _warn_nan(out, X, f"mcse(method={method!r})")
     return _out(out, scalar)

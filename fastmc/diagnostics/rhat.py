@@ -30,13 +30,18 @@ def _rhat_batch(X, method, backend):
                 res = _rhat_core(z, backend)
             else:
                 z, _, zf = _rank_normalize(Ys, backend, want_folded=True)
-                tail = _rhat_core(zf, backend)
                 if method == "folded":
-                    res = tail
+                    res = _rhat_core(zf, backend)
                 else:
-                    res = _max_like_python(_rhat_core(z, backend), tail)
+                    res = _rhat_rank(z, zf, backend)
     out[ok] = res
     return out
+
+
+def _rhat_rank(z, zf, backend):
+    """Rank R-hat (d,) from the normal scores ``z`` of the split chains and ``zf`` of the split
+    chains folded about the median, each (d, 2m, n // 2)."""
+    return _max_like_python(_rhat_core(z, backend), _rhat_core(zf, backend))
 
 
 def _max_like_python(bulk, tail):

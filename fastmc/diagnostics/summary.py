@@ -6,10 +6,11 @@ import math
 import numpy as np
 
 from .. import _backends
-from ._blocks import (_ABS_DEV, _BELOW, _SQUARE_DEV, _ess_core, _median_sorted, _moments,
-                      _quantiles_sorted, _rank_normalize, _rhat_core, _sorted_full, _split)
+from ._blocks import _median_sorted, _moments, _quantiles_sorted, _rank_normalize, _sorted_full, _split
 from ._input import _as_draws, _check_prob, _warn_nan
-from .rhat import _max_like_python
+from .ess import _ess_bulk, _ess_tail
+from .mcse import _mcse_mean, _mcse_sd
+from .rhat import _rhat_rank
 
 
 class Summary:
@@ -153,21 +154,15 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
         table[finite, 2], table[finite, 3] = lo, hi
     if n >= 4 and finite.any():
         with np.errstate(invalid="ignore", divide="ignore"):
-            q = _quantiles_sorted(S, (0.05, 0.95))
-            e_lo = _ess_core(Ys, be, False, _BELOW, q[:, 0])
-            e_hi = _ess_core(Ys, be, False, _BELOW, q[:, 1])
-            ess_tail = np.where(np.isnan(e_lo) | np.isnan(e_hi), np.nan, np.minimum(e_lo, e_hi))
-            ess_bulk = _ess_core(z, be)
-            ess_mean = _ess_core(Ys, be)
-            ess_dev = _ess_core(Ys, be, False, _SQUARE_DEV if sd_variant == "arviz" else _ABS_DEV, mu)
-            mcse_mean = np.sqrt(c2_sum / (N - 1) / ess_mean)
-            evar = c2_sum / N
-            mcse_sd = np.sqrt((c4_sum / N - evar ** 2) / ess_dev / evar / 4.0)
+            # the split chains, sorted draws and scores above are shared with every column
+            ess_tail = _ess_tail(X, be, S=S, Ys=Ys)
+            ess_bulk = _ess_bulk(X, be, z=z)
+            mcse_mean = _mcse_mean(X, be, sd=table[:, 1], Ys=Ys)
+            mcse_sd = _mcse_sd(X, sd_variant, be, moments=(mu, c2_sum, c4_sum), Ys=Ys)
             if m >= 2:
                 if n % 2:  # ArviZ's summary folds about the median of all draws, not the split ones
                     zf, _ = _rank_normalize(Ys, be, center=_median_sorted(S), want_sorted=False)
-                rb, rt = _rhat_core(z, be), _rhat_core(zf, be)
-                rh = _max_like_python(rb, rt)
+                rh = _rhat_rank(z, zf, be)
             else:
                 rh = np.full(d, np.nan)
         cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
