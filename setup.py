@@ -40,7 +40,7 @@ ext = Pybind11Extension(
     sorted(glob.glob("csrc/*.cpp")),
     include_dirs=["csrc/include"],
     # headers hold the kernels: without this, editing one does not rebuild the extension
-    depends=sorted(glob.glob("csrc/include/fastmc/*.hpp") + glob.glob("csrc/*.hpp")),
+    depends=sorted(glob.glob("csrc/include/fastmc/**/*.hpp", recursive=True) + glob.glob("csrc/*.hpp")),
     cxx_std=17,
     extra_compile_args=_compile_args(),
     extra_link_args=[] if sys.platform == "win32" else ["-pthread"],

@@ -222,7 +222,7 @@ def test_fft_fallback_equals_direct(backend, monkeypatch):
 def test_normal_score_table_matches_ndtri(backend):
     """The table of integer-rank scores (AS241, vectorised central region, threaded) agrees with
     scipy's ndtri, which ArviZ calls, and with the scalar quantile bit for bit."""
-    from fastmc._numba.normal_quantile import normal_quantile
+    from fastmc._numba.diagnostics.normal_quantile import normal_quantile
 
     _blocks._ztable.cache_clear()
     for N in (1, 2, 7, 1000, 70_001, 300_001):
@@ -236,7 +236,7 @@ def test_normal_score_table_matches_ndtri(backend):
 
 def test_rank_normal_scores_match_ndtri(backend):
     """Integer ranks read the score table; tie (half-integer) ranks call the quantile directly."""
-    from fastmc._numba.rank import normal_quantile
+    from fastmc._numba.diagnostics.rank import normal_quantile
 
     p = np.concatenate(([1e-12, 1e-8, 0.001, 0.3, 0.5, 0.7, 0.999], np.linspace(0.01, 0.99, 97)))
     ours = np.array([normal_quantile(v) for v in p])
