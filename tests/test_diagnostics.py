@@ -445,3 +445,49 @@ def test_ess_threads_one_large_variable(backend, monkeypatch):
         monkeypatch.setattr(_blocks, "_n_threads", lambda be, t=threads: t)
         res[threads] = [D.ess(x, m, backend=backend) for m in ("bulk", "tail", "mean", "sd", "folded")]
     assert res[1] == res[2] == res[3]
+
+
+# ---------------------------------------------------------------- bad input that must not break
+
+_NUMPY_WARNING_CASES = {
+    "constant": np.ones((2, 50)),
+    "all_nan": np.full((2, 50), np.nan),
+    "one_nan": np.where(np.arange(100).reshape(2, 50) == 3, np.nan, np.arange(100.0).reshape(2, 50)),
+    "all_inf": np.full((2, 10), np.inf),
+    "one_inf": np.where(np.arange(20).reshape(2, 10) == 0, np.inf, 0.5 * np.arange(20.0).reshape(2, 10)),
+    "inf_both_signs": np.array([[np.inf, -np.inf, 1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]),
+    "huge": np.array([[1e308, -1e308, 1e308, 2.0, 1.0], [3.0, 1e308, -2.0, 1.0, 0.0]]),
+    "one_draw": np.ones((2, 1)),
+    "two_draws": np.arange(4.0).reshape(2, 2),
+    "three_draws": np.array([[0.1, -0.3, 2.0], [1.0, 0.2, -0.5]]),
+}
+
+
+@pytest.mark.parametrize("case", list(_NUMPY_WARNING_CASES))
+def test_no_numpy_warnings(backend, case):
+    """Constant, NaN, infinite, huge or too-short draws: at most a DiagnosticWarning, never one of
+    NumPy's RuntimeWarnings (a DiagnosticWarning is a RuntimeWarning, so it is let through first)."""
+    x = _NUMPY_WARNING_CASES[case]
+    calls = [lambda: D.autocov(x), lambda: D.autocorr(x), lambda: D.integrated_time(x, quiet=True),
+             lambda: D.summary(x, backend=backend)]
+    calls += [lambda m=m: D.mcse(x, m, prob=0.3 if m == "quantile" else None, backend=backend)
+              for m in D.MCSE_METHODS]
+    calls += [lambda: D.mcse(x, "sd", sd_variant="stan", backend=backend)]
+    calls += [lambda m=m: D.ess(x, m, prob={"quantile": 0.3, "local": (0.2, 0.6)}.get(m), backend=backend)
+              for m in D.ESS_METHODS]
+    calls += [lambda m=m: D.rhat(x, m, backend=backend) for m in D.RHAT_METHODS]
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            warnings.simplefilter("ignore", D.DiagnosticWarning)
+            call()
+
+
+def test_autocov_warns_for_non_finite_draws():
+    x = _NUMPY_WARNING_CASES["one_inf"]
+    with pytest.warns(D.DiagnosticWarning, match=r"autocov is not finite for dimension\(s\) \[0\]: draws contain inf"):
+        assert not np.isfinite(D.autocov(x)).all()
+    with pytest.warns(D.DiagnosticWarning, match="too large"):
+        D.autocorr(_NUMPY_WARNING_CASES["huge"])
+    with pytest.warns(D.DiagnosticWarning, match="integrated_time.*NaN"):
+        assert np.isnan(D.integrated_time(_NUMPY_WARNING_CASES["one_nan"], quiet=True))

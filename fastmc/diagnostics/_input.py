@@ -6,6 +6,9 @@ import warnings
 import numpy as np
 
 
+_SQRT_MAX = float(np.sqrt(np.finfo(np.float64).max))
+
+
 class DiagnosticWarning(RuntimeWarning):
     """A diagnostic is undefined (NaN) for some variable; the message says why."""
 
@@ -53,16 +56,17 @@ def _out(values, scalar):
     return float(values[0]) if scalar else values
 
 
-def _warn_nan(result, X, what, min_chains=1):
-    """Warn once, naming the reason, for every variable whose result is NaN."""
+def _warn_nan(result, X, what, min_chains=1, min_draws=4, undefined="NaN", stacklevel=3):
+    """Warn once, naming the reason, for every variable whose result is NaN. ``min_draws``,
+    ``min_chains``: what the statistic needs; ``undefined``: how the message names the result."""
     result = np.atleast_1d(result)
     bad = np.flatnonzero(np.isnan(result))
     if bad.size == 0:
         return
     d, m, n = X.shape
     reasons = []
-    if n < 4:
-        reasons.append(f"fewer than 4 draws per chain (got {n})")
+    if n < min_draws:
+        reasons.append(f"fewer than {min_draws} draws per chain (got {n})")
     if m < min_chains:
         reasons.append(f"at least {min_chains} chains are needed (got {m})")
     sub = X[bad]
@@ -74,10 +78,12 @@ def _warn_nan(result, X, what, min_chains=1):
         flat = sub.reshape(bad.size, -1)
         if (flat.max(axis=1) == flat.min(axis=1)).any():
             reasons.append("the draws are constant")
+        elif (np.abs(flat).max(axis=1) > _SQRT_MAX).any():
+            reasons.append("the draws are too large for their squares to be finite")
         else:
             reasons.append("the statistic is undefined for these draws")
-    warnings.warn(f"{what} is NaN for dimension(s) {bad.tolist()}: {'; '.join(reasons)}",
-                  DiagnosticWarning, stacklevel=3)
+    warnings.warn(f"{what} is {undefined} for dimension(s) {bad.tolist()}: {'; '.join(reasons)}",
+                  DiagnosticWarning, stacklevel=stacklevel)
 
 
 def _valid_mask(X, min_draws=4, min_chains=1):

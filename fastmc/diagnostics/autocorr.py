@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import as_positive_float
 from ._blocks import _autocov_fft
-from ._input import DiagnosticWarning, _as_draws, _out
+from ._input import DiagnosticWarning, _as_draws, _out, _warn_nan
 
 
 class AutocorrError(Exception):
@@ -24,6 +24,25 @@ class AutocorrError(Exception):
         super().__init__(msg)
 
 
+def _autocov(X, what):
+    """Biased autocovariances (d, m, n) of every chain of X (d, m, n) at every lag. NumPy's warnings
+    (a NaN or infinite draw, a square that overflows) become one DiagnosticWarning naming ``what``
+    and the dimensions whose result is not finite."""
+    with np.errstate(all="ignore"):
+        acov = _autocov_fft(X - X.mean(axis=2, keepdims=True))
+    bad = ~np.isfinite(acov).reshape(acov.shape[0], -1).all(axis=1)
+    _warn_nan(np.where(bad, np.nan, 0.0), X, what, min_draws=1, undefined="not finite", stacklevel=4)
+    return acov
+
+
+def _autocorr(X, what):
+    """Normalised autocorrelations (d, m, n) of every chain of X (d, m, n); NaN for a constant chain
+    (0 / 0, documented, not warned about)."""
+    acov = _autocov(X, what)
+    with np.errstate(all="ignore"):
+        return acov / acov[:, :, :1]
+
+
 def autocov(x):
     """Autocovariance of every chain at every lag, by FFT.
 
@@ -38,8 +57,7 @@ def autocov(x):
         estimator of Stan and ArviZ).
     """
     X, scalar = _as_draws(x)
-    C = X - X.mean(axis=2, keepdims=True)
-    acov = np.moveaxis(_autocov_fft(C), 0, 2)
+    acov = np.moveaxis(_autocov(X, "autocov"), 0, 2)
     return acov[:, :, 0] if scalar else acov
 
 
@@ -55,9 +73,9 @@ def autocorr(x):
     ndarray, shape like ``x``
         ``autocov(x) / autocov(x)[:, :1]``; NaN for a constant chain.
     """
-    a = autocov(x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return a / a[:, :1]
+    X, scalar = _as_draws(x)
+    rho = np.moveaxis(_autocorr(X, "autocorr"), 0, 2)
+    return rho[:, :, 0] if scalar else rho
 
 
 def integrated_time(x, c=5, tol=50, quiet=False):
@@ -91,8 +109,9 @@ def integrated_time(x, c=5, tol=50, quiet=False):
     tol = as_positive_float("tol", tol)
     X, scalar = _as_draws(x)
     d, m, n = X.shape
-    rho = np.moveaxis(autocorr(np.moveaxis(X, 0, 2)), 2, 0).mean(axis=1)  # (d, n)
-    taus = 2.0 * np.cumsum(rho, axis=1) - 1.0
+    rho = _autocorr(X, "integrated_time")
+    with np.errstate(all="ignore"):
+        taus = 2.0 * np.cumsum(rho.mean(axis=1), axis=1) - 1.0  # (d, n)
     tau = np.empty(d)
     for v in range(d):
         below = np.arange(n) < c * taus[v]

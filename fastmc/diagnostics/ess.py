@@ -100,7 +100,8 @@ def _ess_batch(X, method, prob, relative, backend):
     out = np.full(X.shape[0], np.nan)
     ok = _valid_mask(X)
     if ok.any():
-        out[ok] = _ESS[method](X[ok] if not ok.all() else X, backend, relative, prob)
+        with np.errstate(all="ignore"):  # inf - inf (folding about an infinite median) gives NaN
+            out[ok] = _ESS[method](X[ok] if not ok.all() else X, backend, relative, prob)
     return out
 
 

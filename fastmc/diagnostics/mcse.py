@@ -99,7 +99,8 @@ def mcse(x, method="mean", *, prob=None, sd_variant="arviz", backend="auto"):
     ok = _valid_mask(X)
     if ok.any():
         Xv = X[ok] if not ok.all() else X
-        with np.errstate(invalid="ignore", divide="ignore"):
+        # undefined or overflowing results are reported by _warn_nan below, not by NumPy
+        with np.errstate(all="ignore"):
             if method == "mean":
                 out[ok] = _mcse_mean(Xv, be)
             elif method == "sd":

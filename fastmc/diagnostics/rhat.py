@@ -18,7 +18,7 @@ def _rhat_batch(X, method, backend):
     if not ok.any():
         return out
     Xv = X[ok] if not ok.all() else X
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):  # undefined results are reported by _warn_nan, not by NumPy
         if method == "identity":
             res = _rhat_core(Xv, backend)
         elif method == "split":

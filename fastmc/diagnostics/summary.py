@@ -133,27 +133,27 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
     table = np.full((d, len(columns)), np.nan)
     flat = X.reshape(d, -1)
     N = flat.shape[1]
-    mu, c2_sum, c4_sum = _moments(flat, be)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # NaN, infinite or huge draws give NaN entries, reported once by _warn_nan below, not by NumPy
+    with np.errstate(all="ignore"):
+        mu, c2_sum, c4_sum = _moments(flat, be)
         table[:, 0] = mu
         table[:, 1] = np.sqrt(c2_sum / (N - 1)) if N > 1 else np.nan
-    if n >= 4:
-        Ys = _split(X)
-        # one sort: bulk and folded scores, medians, quantiles, intervals
-        if m >= 2 and n % 2 == 0:
-            z, S, zf = _rank_normalize(Ys, be, want_folded=True)
+        if n >= 4:
+            Ys = _split(X)
+            # one sort: bulk and folded scores, medians, quantiles, intervals
+            if m >= 2 and n % 2 == 0:
+                z, S, zf = _rank_normalize(Ys, be, want_folded=True)
+            else:
+                z, S = _rank_normalize(Ys, be)
+            if n % 2:
+                S = _sorted_full(X, be)
         else:
-            z, S = _rank_normalize(Ys, be)
-        if n % 2:
             S = _sorted_full(X, be)
-    else:
-        S = _sorted_full(X, be)
-    finite = ~np.isnan(S[:, -1])  # NaNs sort last
-    if finite.any():  # intervals need no 4 draws (as ArviZ)
-        lo, hi = _interval(S if finite.all() else S[finite], kind, hdi_prob)
-        table[finite, 2], table[finite, 3] = lo, hi
-    if n >= 4 and finite.any():
-        with np.errstate(invalid="ignore", divide="ignore"):
+        finite = ~np.isnan(S[:, -1])  # NaNs sort last
+        if finite.any():  # intervals need no 4 draws (as ArviZ)
+            lo, hi = _interval(S if finite.all() else S[finite], kind, hdi_prob)
+            table[finite, 2], table[finite, 3] = lo, hi
+        if n >= 4 and finite.any():
             # the split chains, sorted draws and scores above are shared with every column
             ess_tail = _ess_tail(X, be, S=S, Ys=Ys)
             ess_bulk = _ess_bulk(X, be, z=z)
@@ -165,8 +165,8 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
                 rh = _rhat_rank(z, zf, be)
             else:
                 rh = np.full(d, np.nan)
-        cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
-        table[finite, 4:] = cols[finite]
+            cols = np.column_stack((mcse_mean, mcse_sd, ess_bulk, ess_tail, rh))
+            table[finite, 4:] = cols[finite]
     undefined = np.isnan(table[:, 4:]).any(axis=1)
     _warn_nan(np.where(undefined, np.nan, 0.0), X, "summary: some of mcse/ess/r_hat", min_chains=2)
     return Summary(names, columns, table, be)
