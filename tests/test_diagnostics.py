@@ -449,6 +449,25 @@ def test_ess_threads_one_large_variable(backend, monkeypatch):
 
 # ---------------------------------------------------------------- bad input that must not break
 
+def test_read_only_draws(backend):
+    """A read-only (chains, draws) array gives the result of a writeable copy (the Numba kernels
+    are not compiled for read-only arrays they may write into)."""
+    x = ar1(0.5, (4, 300), 21)
+    ro = x.copy()
+    ro.setflags(write=False)
+    np.testing.assert_array_equal(D.summary(ro, backend=backend).values, D.summary(x, backend=backend).values)
+    for m in D.ESS_METHODS:
+        prob = {"quantile": 0.3, "local": (0.2, 0.6)}.get(m)
+        assert D.ess(ro, m, prob=prob, backend=backend) == D.ess(x, m, prob=prob, backend=backend), m
+    for m in D.MCSE_METHODS:
+        prob = 0.3 if m == "quantile" else None
+        assert D.mcse(ro, m, prob=prob, backend=backend) == D.mcse(x, m, prob=prob, backend=backend), m
+    for m in D.RHAT_METHODS:
+        assert D.rhat(ro, m, backend=backend) == D.rhat(x, m, backend=backend), m
+    ro3 = np.broadcast_to(x[:, :, None], (4, 300, 2))  # read-only and not contiguous
+    np.testing.assert_array_equal(D.ess(ro3, "tail", backend=backend), D.ess(x, "tail", backend=backend))
+
+
 _NUMPY_WARNING_CASES = {
     "constant": np.ones((2, 50)),
     "all_nan": np.full((2, 50), np.nan),

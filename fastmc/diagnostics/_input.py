@@ -33,7 +33,13 @@ def _as_draws(x, name="x"):
     scalar = arr.ndim == 2
     if scalar:
         arr = arr[:, :, None]
-    return _variable_major(arr), scalar
+    X = _variable_major(arr)
+    # A view of a read-only input is read-only too: Numba compiles a kernel separately for a
+    # read-only array and refuses one that may write into it (ESS with overwrite), so the kernels
+    # get a copy, on both backends alike.
+    if not X.flags.writeable:
+        X = X.copy()
+    return X, scalar
 
 
 def _variable_major(arr):
