@@ -474,7 +474,8 @@ _NUMPY_WARNING_CASES = {
     "one_nan": np.where(np.arange(100).reshape(2, 50) == 3, np.nan, np.arange(100.0).reshape(2, 50)),
     "all_inf": np.full((2, 10), np.inf),
     "one_inf": np.where(np.arange(20).reshape(2, 10) == 0, np.inf, 0.5 * np.arange(20.0).reshape(2, 10)),
-    "inf_both_signs": np.array([[np.inf, -np.inf, 1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]),
+    "inf_both_signs": np.array([[np.inf, -np.inf, 1.0, 2.0, 3.0, 4.0, 5.0],
+                                [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]),
     "huge": np.array([[1e308, -1e308, 1e308, 2.0, 1.0], [3.0, 1e308, -2.0, 1.0, 0.0]]),
     "one_draw": np.ones((2, 1)),
     "two_draws": np.arange(4.0).reshape(2, 2),
@@ -504,7 +505,8 @@ def test_no_numpy_warnings(backend, case):
 
 def test_autocov_warns_for_non_finite_draws():
     x = _NUMPY_WARNING_CASES["one_inf"]
-    with pytest.warns(D.DiagnosticWarning, match=r"autocov is not finite for dimension\(s\) \[0\]: draws contain inf"):
+    with pytest.warns(D.DiagnosticWarning,
+                      match=r"autocov is not finite for dimension\(s\) \[0\]: draws contain inf"):
         assert not np.isfinite(D.autocov(x)).all()
     with pytest.warns(D.DiagnosticWarning, match="too large"):
         D.autocorr(_NUMPY_WARNING_CASES["huge"])

@@ -20,8 +20,9 @@ halves about the median, the folded ranks. Normal scores come from Wichura's AS2
 1.3e-15 of the ``scipy.special.ndtri`` ArviZ calls), for the integer ranks as a table cached per
 number of draws. Autocovariances are summed lag by lag only until Geyer's initial sequence
 truncates (O(n K), vectorised), and chains needing more than 600 lags (where the FFT becomes the
-cheaper of the two) are finished by one NumPy FFT per variable with the spectra summed over chains. The kernels are in C++
-(``fastmc._core``, the default) and Numba (``fastmc._numba``) and agree to 1e-12. Variables are
+cheaper of the two) are finished by one NumPy FFT per variable with the spectra summed over
+chains. The kernels are in C++ (``fastmc._core``, the default) and Numba (``fastmc._numba``) and
+agree to 1e-12. Variables are
 spread over the cores; a variable of many draws (from 2^18 for the sort, 2^16 for the lag sums)
 uses all cores by itself.
 

@@ -54,8 +54,8 @@ def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False
     fold = center is not None
     cen = np.ascontiguousarray(center, dtype=np.float64) if fold else np.zeros(d)
     ztab = _ztable(N, backend)
-    z, srt, zf = _backends.get(backend).rank_normalize(flat, fold, cen, ztab, bool(want_sorted), bool(want_folded),
-                                                       _n_threads(backend))
+    z, srt, zf = _backends.get(backend).rank_normalize(flat, fold, cen, ztab, bool(want_sorted),
+                                                       bool(want_folded), _n_threads(backend))
     # NaN keys sort last (their rows get NaN scores, as ArviZ)
     if want_sorted:
         nan_rows = np.isnan(srt[:, -1])

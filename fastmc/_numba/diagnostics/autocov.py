@@ -1,4 +1,5 @@
-"""Autocovariances by direct lag sums: Numba twin of ``csrc/include/fastmc/diagnostics/autocov.hpp``.
+"""Autocovariances by direct lag sums: Numba twin of
+``csrc/include/fastmc/diagnostics/autocov.hpp``.
 
 Draws outside, lags inside: every lag has its own accumulator summed in ascending draw order, the
 same order as the C++ twin.

@@ -1,4 +1,5 @@
-"""Geyer ESS and basic R-hat: Numba twin of ``csrc/include/fastmc/diagnostics/ess.hpp`` (same names, order).
+"""Geyer ESS and basic R-hat: Numba twin of ``csrc/include/fastmc/diagnostics/ess.hpp`` (same
+names, same order).
 
 Inputs are (chains, draws) blocks; splitting, ranking and folding are done by the caller.
 """

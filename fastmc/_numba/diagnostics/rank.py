@@ -1,4 +1,5 @@
-"""Rank normalisation: Numba twin of ``csrc/include/fastmc/diagnostics/rank.hpp`` (same names, same order).
+"""Rank normalisation: Numba twin of ``csrc/include/fastmc/diagnostics/rank.hpp`` (same names,
+same order).
 
 A radix sort of order-preserving 64-bit keys per variable gives average ranks, ties, the sorted
 values and, by a merge about the median, the folded ranks. The LSD passes skip the low bytes that

@@ -1,4 +1,5 @@
-// Autocovariances by direct lag sums, for the first few lags only.  Twin: fastmc/_numba/diagnostics/autocov.py.
+// Autocovariances by direct lag sums, for the first few lags only.
+// Twin: fastmc/_numba/diagnostics/autocov.py.
 //
 // A well-mixing chain needs a handful of lags before Geyer's sequence truncates, so O(n K) direct
 // sums beat an O(n log n) FFT; the caller falls back to an FFT when K grows.  The loop runs over
