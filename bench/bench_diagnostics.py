@@ -13,6 +13,7 @@ import pytest
 from scipy.signal import lfilter
 
 from fastmc import diagnostics as D
+from fastmc.diagnostics import _blocks
 from fastmc._backends import available_backends
 
 BACKENDS = [b for b in ("cpp", "numba") if b in available_backends()]
@@ -35,7 +36,7 @@ def wide():
 
 def _cold(f):
     def run():
-        D._ztable.cache_clear()
+        _blocks._ztable.cache_clear()
         return f()
     return run
 

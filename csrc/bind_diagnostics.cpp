@@ -8,8 +8,8 @@
 #include <tuple>
 #include <vector>
 
-#include "fastmc/ess.hpp"
-#include "fastmc/rank.hpp"
+#include "fastmc/diagnostics/ess.hpp"
+#include "fastmc/diagnostics/rank.hpp"
 
 namespace py = pybind11;
 using Arr = py::array_t<double, py::array::c_style>;

@@ -10,6 +10,7 @@ import pytest
 from scipy.special import ndtri
 
 from fastmc import diagnostics as D
+from fastmc.diagnostics import _blocks
 from fastmc._backends import available_backends
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
@@ -213,7 +214,7 @@ def test_cpp_numba_parity(name):
 def test_fft_fallback_equals_direct(backend, monkeypatch):
     x = ar1(0.95, (4, 2000), 3)
     direct = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
-    monkeypatch.setattr(D, "_MAX_DIRECT_LAGS", 16)  # forces the FFT path
+    monkeypatch.setattr(_blocks, "_MAX_DIRECT_LAGS", 16)  # forces the FFT path
     fft = [D.ess(x, m, backend=backend) for m in ("bulk", "mean", "sd", "tail")]
     np.testing.assert_allclose(fft, direct, rtol=1e-11)
 
@@ -221,27 +222,27 @@ def test_fft_fallback_equals_direct(backend, monkeypatch):
 def test_normal_score_table_matches_ndtri(backend):
     """The table of integer-rank scores (AS241, vectorised central region, threaded) agrees with
     scipy's ndtri, which ArviZ calls, and with the scalar quantile bit for bit."""
-    from fastmc._numba.normal_quantile import normal_quantile
+    from fastmc._numba.diagnostics.normal_quantile import normal_quantile
 
-    D._ztable.cache_clear()
+    _blocks._ztable.cache_clear()
     for N in (1, 2, 7, 1000, 70_001, 300_001):
-        z = D._ztable(N, backend)
+        z = _blocks._ztable(N, backend)
         p = (np.arange(1, N + 1) - 0.375) / (N + 0.25)
         np.testing.assert_allclose(z, ndtri(p), rtol=1e-14, atol=1e-15)
         if N <= 1000:
             np.testing.assert_array_equal(z, [normal_quantile(v) for v in p])
-    D._ztable.cache_clear()
+    _blocks._ztable.cache_clear()
 
 
 def test_rank_normal_scores_match_ndtri(backend):
     """Integer ranks read the score table; tie (half-integer) ranks call the quantile directly."""
-    from fastmc._numba.rank import normal_quantile
+    from fastmc._numba.diagnostics.rank import normal_quantile
 
     p = np.concatenate(([1e-12, 1e-8, 0.001, 0.3, 0.5, 0.7, 0.999], np.linspace(0.01, 0.99, 97)))
     ours = np.array([normal_quantile(v) for v in p])
     np.testing.assert_allclose(ours, ndtri(p), rtol=1e-14, atol=1e-15)
     x = np.array([[3.0, 1.0, 1.0, -0.0, 0.0, 2.0, np.inf, -np.inf]])
-    z, srt = D._rank_normalize(x[:, None, :], backend)
+    z, srt = _blocks._rank_normalize(x[:, None, :], backend)
     r = np.array([7, 4.5, 4.5, 2.5, 2.5, 6, 8, 1])  # average ranks; -0.0 ties with 0.0
     np.testing.assert_allclose(z.ravel(), ndtri((r - 0.375) / 8.25), rtol=1e-14)
     np.testing.assert_array_equal(srt.ravel(), np.sort(x.ravel()))
@@ -405,9 +406,9 @@ def test_rank_normalize_threads(backend, threads, draws, monkeypatch):
     if threads == 2:  # a variable crowded within 2^16 ulps: the low-bit fix-up gives up, full sort
         x[0] = (1.0 + rng.integers(0, 1 << 15, x[0].shape) * 2.0 ** -52).reshape(x[0].shape)
     x[0, 1, 7] = -0.0
-    monkeypatch.setattr(D, "_n_threads", lambda be: threads)
+    monkeypatch.setattr(_blocks, "_n_threads", lambda be: threads)
     for want_sorted in (True, False):
-        z, srt = D._rank_normalize(x, backend, want_sorted=want_sorted)
+        z, srt = _blocks._rank_normalize(x, backend, want_sorted=want_sorted)
         for v in range(x.shape[0]):
             r = rankdata(x[v].ravel())
             np.testing.assert_allclose(z[v].ravel(), ndtri((r - 0.375) / (x[v].size + 0.25)),
@@ -425,7 +426,7 @@ def test_rank_normalize_narrow_data(backend, draws):
     rng = np.random.default_rng(12)
     x = 1000.0 + 1e-3 * rng.standard_normal((2, 3, draws))
     x[1, :, 1::2] = x[1, :, ::2][:, : draws // 2]  # ties
-    z, srt, zf = D._rank_normalize(x, backend, want_folded=True)
+    z, srt, zf = _blocks._rank_normalize(x, backend, want_folded=True)
     for v in range(2):
         N = x[v].size
         r = rankdata(x[v].ravel())
@@ -441,6 +442,73 @@ def test_ess_threads_one_large_variable(backend, monkeypatch):
     x = ar1(0.9, (4, 40_000), 5)
     res = {}
     for threads in (1, 2, 3):
-        monkeypatch.setattr(D, "_n_threads", lambda be, t=threads: t)
+        monkeypatch.setattr(_blocks, "_n_threads", lambda be, t=threads: t)
         res[threads] = [D.ess(x, m, backend=backend) for m in ("bulk", "tail", "mean", "sd", "folded")]
     assert res[1] == res[2] == res[3]
+
+
+# ---------------------------------------------------------------- bad input that must not break
+
+def test_read_only_draws(backend):
+    """A read-only (chains, draws) array gives the result of a writeable copy (the Numba kernels
+    are not compiled for read-only arrays they may write into)."""
+    x = ar1(0.5, (4, 300), 21)
+    ro = x.copy()
+    ro.setflags(write=False)
+    np.testing.assert_array_equal(D.summary(ro, backend=backend).values, D.summary(x, backend=backend).values)
+    for m in D.ESS_METHODS:
+        prob = {"quantile": 0.3, "local": (0.2, 0.6)}.get(m)
+        assert D.ess(ro, m, prob=prob, backend=backend) == D.ess(x, m, prob=prob, backend=backend), m
+    for m in D.MCSE_METHODS:
+        prob = 0.3 if m == "quantile" else None
+        assert D.mcse(ro, m, prob=prob, backend=backend) == D.mcse(x, m, prob=prob, backend=backend), m
+    for m in D.RHAT_METHODS:
+        assert D.rhat(ro, m, backend=backend) == D.rhat(x, m, backend=backend), m
+    ro3 = np.broadcast_to(x[:, :, None], (4, 300, 2))  # read-only and not contiguous
+    np.testing.assert_array_equal(D.ess(ro3, "tail", backend=backend), D.ess(x, "tail", backend=backend))
+
+
+_NUMPY_WARNING_CASES = {
+    "constant": np.ones((2, 50)),
+    "all_nan": np.full((2, 50), np.nan),
+    "one_nan": np.where(np.arange(100).reshape(2, 50) == 3, np.nan, np.arange(100.0).reshape(2, 50)),
+    "all_inf": np.full((2, 10), np.inf),
+    "one_inf": np.where(np.arange(20).reshape(2, 10) == 0, np.inf, 0.5 * np.arange(20.0).reshape(2, 10)),
+    "inf_both_signs": np.array([[np.inf, -np.inf, 1.0, 2.0, 3.0, 4.0, 5.0],
+                                [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]),
+    "huge": np.array([[1e308, -1e308, 1e308, 2.0, 1.0], [3.0, 1e308, -2.0, 1.0, 0.0]]),
+    "one_draw": np.ones((2, 1)),
+    "two_draws": np.arange(4.0).reshape(2, 2),
+    "three_draws": np.array([[0.1, -0.3, 2.0], [1.0, 0.2, -0.5]]),
+}
+
+
+@pytest.mark.parametrize("case", list(_NUMPY_WARNING_CASES))
+def test_no_numpy_warnings(backend, case):
+    """Constant, NaN, infinite, huge or too-short draws: at most a DiagnosticWarning, never one of
+    NumPy's RuntimeWarnings (a DiagnosticWarning is a RuntimeWarning, so it is let through first)."""
+    x = _NUMPY_WARNING_CASES[case]
+    calls = [lambda: D.autocov(x), lambda: D.autocorr(x), lambda: D.integrated_time(x, quiet=True),
+             lambda: D.summary(x, backend=backend)]
+    calls += [lambda m=m: D.mcse(x, m, prob=0.3 if m == "quantile" else None, backend=backend)
+              for m in D.MCSE_METHODS]
+    calls += [lambda: D.mcse(x, "sd", sd_variant="stan", backend=backend)]
+    calls += [lambda m=m: D.ess(x, m, prob={"quantile": 0.3, "local": (0.2, 0.6)}.get(m), backend=backend)
+              for m in D.ESS_METHODS]
+    calls += [lambda m=m: D.rhat(x, m, backend=backend) for m in D.RHAT_METHODS]
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            warnings.simplefilter("ignore", D.DiagnosticWarning)
+            call()
+
+
+def test_autocov_warns_for_non_finite_draws():
+    x = _NUMPY_WARNING_CASES["one_inf"]
+    with pytest.warns(D.DiagnosticWarning,
+                      match=r"autocov is not finite for dimension\(s\) \[0\]: draws contain inf"):
+        assert not np.isfinite(D.autocov(x)).all()
+    with pytest.warns(D.DiagnosticWarning, match="too large"):
+        D.autocorr(_NUMPY_WARNING_CASES["huge"])
+    with pytest.warns(D.DiagnosticWarning, match="integrated_time.*NaN"):
+        assert np.isnan(D.integrated_time(_NUMPY_WARNING_CASES["one_nan"], quiet=True))

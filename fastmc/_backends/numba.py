@@ -80,7 +80,7 @@ class NumbaBackend:
     # ------------------------------------------------------------------------ diagnostics
     @staticmethod
     def normal_score_table(N, n_threads):
-        from .._numba import normal_quantile as nq
+        from .._numba.diagnostics import normal_quantile as nq
 
         z = np.empty(N)
         nq.normal_score_table(N, z, n_threads)
@@ -88,7 +88,7 @@ class NumbaBackend:
 
     @staticmethod
     def rank_normalize(flat, fold, center, ztab, want_sorted, want_folded, n_threads):
-        from .._numba import rank as nb
+        from .._numba.diagnostics import rank as nb
 
         d, N = flat.shape
         z = np.empty((d, N))
@@ -108,7 +108,7 @@ class NumbaBackend:
 
     @staticmethod
     def ess_direct(Y, max_lag, relative, kind, a, b, n_threads, overwrite):
-        from .._numba import ess as nb
+        from .._numba.diagnostics import ess as nb
 
         out = np.empty(Y.shape[0])
         nb.ess_direct(Y, max_lag, relative, kind, a, b, out, n_threads, overwrite)
@@ -116,13 +116,13 @@ class NumbaBackend:
 
     @staticmethod
     def ess_from_autocov(acov_mean, mean, relative):
-        from .._numba import ess as nb
+        from .._numba.diagnostics import ess as nb
 
         return nb.ess_from_autocov(acov_mean, mean, relative, np.empty(acov_mean.shape[0] + 2))
 
     @staticmethod
     def moments(flat, n_threads):
-        from .._numba import ess as nb
+        from .._numba.diagnostics import ess as nb
 
         out = np.empty((flat.shape[0], 3))
         nb.moments(flat, out, n_threads)
@@ -130,7 +130,7 @@ class NumbaBackend:
 
     @staticmethod
     def rhat(Y, n_threads):
-        from .._numba import ess as nb
+        from .._numba.diagnostics import ess as nb
 
         out = np.empty(Y.shape[0])
         nb.rhat(Y, out, n_threads)

@@ -15,3 +15,6 @@ njit_inline = numba.njit(cache=True, inline="always", **_opts)
 njit_fn = numba.njit(cache=False, **_opts)
 njit_fn_inline = numba.njit(cache=False, inline="always", **_opts)
 njit_fn_parallel = numba.njit(cache=False, parallel=True, **_opts)
+# Diagnostics kernels that share their loop over variables or chains with prange: cached, because
+# they take only arrays and scalars.
+njit_parallel = numba.njit(cache=True, parallel=True, **_opts)

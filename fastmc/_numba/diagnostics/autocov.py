@@ -1,20 +1,22 @@
-"""Autocovariances by direct lag sums: Numba twin of ``csrc/include/fastmc/autocov.hpp``.
+"""Autocovariances by direct lag sums: Numba twin of
+``csrc/include/fastmc/diagnostics/autocov.hpp``.
 
 Draws outside, lags inside: every lag has its own accumulator summed in ascending draw order, the
 same order as the C++ twin.
 """
 import numpy as np
-from numba import njit
+
+from .._jit import njit
 
 LAG_BLOCK = 32
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def _lags8(d, i_full, t):
     """Sums over i < i_full of d[i] d[i + t + k] for k < 8 in eight register accumulators (a heap
     array of accumulators does not vectorise in Numba).  Same per-lag order as the C++ block."""
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    e = d[t:]  # indexing a view by the loop counter lets LLVM drop the negative-index checks (2x)
+    e = d[t:]  # indexing a view by the loop counter lets LLVM drop the negative-index checks
     for i in range(i_full):
         di = d[i]
         a0 += di * e[i]
@@ -28,7 +30,7 @@ def _lags8(d, i_full, t):
     return a0, a1, a2, a3, a4, a5, a6, a7
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def autocov_lags_centered(d, n, t0, t1, out):
     """out[t - t0] = sum_{i=0}^{n-1-t} d[i] d[i+t] for t in [t0, t1); d centred, t1 <= n."""
     acc = np.empty(LAG_BLOCK)

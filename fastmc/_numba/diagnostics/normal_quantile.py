@@ -1,5 +1,5 @@
 """Standard normal quantile by Wichura's AS241 (PPND16): Numba twin of
-``csrc/include/fastmc/normal_quantile.hpp`` (same names, same order of operations).
+``csrc/include/fastmc/diagnostics/normal_quantile.hpp`` (same names, same order of operations).
 
 A rational approximation in three regions, relative error about 1e-16 (at most 1.3e-15 against
 ``scipy.special.ndtri`` on every Blom probability of 4e6 draws). :func:`normal_scores` fills the
@@ -9,10 +9,12 @@ vectorises, the tails through :func:`normal_quantile`.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .._jit import njit, njit_parallel
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def as241_central(q):
     """Central region, ``|q| <= 0.425`` with ``q = p - 0.5``."""
     r = 0.180625 - q * q
@@ -27,7 +29,7 @@ def as241_central(q):
     return q * num / den
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def normal_quantile(p):
     """Phi^-1(p); -inf at 0, inf at 1, NaN outside [0, 1]."""
     if not (p > 0.0 and p < 1.0):
@@ -63,13 +65,13 @@ def normal_quantile(p):
     return -v if q < 0.0 else v
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def blom_p(r, n):
     """Blom probability of rank r (1-based) among n: (r - 3/8) / (n + 1/4), as ArviZ."""
     return (float(r) - 0.375) / (float(n) + 0.25)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def first_beyond(n, lo, hi, t, strict):
     """First i in [lo, hi) whose q = blom_p(i + 1, n) - 0.5 exceeds t (> if strict, else >=)."""
     while lo < hi:
@@ -82,7 +84,7 @@ def first_beyond(n, lo, hi, t, strict):
     return lo
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def normal_scores(n, lo, hi, z):
     """z[i - lo] = normal_quantile(blom_p(i + 1, n)) for i in [lo, hi)."""
     c0 = first_beyond(n, lo, hi, -0.425, False)
@@ -99,7 +101,7 @@ def normal_scores(n, lo, hi, z):
 SCORES_PART_MIN = 1 << 16
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def normal_score_table(n, z, n_threads):
     """The whole table z (n,) on up to n_threads threads, in contiguous parts (up to 8 per
     thread: the costly tails are at both ends)."""

@@ -2,17 +2,17 @@
 // rational approximation in three regions with relative error about 1e-16.  Measured against
 // scipy.special.ndtri (what ArviZ calls) on every Blom probability of N = 4e6 draws, on the
 // half-integer ranks and on random p down to 1e-300: at most 1.3e-15 relative, 3e-14 absolute.
-// Twin: fastmc/_numba/normal_quantile.py.
+// Twin: fastmc/_numba/diagnostics/normal_quantile.py.
 //
 // normal_scores() fills the table of normal scores of the integer ranks, the most expensive part
 // of rank normalisation after the sort: the central region (85% of the ranks) is a branch-free loop
-// that the compiler vectorises (6x faster than calling normal_quantile() per rank), the two tails
-// call normal_quantile() (a logarithm each).  Both give bit-identical values.
+// that the compiler vectorises (a per-rank call to normal_quantile() branches and does not), the
+// two tails call normal_quantile() (a logarithm each).  Both give bit-identical values.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
-#include "fastmc/diag_threads.hpp"
+#include "fastmc/diagnostics/threads.hpp"
 
 namespace fastmc {
 

@@ -1,5 +1,5 @@
 // Rank normalisation (Vehtari et al. 2021): average ranks over all draws of one variable, mapped to
-// normal scores z = Phi^-1((r - 3/8) / (N + 1/4)).  Twin: fastmc/_numba/rank.py.
+// normal scores z = Phi^-1((r - 3/8) / (N + 1/4)).  Twin: fastmc/_numba/diagnostics/rank.py.
 //
 // A radix sort of order-preserving 64-bit keys per variable gives ranks, ties and the sorted values
 // (reused by the caller for medians, quantiles and intervals) and, by a merge about the median, the
@@ -17,8 +17,8 @@
 #include <memory>
 #include <vector>
 
-#include "fastmc/diag_threads.hpp"
-#include "fastmc/normal_quantile.hpp"
+#include "fastmc/diagnostics/threads.hpp"
+#include "fastmc/diagnostics/normal_quantile.hpp"
 
 namespace fastmc {
 
@@ -43,7 +43,7 @@ inline double key_to_double(uint64_t k) {
 }
 
 // LSD radix sort of keys (with their original positions) on the low n_passes bytes, 8 bits per pass
-// (measured twice as fast here as 11-bit digits: 256 scatter streams stay in the write buffers);
+// (256 scatter streams stay in the write-combining buffers, 2048 of 11-bit digits do not);
 // passes in which every key has the same digit are skipped.  Returns true when the result is in
 // (ka, ia), false when it is in (kb, ib).
 inline bool radix_sort_keys(int64_t n, int first_pass, int n_passes, uint64_t* ka, uint32_t* ia,
@@ -221,7 +221,7 @@ inline int64_t assign_scores(const uint64_t* k, const uint32_t* idx, int64_t n, 
 // monotone halves of the sorted keys k (below the median read downwards, above it upwards).
 // zf[idx[q]] = scores as ArviZ's z_scale(|x - median(x)|); fk, fi: scratch of n.  All draws finite.
 // The distances are first written as keys into zf (free until the scores), so that the merge is a
-// branch-free loop on integers (which side comes next is a coin flip: branching cost 2x).
+// branch-free loop on integers (which side comes next is a coin flip a branch would mispredict).
 inline int64_t fold_scores(const uint64_t* k, const uint32_t* idx, int64_t n, const double* ztab,
                            double* zf, uint64_t* fk, uint32_t* fi) {
     const double a = key_to_double(k[(n - 1) / 2]), b = key_to_double(k[n / 2]);

@@ -1,13 +1,13 @@
 // Effective sample size (Geyer's initial monotone sequence over chain-averaged autocovariances,
 // with the between-chain variance; Vehtari et al. 2021, eqs. 10-11) and the basic R-hat.
-// Twin: fastmc/_numba/ess.py.  Inputs are (chains, draws) blocks; splitting, ranking and folding
+// Twin: fastmc/_numba/diagnostics/ess.py.  Inputs are (chains, draws) blocks; splitting, ranking and folding
 // are done by the caller, so one kernel serves every ESS method.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
-#include "fastmc/autocov.hpp"
-#include "fastmc/diag_threads.hpp"
+#include "fastmc/diagnostics/autocov.hpp"
+#include "fastmc/diagnostics/threads.hpp"
 
 namespace fastmc {
 
@@ -151,9 +151,9 @@ inline void ess_add_lags(const double* cov, int64_t stride, int64_t m, int64_t n
 // Direct path for one (m, n) block, n >= 2, its chains spread over T workers (a single variable
 // uses every core; per-chain sums are combined in chain order, so T never changes the result; the
 // Numba twin has this as a separate kernel, ess_direct_one_chains).  Computes lags a block of
-// kLagBlock at a time until Geyer's sequence truncates (doubling instead cost 27% more on AR(1)
-// chains of 5000 draws, 40% of which truncate beyond 64 lags); returns kNeedFFT if that needs
-// more than max_lag lags.
+// kLagBlock at a time until Geyer's sequence truncates (fixed blocks rather than doubling the lag
+// count: a doubled count overshoots the truncation by up to half its lags); returns kNeedFFT if
+// that needs more than max_lag lags.
 // Scratch: centred (m*n), acm (max_lag + 3), rho (max_lag + 3), cov (m * (max_lag + 3)),
 // chain_mean (m), st (3 m).
 inline double ess_direct_one(const double* x, int64_t m, int64_t n, int64_t max_lag, bool relative,

@@ -1,4 +1,5 @@
-"""Rank normalisation: Numba twin of ``csrc/include/fastmc/rank.hpp`` (same names, same order).
+"""Rank normalisation: Numba twin of ``csrc/include/fastmc/diagnostics/rank.hpp`` (same names,
+same order).
 
 A radix sort of order-preserving 64-bit keys per variable gives average ranks, ties, the sorted
 values and, by a merge about the median, the folded ranks. The LSD passes skip the low bytes that
@@ -9,7 +10,9 @@ histograms, then each bin sorted and scored while in cache). Integer ranks read 
 from a caller-supplied table, half-integer ranks (ties) call :func:`normal_quantile`.
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .._jit import njit, njit_parallel
 
 from .normal_quantile import normal_quantile  # noqa: F401  (re-exported: ties use it)
 
@@ -20,7 +23,7 @@ _U63 = np.uint64(63)
 _MASK = np.uint64(255)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def double_to_key(v):
     """Order-preserving key of v: -0.0 ties with 0.0, every NaN maps to the largest key."""
     v = v + 0.0
@@ -29,13 +32,13 @@ def double_to_key(v):
     return _ALL if v != v else (b ^ flip)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def key_to_double(k):
     b = (k & _LOW63) if (k >> _U63) else ~k
     return np.uint64(b).view(np.float64)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def radix_sort_keys(n, first_pass, n_passes, ka, ia, kb, ib, hist):
     """LSD sort of ka (positions ia) on bytes first_pass..n_passes-1; True if the result is in
     (ka, ia)."""
@@ -72,7 +75,7 @@ def radix_sort_keys(n, first_pass, n_passes, ka, ia, kb, ib, hist):
     return in_a
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def insertion_sort_keys(k, idx, lo, hi):
     """Insertion sort of keys k[lo:hi] with their positions (short runs only)."""
     for a in range(lo + 1, hi):
@@ -90,7 +93,7 @@ def insertion_sort_keys(k, idx, lo, hi):
 MAX_RUN = 64
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def finish_low_bits(n, skip, k, idx):
     """Insertion-sort the (rare, adjacent) runs of keys equal above their low `skip` bytes; runs
     of equal keys (ties) need nothing. False at a run of unequal keys longer than MAX_RUN (the
@@ -117,7 +120,7 @@ def finish_low_bits(n, skip, k, idx):
 MARGIN_BITS = 4
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def skip_bytes(n, kmin, kmax):
     """Low bytes a sort of n keys between kmin and kmax can leave to the fix-up (see rank.hpp):
     the ceil(log2 n) + MARGIN_BITS bits below the top bit of kmax - kmin (capped at 51) are sorted."""
@@ -135,7 +138,7 @@ def skip_bytes(n, kmin, kmax):
     return low // 8 if low > 0 else 0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def sort_keys(n, n_passes, ka, ia, kb, ib, hist):
     """Full sort of (ka, ia) on bytes 0..n_passes-1: radix passes on bytes
     skip_bytes()..n_passes-1, then the low-bit fix-up; True if the result is in (ka, ia)."""
@@ -164,13 +167,13 @@ MSD_MIN = 1 << 18
 _MSD_SHIFT = np.uint64(MSD_SHIFT)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def draw_key(v, fold, center):
     """Key of draw v: of |v - center| when folding."""
     return double_to_key(abs(v - center) if fold else v)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def make_keys(x, lo, hi, fold, center, ka, ia):
     """Keys of x[lo:hi] (of |x - center| with fold) and their positions."""
     for i in range(lo, hi):
@@ -178,7 +181,7 @@ def make_keys(x, lo, hi, fold, center, ka, ia):
         ia[i] = np.uint32(i)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
     """Scores for positions [lo, hi) of the sorted keys, a range of whole tie groups (rank.hpp);
     sorted_ of length 0 when the caller needs no sorted draws. Reads only k[lo:hi]."""
@@ -212,7 +215,7 @@ def assign_scores(k, idx, n, lo, hi, ztab, z, sorted_):
     return n_tied
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def fold_scores(k, idx, n, ztab, zf, fk, fi):
     """Scores of |x - median| by merging the two monotone halves of the sorted keys (rank.hpp):
     the distances are first written as keys into zf, then merged in a branch-free loop."""
@@ -251,7 +254,7 @@ def fold_scores(k, idx, n, ztab, zf, fk, fi):
     return assign_scores(fk, fi, n, 0, n, ztab, zf, zf[:0])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist, zf):
     """One variable, n < MSD_MIN, on one worker: normal scores z (n,) and sorted values (n,) of
     x, or of |x - center| with fold; zf (n,) the scores of |x - median| (or length 0: not
@@ -275,7 +278,7 @@ def rank_normalize_one(x, fold, center, ztab, z, sorted_, ka, ia, kb, ib, hist, 
 CHUNKS_PER_WORKER = 16
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def first_bin_from(end, lo):
     """First MSD bin starting at or after position lo, given the bin ends (non-decreasing)."""
     a = 0
@@ -289,7 +292,7 @@ def first_bin_from(end, lo):
     return a
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def rank_large(x, fold, center, ztab, z, sorted_, kb, ib, fk, fi, bins, hist, tied, T, zf):
     """One variable, n >= MSD_MIN, on T workers (see rank.hpp): per-worker MSD histograms and
     lock-free scatter into (kb, ib), then the positions are cut into CHUNKS_PER_WORKER * T chunks
@@ -352,7 +355,7 @@ def rank_large(x, fold, center, ztab, z, sorted_, kb, ib, fk, fi, bins, hist, ti
     return tied[0]
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def rank_normalize(x, fold, center, ztab, z, sorted_, n_tied, keys, idx, bins, hist, tied, n_threads,
                    zf):
     """Batch: x (n_var, n) -> z (n_var, n), sorted_ (n_var, n) or (n_var, 0) when not wanted,

@@ -1,18 +1,21 @@
-"""Geyer ESS and basic R-hat: Numba twin of ``csrc/include/fastmc/ess.hpp`` (same names, order).
+"""Geyer ESS and basic R-hat: Numba twin of ``csrc/include/fastmc/diagnostics/ess.hpp`` (same
+names, same order).
 
 Inputs are (chains, draws) blocks; splitting, ranking and folding are done by the caller.
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .._jit import njit, njit_parallel
 
 from .autocov import LAG_BLOCK, autocov_lags_centered
 
 NEED_FFT = -1.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def geyer_tau(acm, n_lags, n, mean_var, var_plus, rho):
     """tau from chain-averaged autocovariances acm[:n_lags]; NEED_FFT if more lags are needed."""
     for i in range(n_lags + 2):
@@ -51,7 +54,7 @@ def geyer_tau(acm, n_lags, n, mean_var, var_plus, rho):
     return -1.0 + 2.0 * total + tail
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_from_tau(tau, n_total, relative):
     if math.isnan(tau):
         return np.nan
@@ -62,7 +65,7 @@ def ess_from_tau(tau, n_total, relative):
     return (1.0 if relative else N) / tau
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_variances(chain_mean, m, n, acm0):
     nd = float(n)
     mean_var = acm0 * nd / (nd - 1.0)
@@ -79,7 +82,7 @@ def ess_variances(chain_mean, m, n, acm0):
     return mean_var, vp
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_from_autocov(acm, chain_mean, relative, rho):
     """FFT path: acm (n,) chain-averaged autocovariances; rho scratch (n + 2,)."""
     n = acm.shape[0]
@@ -91,7 +94,7 @@ def ess_from_autocov(acm, chain_mean, relative, rho):
 IDENTITY, BELOW, SQUARE_DEV, ABS_DEV, INSIDE = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_transform(v, kind, a, b):
     """g(x): 0 identity, 1 x <= a, 2 (x - a)^2, 3 |x - a|, 4 a <= x <= b (see ess.hpp)."""
     if kind == BELOW:
@@ -105,7 +108,7 @@ def ess_transform(v, kind, a, b):
     return v
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_prepare_chain(xc, kind, a, b, cc, st):
     """Per chain: cc = g(xc) - mean; st[0:3] = (any NaN draw, min g, max g); returns the mean."""
     n = xc.shape[0]
@@ -135,7 +138,7 @@ def ess_prepare_chain(xc, kind, a, b, cc, st):
 NOT_DEGENERATE = -2.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_degenerate(st, m, N, relative):
     """NaN if a chain has a NaN draw, the constant-variable ESS if the range is below 1e-15,
     else NOT_DEGENERATE."""
@@ -156,7 +159,7 @@ def ess_degenerate(st, m, N, relative):
     return NOT_DEGENERATE
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_add_lags(cov, m, n, have, want, acm):
     """acm[have:want] = chain average of cov[c, :want - have] / n, summed in chain order."""
     for t in range(have, want):
@@ -171,7 +174,7 @@ def ess_add_lags(cov, m, n, have, want, acm):
 MORE_LAGS = -3.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_lag_block(cov, m, n, have, want, acm, chain_mean, var, rho, relative, lag_cap):
     """With the chains' autocovariances of lags [have, want) in cov: adds them to acm and runs
     Geyer's sequence. Returns the ESS, NEED_FFT (more than lag_cap lags needed) or MORE_LAGS.
@@ -187,7 +190,7 @@ def ess_lag_block(cov, m, n, have, want, acm, chain_mean, var, rho, relative, la
     return MORE_LAGS
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean, st):
     """Direct path for one (m, n) block of g(x) on one worker; NEED_FFT if more than max_lag lags
     are needed. cov (m, max_lag + 3), st (m, 3). Same steps as :func:`ess_direct_one_chains`."""
@@ -211,7 +214,7 @@ def ess_direct_one(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, cha
         want = min(have + LAG_BLOCK, lag_cap)
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, cov, chain_mean, st):
     """:func:`ess_direct_one` with the chains spread over all threads (C++: ess_direct_one with
     T > 1; a separate kernel here because a parallel kernel may not run inside another's prange).
@@ -239,13 +242,13 @@ def ess_direct_one_chains(x, max_lag, relative, kind, a, b, centred, acm, rho, c
 CHAIN_PARALLEL_MIN = 1 << 16
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_by_chain(n_var, m, n, n_threads):
     """Fewer variables than threads and enough draws: spread each variable's chains instead."""
     return n_var < n_threads and m * n >= CHAIN_PARALLEL_MIN
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def ess_restore(centred, chain_mean):
     """After an in-place ESS that needs the FFT: add the chain means back (g(x) to within an ulp)."""
     m, n = centred.shape
@@ -254,7 +257,7 @@ def ess_restore(centred, chain_mean):
             centred[c, i] += chain_mean[c]
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads, overwrite):
     """Batch: x (n_var, m, n), a, b (n_var,) -> out (n_var,): ESS of g(x), NaN if a draw is NaN,
     NEED_FFT where the caller must use an FFT. One worker per variable, or (ess_by_chain) the
@@ -293,7 +296,7 @@ def ess_direct(x, max_lag, relative, kind, a, b, out, n_threads, overwrite):
                 ess_restore(cv, chain_mean)
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def moments(x, out, n_threads):
     """Per row of x (n_var, N): out[v] = (mean, sum (x - mean)^2, sum (x - mean)^4)."""
     n_var, N = x.shape
@@ -315,7 +318,7 @@ def moments(x, out, n_threads):
             out[v, 2] = s4
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit
 def rhat_one(x, chain_mean, chain_var):
     """Basic R-hat of one (m, n) block; NaN when m < 2."""
     m, n = x.shape
@@ -344,7 +347,7 @@ def rhat_one(x, chain_mean, chain_var):
     return math.sqrt((b / w + nd - 1.0) / nd)
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit_parallel
 def rhat(x, out, n_threads):
     """Batch: x (n_var, m, n) -> out (n_var,)."""
     n_var, m, n = x.shape

@@ -1,0 +1,128 @@
+"""Autocovariance, autocorrelation and the integrated autocorrelation time (emcee's estimator)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._validation import as_positive_float
+from ._blocks import _autocov_fft
+from ._input import DiagnosticWarning, _as_draws, _out, _warn_nan
+
+
+class AutocorrError(Exception):
+    """The chain is too short to trust the integrated autocorrelation time.
+
+    Attributes
+    ----------
+    tau : ndarray or float
+        The estimate that was refused, shape ``(d,)`` or scalar.
+    """
+
+    def __init__(self, tau, msg):
+        self.tau = tau
+        super().__init__(msg)
+
+
+def _autocov(X, what):
+    """Biased autocovariances (d, m, n) of every chain of X (d, m, n) at every lag. NumPy's warnings
+    (a NaN or infinite draw, a square that overflows) become one DiagnosticWarning naming ``what``
+    and the dimensions whose result is not finite."""
+    with np.errstate(all="ignore"):
+        acov = _autocov_fft(X - X.mean(axis=2, keepdims=True))
+    bad = ~np.isfinite(acov).reshape(acov.shape[0], -1).all(axis=1)
+    _warn_nan(np.where(bad, np.nan, 0.0), X, what, min_draws=1, undefined="not finite", stacklevel=4)
+    return acov
+
+
+def _autocorr(X, what):
+    """Normalised autocorrelations (d, m, n) of every chain of X (d, m, n); NaN for a constant chain
+    (0 / 0, documented, not warned about)."""
+    acov = _autocov(X, what)
+    with np.errstate(all="ignore"):
+        return acov / acov[:, :, :1]
+
+
+def autocov(x):
+    """Autocovariance of every chain at every lag, by FFT.
+
+    Parameters
+    ----------
+    x : array_like, shape (chains, draws) or (chains, draws, d), or a result with ``.draws``
+
+    Returns
+    -------
+    ndarray, shape like ``x``
+        ``out[c, t] = sum_i (x[c, i] - mean_c)(x[c, i + t] - mean_c) / draws`` (the biased
+        estimator of Stan and ArviZ).
+    """
+    X, scalar = _as_draws(x)
+    acov = np.moveaxis(_autocov(X, "autocov"), 0, 2)
+    return acov[:, :, 0] if scalar else acov
+
+
+def autocorr(x):
+    """Normalised autocorrelation of every chain at every lag, by FFT.
+
+    Parameters
+    ----------
+    x : array_like, shape (chains, draws) or (chains, draws, d), or a result with ``.draws``
+
+    Returns
+    -------
+    ndarray, shape like ``x``
+        ``autocov(x) / autocov(x)[:, :1]``; NaN for a constant chain.
+    """
+    X, scalar = _as_draws(x)
+    rho = np.moveaxis(_autocorr(X, "autocorr"), 0, 2)
+    return rho[:, :, 0] if scalar else rho
+
+
+def integrated_time(x, c=5, tol=50, quiet=False):
+    """Integrated autocorrelation time with Sokal's automatic window (emcee's estimator).
+
+    The normalised autocorrelation is averaged over chains; ``tau(M) = 1 + 2 sum_{t=1}^{M} rho_t``
+    and the window is the smallest ``M`` with ``M >= c tau(M)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (chains, draws) or (chains, draws, d), or a result with ``.draws``
+        Chains play the role of emcee's walkers.
+    c : float
+        Window constant.
+    tol : float
+        The estimate is trusted when ``draws > tol * tau``.
+    quiet : bool
+        If True, warn instead of raising when the chain is too short.
+
+    Returns
+    -------
+    float or ndarray, shape (d,)
+
+    Raises
+    ------
+    AutocorrError
+        If ``draws <= tol * tau`` for some dimension and ``quiet`` is False; its ``tau``
+        attribute carries the estimate.
+    """
+    c = as_positive_float("c", c)
+    tol = as_positive_float("tol", tol)
+    X, scalar = _as_draws(x)
+    d, m, n = X.shape
+    rho = _autocorr(X, "integrated_time")
+    with np.errstate(all="ignore"):
+        taus = 2.0 * np.cumsum(rho.mean(axis=1), axis=1) - 1.0  # (d, n)
+    tau = np.empty(d)
+    for v in range(d):
+        below = np.arange(n) < c * taus[v]
+        w = int(np.argmin(below)) if below.any() else n - 1
+        tau[v] = taus[v, w]
+    flag = tol * tau > n
+    if np.any(flag):
+        msg = (f"The chain is shorter than {tol} times the integrated autocorrelation time for "
+               f"{int(flag.sum())} dimension(s). Use this estimate with caution and run a longer "
+               f"chain!\nN/{tol} = {n / tol:.0f};\ntau: {tau}")
+        if not quiet:
+            raise AutocorrError(_out(tau, scalar), msg)
+        warnings.warn(msg, DiagnosticWarning, stacklevel=2)
+    return _out(tau, scalar)
