@@ -16,14 +16,12 @@ from . import _backends
 from ._validation import (as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise,
                           require_finite)
 from .results import SamplingResult
-from .targets import GaussianMixture
+from .targets import GaussianMixture, Target
 
 __all__ = ["rwmh", "hmc"]
 
 
 def _check_target(target):
-    from .user_target import Target
-
     if not isinstance(target, (GaussianMixture, Target)):
         raise TypeError(f"target must be a fastmc.GaussianMixture or a fastmc.Target, got {type(target).__name__}")
     return target

@@ -1,12 +1,14 @@
-"""Target distributions. ``GaussianMixture`` is evaluated by the C++ or Numba kernels."""
+"""The built-in target: a Gaussian mixture, evaluated by the C++ or Numba kernels."""
 from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from . import _backends
-from ._numba.linalg import SYM_PANEL_MIN_DIM
-from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
+from .. import _backends
+from .._numba import mixture as _numba_mixture
+from .._numba.linalg import SYM_PANEL_MIN_DIM
+from .._validation import as_float_array, as_int, as_points, cholesky_or_raise, require_finite
+from ._base import NumbaTarget, logp_grad_batch
 
 __all__ = ["GaussianMixture", "default_mixture"]
 
@@ -123,12 +125,10 @@ class GaussianMixture:
         return ("mixture",) + self._arrays()
 
     def _numba_target(self):
-        """The jitted functions and data the Numba kernels take (see ``user_target.NumbaTarget``)."""
-        from ._numba import mixture
-        from .user_target import NumbaTarget
-
-        return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,
-                           mixture.mixture_stop, mixture.mixture_make_work, self._numba_arrays())
+        """The jitted functions and data the Numba kernels take (see ``_base.NumbaTarget``)."""
+        m = _numba_mixture
+        return NumbaTarget(m.mixture_logp, m.mixture_logp_grad, m.mixture_grad, m.mixture_stop, m.mixture_make_work,
+                           self._numba_arrays())
 
     def _numba_arrays(self):
         """The Numba twin's data: the kernel arrays, and the precisions again when d calls for
@@ -149,8 +149,6 @@ class GaussianMixture:
         logp : float or ndarray, shape (n,)
         grad : ndarray, shape (d,) or (n, d)
         """
-        from .user_target import logp_grad_batch
-
         return logp_grad_batch(self, x, backend)
 
     def logpdf(self, x, *, backend: str = "auto"):
@@ -188,8 +186,6 @@ class GaussianMixture:
         -------
         ndarray, shape (n, d)
         """
-        from ._validation import as_int
-
         n = as_int("n", n, minimum=0)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         comp = rng.choice(self.n_components, size=n, p=self.weights)

@@ -4,6 +4,8 @@ import numba
 import numpy as np
 from numba import types
 
+from ._base import NumbaTarget
+
 _inline = dict(nogil=True, fastmath=False, error_model="numpy", inline="always")
 
 # Every generated dispatcher lives as long as the process: kernels compiled for a target hold its
@@ -26,8 +28,6 @@ def _make_work(dim):
 
 
 def make_njit_target(fn, dim, data):
-    from .user_target import NumbaTarget
-
     @numba.njit(**_inline)
     def logp_grad(x, grad, tdata, work):
         return fn(x, grad, tdata)
@@ -50,8 +50,6 @@ def make_njit_target(fn, dim, data):
 def make_cfunc_target(cproto, dim, data, stop_flag):
     """Call a C function pointer from the Numba kernels (ctypes prototype with integer arguments,
     ABI-identical to the pointer signature)."""
-    from .user_target import NumbaTarget
-
     @numba.njit(**_inline)
     def logp_grad(x, grad, tdata, work):
         data, stop_arr = tdata

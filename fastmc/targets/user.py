@@ -14,27 +14,15 @@ from __future__ import annotations
 import ctypes
 import numbers
 import warnings
-from collections import namedtuple
 
 import numpy as np
 
-from . import _backends
-from ._validation import as_int, as_points
+from .. import _backends
+from .._validation import as_int
+from ._base import NumbaTarget, logp_grad_batch
+from .numba_glue import make_cfunc, make_cfunc_target, make_njit_target
 
 __all__ = ["Target", "GradientCheckWarning"]
-
-
-def logp_grad_batch(target, x, backend: str):
-    """Log density and gradient of any target (mixture or user) at ``x`` (d,) or (n, d).
-
-    Returns (float, (d,)) for one point and ((n,), (n, d)) for a batch."""
-    X, single = as_points(x, target.dim)
-    target._reset()
-    lp, g = _backends.for_target(target, backend).target_logp_grad(target, X)
-    return (float(lp[0]), g[0]) if single else (lp, g)
-
-#: What the Numba kernels receive for a target: jitted functions and their data.
-NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
 
 _CPROTO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                            ctypes.c_size_t)
@@ -201,8 +189,6 @@ class Target:
         if self.kind == "python":
             return ("python", self._fn, self.has_grad, self.dim, self._stop)
         if self.kind == "numba" and self._address is None:
-            from ._jit_user import make_cfunc
-
             self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
         return ("cfunc", self._address, self._data.ctypes.data, self.dim, self._stop)
@@ -213,12 +199,8 @@ class Target:
                                "Python without the GIL); use Target.from_numba, or backend='cpp'")
         if self._numba is None:
             if self.kind == "numba":
-                from ._jit_user import make_njit_target
-
                 self._numba = make_njit_target(self._fn, self.dim, self._data)
             else:
-                from ._jit_user import make_cfunc_target
-
                 self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data, self._stop)
         return self._numba
 
