@@ -14,10 +14,12 @@ from .user import Target
 
 __all__ = ["gaussian", "rosenbrock", "funnel", "logistic_regression"]
 
-_jit = numba.njit(cache=True, nogil=True, fastmath=False)
 
-
-@_jit
+# The log densities use plain ``numba.njit`` rather than fastmc's internal decorators
+# (fastmc._numba._jit), so each can be copied into user code as it stands: ``cache=True`` compiles
+# once per machine, ``nogil=True`` releases the GIL when one is called from Python, and Numba's
+# default ``fastmath=False`` keeps the draws of both backends (which call the same function) equal.
+@numba.njit(cache=True, nogil=True)
 def gaussian_logp(x, grad, data):
     """data = [log normaliser, mean (d), precision (d*d)]."""
     d = x.size
@@ -53,7 +55,7 @@ def gaussian(mean, cov, *, check_gradient=True) -> Target:
     return Target.from_numba(gaussian_logp, mu.size, data, check_gradient=check_gradient)
 
 
-@_jit
+@numba.njit(cache=True, nogil=True)
 def rosenbrock_logp(x, grad, data):
     """data = [a, b]: log p = -(a - x0)^2 - b (x1 - x0^2)^2 (unnormalised)."""
     a = data[0]
@@ -75,7 +77,7 @@ def rosenbrock(a: float = 1.0, b: float = 5.0, *, check_gradient=True) -> Target
     return Target.from_numba(rosenbrock_logp, 2, np.array([float(a), b]), check_gradient=check_gradient)
 
 
-@_jit
+@numba.njit(cache=True, nogil=True)
 def funnel_logp(x, grad, data):
     """data = [scale]: v = x[0] ~ N(0, scale^2), x[1:] | v ~ N(0, exp(v)) (normalised)."""
     s = data[0]
@@ -102,7 +104,7 @@ def funnel(dim: int = 10, scale: float = 3.0, *, check_gradient=True) -> Target:
     return Target.from_numba(funnel_logp, dim, np.array([scale]), check_gradient=check_gradient)
 
 
-@_jit
+@numba.njit(cache=True, nogil=True)
 def logistic_regression_logp(beta, grad, data):
     """data = [n, p, prior sd, X (n*p), y (n)]: Bernoulli likelihood with logit link, N(0, sd^2 I)
     prior on the coefficients (normalised prior, likelihood exact)."""
