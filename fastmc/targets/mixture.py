@@ -27,6 +27,54 @@ def _aligned(a):
     return out
 
 
+def _factor(name: str, cov: np.ndarray, eye: np.ndarray):
+    r"""Cholesky factor, precision and log-determinant of one component covariance.
+
+    Parameters
+    ----------
+    name : str
+        How errors name the matrix, e.g. ``"covs[0]"``.
+    cov : ndarray, shape (d, d)
+    eye : ndarray, shape (d, d)
+        The identity.
+
+    Returns
+    -------
+    L : ndarray, shape (d, d)
+        Lower Cholesky factor.
+    P : ndarray, shape (d, d)
+        Symmetric precision :math:`\Sigma^{-1}`.
+    logdet : float
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the matrix is not symmetric positive definite, is numerically
+        singular, or its factor, precision or log-determinant is not finite in float64 (e.g.
+        ``1e-320 * I``, whose precision overflows); such a matrix would make every evaluation NaN.
+    """
+    L = cholesky_or_raise(name, cov)
+    # Pivot i squared over cov[i, i] is the fraction of coordinate i's variance not explained by the
+    # coordinates before it: the Cholesky pivots of the correlation matrix, so the test does not
+    # depend on the coordinates' scales. At or below d * eps (numpy.linalg.matrix_rank's tolerance)
+    # the matrix is rank deficient at working precision and its precision is rounding noise.
+    d = cov.shape[0]
+    with np.errstate(all="ignore"):
+        frac = np.diag(L) ** 2 / np.diag(cov)
+        Linv = solve_triangular(L, eye, lower=True)
+        P = Linv.T @ Linv
+        logdet = 2.0 * np.log(np.diag(L)).sum()
+    if not (np.all(np.isfinite(L)) and np.all(np.isfinite(P)) and np.isfinite(logdet)):
+        raise ValueError(f"{name} is too close to singular for float64: its Cholesky factor, inverse or "
+                         f"log-determinant is not finite (smallest diagonal {np.diag(cov).min():.3g}); "
+                         "rescale the coordinates")
+    if not frac.min() > d * np.finfo(float).eps:
+        i = int(np.argmin(frac))
+        raise ValueError(f"{name} is numerically singular: coordinate {i} is a linear combination of the ones "
+                         f"before it up to rounding (unexplained variance fraction {frac[i]:.3g})")
+    return L, 0.5 * (P + P.T), logdet
+
+
 class GaussianMixture:
     r"""A mixture of multivariate normals :math:`p(x) = \sum_k w_k N(x; \mu_k, \Sigma_k)`.
 
@@ -38,7 +86,8 @@ class GaussianMixture:
     means : array_like, shape (K, d)
         Component means.
     covs : array_like, shape (K, d, d)
-        Symmetric positive-definite component covariances.
+        Symmetric positive-definite component covariances, each invertible in float64 (not
+        numerically singular, with a finite precision and log-determinant).
 
     Notes
     -----
@@ -78,12 +127,7 @@ class GaussianMixture:
         logdet = np.empty(K)
         eye = np.eye(d)
         for k in range(K):
-            L = cholesky_or_raise(f"covs[{k}]", S[k])
-            Linv = solve_triangular(L, eye, lower=True)
-            P = Linv.T @ Linv
-            chol[k] = L
-            prec[k] = 0.5 * (P + P.T)
-            logdet[k] = 2.0 * np.log(np.diag(L)).sum()
+            chol[k], prec[k], logdet[k] = _factor(f"covs[{k}]", S[k], eye)
         self.weights = w / total
         self.means = mu
         self.covs = S
