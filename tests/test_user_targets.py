@@ -285,6 +285,41 @@ def test_python_logp_only_for_rwmh_and_not_for_hmc():
         fastmc.hmc(t, np.zeros(2), 10, step_size=0.1, n_leapfrog=2)
 
 
+@pytest.mark.parametrize("ret, exc, match", [
+    (lambda x: "abc", TypeError, r"logp_and_grad must return a tuple \(logp, grad\), got str"),
+    (lambda x: None, TypeError, r"logp_and_grad must return a tuple \(logp, grad\), got NoneType"),
+    (lambda x: (0.0, -x, 1), ValueError, r"got a tuple of length 3"),
+    (lambda x: ("abc", -x), TypeError, r"the logp returned by logp_and_grad must be a real number.*str 'abc'"),
+    (lambda x: (0.0, [1.0]), ValueError, r"the grad returned by logp_and_grad must have shape \(2,\), got \(1,\)"),
+    (lambda x: (0.0, np.zeros((2, 1))), ValueError, r"must have shape \(2,\), got \(2, 1\)"),
+    (lambda x: (0.0, ["a", "b"]), TypeError, r"the grad returned by logp_and_grad must contain real numbers"),
+])
+def test_python_target_wrong_return_names_what_was_wrong(ret, exc, match):
+    """Not pybind11's "Unable to cast ... to C++ type '?'": the error says what was returned."""
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+    t = fastmc.Target.from_python(ret, 2)
+    with pytest.raises(exc, match=match):
+        t.logpdf_and_grad(np.zeros(2))
+    with pytest.raises(exc, match=match):
+        fastmc.rwmh(fastmc.Target.from_python(ret, 2, check_gradient=False), np.zeros(2), 10, scale=1.0)
+    with pytest.raises(TypeError, match=r"logp must be a real number.*got list"):
+        fastmc.Target.from_python(logp=lambda x: [0.0], dim=2).logpdf(np.zeros(2))
+
+
+def test_python_target_accepts_what_the_casts_accepted():
+    """Lists, numpy scalars, 0-d arrays and integer gradients are converted as before."""
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+    x = np.array([0.5, -1.0])
+    for ret in (lambda x: [-0.5 * float(x @ x), list(-x)], lambda x: (np.float32(-0.625), -x),
+                lambda x: (np.array(-0.625), (-x).astype(np.float32)), lambda x: (-1, np.array([0, 1]))):
+        lp, g = fastmc.Target.from_python(ret, 2).logpdf_and_grad(x)
+        want_lp, want_g = ret(x)[0], np.asarray(ret(x)[1], dtype=float)
+        assert lp == float(want_lp) and np.array_equal(g, want_g)
+    assert fastmc.Target.from_python(logp=lambda x: np.float32(2.5), dim=2).logpdf(x) == 2.5
+
+
 def test_validation_at_construction():
     with pytest.raises(ValueError, match="dim must be >= 1"):
         fastmc.Target.from_cfunc(std_normal_c, 0)

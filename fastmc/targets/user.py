@@ -68,6 +68,74 @@ def _check_cfunc_signature(fn) -> None:
                         "int logp(size_t dim, const double* x, double* grad, double* lp, void* data)")
 
 
+_FLOAT_TYPES = (float, np.float64)
+
+
+def _as_logp(value, what: str) -> float:
+    """``value`` as the float the C++ side reads, or a TypeError naming ``what`` and the type."""
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "biuf":
+        return float(value.reshape(()))
+    shown = f" {value!r}" if isinstance(value, (str, bytes)) else ""
+    raise TypeError(f"{what} must be a real number (the log density), got {type(value).__name__}{shown}")
+
+
+def _as_logp_and_grad(out, dim: int):
+    """``out`` as (float, float64 (dim,)), or a TypeError/ValueError saying what was wrong."""
+    if isinstance(out, (str, bytes)) or not isinstance(out, (tuple, list)):
+        raise TypeError(f"logp_and_grad must return a tuple (logp, grad), got {type(out).__name__}")
+    if len(out) != 2:
+        raise ValueError(f"logp_and_grad must return a tuple (logp, grad), got a {type(out).__name__} of "
+                         f"length {len(out)}")
+    lp = _as_logp(out[0], "the logp returned by logp_and_grad")
+    g = out[1]
+    if isinstance(g, (str, bytes)):
+        raise TypeError(f"the grad returned by logp_and_grad must be an array of shape ({dim},), got {type(g).__name__}")
+    try:
+        g = np.asarray(g)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"the grad returned by logp_and_grad must be an array of shape ({dim},) ({exc})") from None
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"the grad returned by logp_and_grad must contain real numbers, got dtype {g.dtype}")
+    if g.shape != (dim,):
+        raise ValueError(f"the grad returned by logp_and_grad must have shape ({dim},), got {g.shape}")
+    return lp, np.ascontiguousarray(g, dtype=np.float64)
+
+
+def _checked_python_fn(fn, dim: int, with_grad: bool):
+    """``fn`` wrapped so that a return of the wrong type or shape raises an error saying what was
+    wrong, instead of the C++ side's cast error ("Unable to cast ... to C++ type '?'").
+
+    The C++ driver calls the wrapper on every evaluation, so the usual return (a float or
+    numpy.float64, and an ndarray of shape (dim,)) passes through unchanged after a few class and
+    shape checks; the C++ side converts the array to float64 as before. Anything else is checked
+    and converted to those types, as the C++ casts would, or rejected with a TypeError/ValueError.
+    """
+    shape = (dim,)
+    floats = _FLOAT_TYPES
+    ndarray = np.ndarray
+
+    if with_grad:
+        def logp_and_grad(x):
+            out = fn(x)
+            if out.__class__ is tuple and len(out) == 2:
+                lp, g = out
+                if lp.__class__ in floats and g.__class__ is ndarray and g.shape == shape:
+                    return out
+            return _as_logp_and_grad(out, dim)
+
+        return logp_and_grad
+
+    def logp(x):
+        lp = fn(x)
+        if lp.__class__ in floats:
+            return lp
+        return _as_logp(lp, "logp")
+
+    return logp
+
+
 class Target:
     """A log density pi(x) (and its gradient) written by the user.
 
@@ -93,6 +161,7 @@ class Target:
         self._address = address
         self._data = _as_data(data)
         self._fn = fn
+        self._py_call = None  # a Python target's fn, wrapped to check what it returns
         self._stop = np.zeros(1, dtype=np.int64)
         self._numba = None
         self._keepalive = None
@@ -179,7 +248,9 @@ class Target:
             raise TypeError(f"{'logp_and_grad' if logp is None else 'logp'} must be callable")
         if dim is None:
             raise TypeError("dim is required")
-        return cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+        t = cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+        t._py_call = _checked_python_fn(fn, t.dim, t.has_grad)
+        return t
 
     # ------------------------------------------------------------ kernel views
     def _reset(self):
@@ -187,7 +258,7 @@ class Target:
 
     def _cpp_spec(self):
         if self.kind == "python":
-            return ("python", self._fn, self.has_grad, self.dim, self._stop)
+            return ("python", self._py_call, self.has_grad, self.dim, self._stop)
         if self.kind == "numba" and self._address is None:
             self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
