@@ -12,9 +12,7 @@ from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, a
                           rhat, summary)
 from .nuts import nuts
 from .samplers import hmc, rwmh
-from .targets import GaussianMixture, default_mixture
-from ._jit_user import stack_array
-from .user_target import GradientCheckWarning, Target
+from .targets import GaussianMixture, GradientCheckWarning, Target, default_mixture, stack_array
 from . import models, workloads
 
 __all__ = [

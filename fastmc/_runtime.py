@@ -15,13 +15,11 @@ import numpy as np
 
 from . import _backends
 from ._validation import as_float_array, as_int, require_finite
+from .targets import GaussianMixture, Target
 
 
 def check_target(target):
     """The target, or a TypeError: a GaussianMixture or a Target."""
-    from .targets import GaussianMixture
-    from .user_target import Target
-
     if not isinstance(target, (GaussianMixture, Target)):
         raise TypeError(f"target must be a fastmc.GaussianMixture or a fastmc.Target, got {type(target).__name__}")
     return target

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .targets import GaussianMixture, default_mixture
+from .targets.mixture import GaussianMixture, default_mixture
 
 __all__ = ["workload", "SETTINGS", "NAMES"]
 

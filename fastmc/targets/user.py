@@ -14,27 +14,15 @@ from __future__ import annotations
 import ctypes
 import numbers
 import warnings
-from collections import namedtuple
 
 import numpy as np
 
-from . import _backends
-from ._validation import as_int, as_points
+from .. import _backends
+from .._validation import as_int
+from ._base import NumbaTarget, logp_grad_batch
+from .numba_glue import make_cfunc, make_cfunc_target, make_njit_target
 
 __all__ = ["Target", "GradientCheckWarning"]
-
-
-def logp_grad_batch(target, x, backend: str):
-    """Log density and gradient of any target (mixture or user) at ``x`` (d,) or (n, d).
-
-    Returns (float, (d,)) for one point and ((n,), (n, d)) for a batch."""
-    X, single = as_points(x, target.dim)
-    target._reset()
-    lp, g = _backends.for_target(target, backend).target_logp_grad(target, X)
-    return (float(lp[0]), g[0]) if single else (lp, g)
-
-#: What the Numba kernels receive for a target: jitted functions and their data.
-NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
 
 _CPROTO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                            ctypes.c_size_t)
@@ -80,6 +68,156 @@ def _check_cfunc_signature(fn) -> None:
                         "int logp(size_t dim, const double* x, double* grad, double* lp, void* data)")
 
 
+_FLOAT_TYPES = (float, np.float64)
+
+
+def _as_logp(value, what: str) -> float:
+    """``value`` as the float the C++ side reads, or a TypeError naming ``what`` and the type."""
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "biuf":
+        return float(value.reshape(()))
+    shown = f" {value!r}" if isinstance(value, (str, bytes)) else ""
+    raise TypeError(f"{what} must be a real number (the log density), got {type(value).__name__}{shown}")
+
+
+def _as_logp_and_grad(out, dim: int):
+    """``out`` as (float, float64 (dim,)), or a TypeError/ValueError saying what was wrong."""
+    if isinstance(out, (str, bytes)) or not isinstance(out, (tuple, list)):
+        raise TypeError(f"logp_and_grad must return a tuple (logp, grad), got {type(out).__name__}")
+    if len(out) != 2:
+        raise ValueError(f"logp_and_grad must return a tuple (logp, grad), got a {type(out).__name__} of "
+                         f"length {len(out)}")
+    lp = _as_logp(out[0], "the logp returned by logp_and_grad")
+    g = out[1]
+    if isinstance(g, (str, bytes)):
+        raise TypeError(f"the grad returned by logp_and_grad must be an array of shape ({dim},), got {type(g).__name__}")
+    try:
+        g = np.asarray(g)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"the grad returned by logp_and_grad must be an array of shape ({dim},) ({exc})") from None
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"the grad returned by logp_and_grad must contain real numbers, got dtype {g.dtype}")
+    if g.shape != (dim,):
+        raise ValueError(f"the grad returned by logp_and_grad must have shape ({dim},), got {g.shape}")
+    return lp, np.ascontiguousarray(g, dtype=np.float64)
+
+
+def _checked_python_fn(fn, dim: int, with_grad: bool):
+    """``fn`` wrapped so that a return of the wrong type or shape raises an error saying what was
+    wrong, instead of the C++ side's cast error ("Unable to cast ... to C++ type '?'").
+
+    The C++ driver calls the wrapper on every evaluation, so the usual return (a float or
+    numpy.float64, and an ndarray of shape (dim,)) passes through unchanged after a few class and
+    shape checks; the C++ side converts the array to float64 as before. Anything else is checked
+    and converted to those types, as the C++ casts would, or rejected with a TypeError/ValueError.
+    """
+    shape = (dim,)
+    floats = _FLOAT_TYPES
+    ndarray = np.ndarray
+
+    if with_grad:
+        def logp_and_grad(x):
+            out = fn(x)
+            if out.__class__ is tuple and len(out) == 2:
+                lp, g = out
+                if lp.__class__ in floats and g.__class__ is ndarray and g.shape == shape:
+                    return out
+            return _as_logp_and_grad(out, dim)
+
+        return logp_and_grad
+
+    def logp(x):
+        lp = fn(x)
+        if lp.__class__ in floats:
+            return lp
+        return _as_logp(lp, "logp")
+
+    return logp
+
+
+_EPS = np.finfo(float).eps
+#: Relative finite-difference step: eps^(1/3) balances the truncation error of a central
+#: difference (~ h^2) against its rounding error (~ eps / h).
+_REL_STEP = _EPS ** (1.0 / 3.0)
+#: Relative tolerance on |grad - finite difference| beyond the estimated difference error.
+_RTOL = 1e-4
+#: Rounding error of a log density evaluation, in units of eps * max(|logp|, 1): generous, since a
+#: sum of many terms can lose more than one ulp of its result.
+_ROUNDING_ULPS = 1e3
+
+
+def gradient_problem(logp, x, lp, g):
+    """Compare a gradient with finite differences of the log density; describe the worst mismatch.
+
+    Parameters
+    ----------
+    logp : callable
+        ``logp(X (n, d)) -> (n,)``, the log density at a batch of points (-inf outside the support).
+    x : ndarray, shape (d,)
+        The point, with a finite log density.
+    lp : float
+        ``logp`` at ``x``.
+    g : ndarray, shape (d,)
+        The gradient under test.
+
+    Returns
+    -------
+    str or None
+        None when every coordinate agrees; otherwise the worst coordinate and why.
+
+    Notes
+    -----
+    Coordinate i uses the step ``h_i = eps^(1/3) * max(|x_i|, 1)``, rounded so that ``x_i + h_i``
+    is exact, and differences with steps h and 2h. The tolerance is what the finite difference
+    itself cannot resolve: the truncation error, estimated from the two steps (it grows with the
+    curvature), plus the rounding error of the log density divided by h (it grows with |logp|,
+    which on an ill-conditioned target is dominated by its stiffest coordinates), plus ``1e-4``
+    relative to the gradient. Near the edge of the support, where one side is -inf, a one-sided
+    difference is used and said so; a coordinate with neither side finite cannot be checked and is
+    reported. A non-finite gradient where the log density is finite is always reported. No NumPy
+    floating-point warning escapes.
+    """
+    d = x.size
+    with np.errstate(all="ignore"):
+        bad = np.flatnonzero(~np.isfinite(g))
+        if bad.size:
+            i = int(bad[0])
+            return f"coordinate {i}: the gradient is {g[i]} where the log density is finite ({lp:.6g})"
+        h = _REL_STEP * np.maximum(np.abs(x), 1.0)
+        h = (x + h) - x  # exactly representable steps
+        steps = np.concatenate([h, -h, 2 * h, -2 * h])
+        pts = np.tile(x, (4 * d, 1))
+        pts[np.arange(4 * d), np.tile(np.arange(d), 4)] += steps
+        f_p1, f_m1, f_p2, f_m2 = np.asarray(logp(pts), dtype=float).reshape(4, d)
+        plus = np.isfinite(f_p1) & np.isfinite(f_p2)
+        minus = np.isfinite(f_m1) & np.isfinite(f_m2)
+        central = plus & minus
+        fd = np.where(central, (f_p1 - f_m1) / (2 * h),
+                      np.where(plus, (f_p1 - lp) / h, (lp - f_m1) / h))
+        fd2 = np.where(central, (f_p2 - f_m2) / (4 * h),
+                       np.where(plus, (f_p2 - lp) / (2 * h), (lp - f_m2) / (2 * h)))
+        # |fd - fd2| is 3x the h^2 error of a central difference and 1x the h error of a one-sided one
+        trunc = np.abs(fd - fd2)
+        f_all = np.stack([f_p1, f_m1, f_p2, f_m2])
+        fmax = np.maximum(np.max(np.where(np.isfinite(f_all), np.abs(f_all), 0.0), axis=0), abs(lp))
+        rounding = _ROUNDING_ULPS * _EPS * np.maximum(fmax, 1.0) / h
+        tol = _RTOL * np.maximum(np.abs(g), np.abs(fd)) + 10.0 * (trunc + rounding)
+        excess = np.where(plus | minus, np.abs(g - fd) / tol, 0.0)
+    i = int(np.argmax(excess))
+    if excess[i] > 1.0:
+        how = "central difference" if central[i] else (
+            f"one-sided difference: the start point is within {2 * h[i]:.3g} of the edge of the support")
+        return (f"disagrees with finite differences at coordinate {i}: gradient {g[i]:.6g}, "
+                f"finite difference {fd[i]:.6g} ({how})")
+    unchecked = np.flatnonzero(~(plus | minus))
+    if unchecked.size:
+        i = int(unchecked[0])
+        return (f"coordinate {i} could not be checked: the log density is not finite at x[{i}] +- {h[i]:.3g} "
+                "(the start point is at the edge of the support)")
+    return None
+
+
 class Target:
     """A log density pi(x) (and its gradient) written by the user.
 
@@ -105,6 +243,7 @@ class Target:
         self._address = address
         self._data = _as_data(data)
         self._fn = fn
+        self._py_call = None  # a Python target's fn, wrapped to check what it returns
         self._stop = np.zeros(1, dtype=np.int64)
         self._numba = None
         self._keepalive = None
@@ -191,7 +330,9 @@ class Target:
             raise TypeError(f"{'logp_and_grad' if logp is None else 'logp'} must be callable")
         if dim is None:
             raise TypeError("dim is required")
-        return cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+        t = cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+        t._py_call = _checked_python_fn(fn, t.dim, t.has_grad)
+        return t
 
     # ------------------------------------------------------------ kernel views
     def _reset(self):
@@ -199,10 +340,8 @@ class Target:
 
     def _cpp_spec(self):
         if self.kind == "python":
-            return ("python", self._fn, self.has_grad, self.dim, self._stop)
+            return ("python", self._py_call, self.has_grad, self.dim, self._stop)
         if self.kind == "numba" and self._address is None:
-            from ._jit_user import make_cfunc
-
             self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
         return ("cfunc", self._address, self._data.ctypes.data, self.dim, self._stop)
@@ -213,12 +352,8 @@ class Target:
                                "Python without the GIL); use Target.from_numba, or backend='cpp'")
         if self._numba is None:
             if self.kind == "numba":
-                from ._jit_user import make_njit_target
-
                 self._numba = make_njit_target(self._fn, self.dim, self._data)
             else:
-                from ._jit_user import make_cfunc_target
-
                 self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data, self._stop)
         return self._numba
 
@@ -238,18 +373,13 @@ class Target:
         return self.logpdf_and_grad(x, backend=backend)[1]
 
     def _check_gradient_at(self, x: np.ndarray) -> None:
-        """Warn when the gradient disagrees with central differences at x (d,)."""
+        """Warn (:class:`GradientCheckWarning`) when the gradient at x (d,) is not finite or
+        disagrees with finite differences of the log density (see :func:`gradient_problem`)."""
         if not (self.check_gradient and self.has_grad):
             return
         backend = "cpp" if "cpp" in _backends.available_backends() else "numba"
         lp, g = self.logpdf_and_grad(x, backend=backend)
-        h = 1e-6 * np.maximum(1.0, np.abs(x))
-        pts = np.concatenate([x + np.diag(h), x - np.diag(h)])
-        lps = self.logpdf(pts, backend=backend)
-        fd = (lps[: self.dim] - lps[self.dim:]) / (2 * h)
-        err = np.abs(g - fd) / np.maximum(1.0, np.abs(fd))
-        if np.all(np.isfinite(lps)) and err.max() > 1e-4:
-            i = int(np.argmax(err))
-            warnings.warn(f"the gradient of {self!r} disagrees with central differences at the start point: "
-                          f"coordinate {i}: gradient {g[i]:.6g}, finite difference {fd[i]:.6g} "
+        problem = gradient_problem(lambda X: self.logpdf(X, backend=backend), x, lp, g)
+        if problem is not None:
+            warnings.warn(f"the gradient of {self!r} at the start point: {problem} "
                           "(pass check_gradient=False to silence)", GradientCheckWarning, stacklevel=4)

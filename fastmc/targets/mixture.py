@@ -1,12 +1,14 @@
-"""Target distributions. ``GaussianMixture`` is evaluated by the C++ or Numba kernels."""
+"""The built-in target: a Gaussian mixture, evaluated by the C++ or Numba kernels."""
 from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from . import _backends
-from ._numba.core.linalg import SYM_PANEL_MIN_DIM
-from ._validation import as_float_array, as_points, cholesky_or_raise, require_finite
+from .. import _backends
+from .._numba.core.linalg import SYM_PANEL_MIN_DIM
+from .._numba.targets import mixture as _numba_mixture
+from .._validation import as_float_array, as_int, as_points, cholesky_or_raise, require_finite
+from ._base import NumbaTarget, logp_grad_batch
 
 __all__ = ["GaussianMixture", "default_mixture"]
 
@@ -14,8 +16,8 @@ __all__ = ["GaussianMixture", "default_mixture"]
 def _aligned(a):
     """A C-contiguous float64 copy of ``a`` starting on a 64-byte boundary.
 
-    The kernels read the precision matrices four doubles at a time; from NumPy's 16-byte aligned
-    buffers, half of those loads straddle a cache line (T2 gradient 182 vs 196 ns).
+    The kernels read the precision matrices four doubles (32 bytes) at a time: from a 64-byte start
+    those loads do not straddle cache lines, where NumPy's 16-byte alignment splits about half.
     """
     a = np.asarray(a, dtype=np.float64)
     buf = np.empty(a.size + 8)
@@ -23,6 +25,54 @@ def _aligned(a):
     out = buf[start:start + a.size].reshape(a.shape)
     out[...] = a
     return out
+
+
+def _factor(name: str, cov: np.ndarray, eye: np.ndarray):
+    r"""Cholesky factor, precision and log-determinant of one component covariance.
+
+    Parameters
+    ----------
+    name : str
+        How errors name the matrix, e.g. ``"covs[0]"``.
+    cov : ndarray, shape (d, d)
+    eye : ndarray, shape (d, d)
+        The identity.
+
+    Returns
+    -------
+    L : ndarray, shape (d, d)
+        Lower Cholesky factor.
+    P : ndarray, shape (d, d)
+        Symmetric precision :math:`\Sigma^{-1}`.
+    logdet : float
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the matrix is not symmetric positive definite, is numerically
+        singular, or its factor, precision or log-determinant is not finite in float64 (e.g.
+        ``1e-320 * I``, whose precision overflows); such a matrix would make every evaluation NaN.
+    """
+    L = cholesky_or_raise(name, cov)
+    # Pivot i squared over cov[i, i] is the fraction of coordinate i's variance not explained by the
+    # coordinates before it: the Cholesky pivots of the correlation matrix, so the test does not
+    # depend on the coordinates' scales. At or below d * eps (numpy.linalg.matrix_rank's tolerance)
+    # the matrix is rank deficient at working precision and its precision is rounding noise.
+    d = cov.shape[0]
+    with np.errstate(all="ignore"):
+        frac = np.diag(L) ** 2 / np.diag(cov)
+        Linv = solve_triangular(L, eye, lower=True)
+        P = Linv.T @ Linv
+        logdet = 2.0 * np.log(np.diag(L)).sum()
+    if not (np.all(np.isfinite(L)) and np.all(np.isfinite(P)) and np.isfinite(logdet)):
+        raise ValueError(f"{name} is too close to singular for float64: its Cholesky factor, inverse or "
+                         f"log-determinant is not finite (smallest diagonal {np.diag(cov).min():.3g}); "
+                         "rescale the coordinates")
+    if not frac.min() > d * np.finfo(float).eps:
+        i = int(np.argmin(frac))
+        raise ValueError(f"{name} is numerically singular: coordinate {i} is a linear combination of the ones "
+                         f"before it up to rounding (unexplained variance fraction {frac[i]:.3g})")
+    return L, 0.5 * (P + P.T), logdet
 
 
 class GaussianMixture:
@@ -36,7 +86,8 @@ class GaussianMixture:
     means : array_like, shape (K, d)
         Component means.
     covs : array_like, shape (K, d, d)
-        Symmetric positive-definite component covariances.
+        Symmetric positive-definite component covariances, each invertible in float64 (not
+        numerically singular, with a finite precision and log-determinant).
 
     Notes
     -----
@@ -76,12 +127,7 @@ class GaussianMixture:
         logdet = np.empty(K)
         eye = np.eye(d)
         for k in range(K):
-            L = cholesky_or_raise(f"covs[{k}]", S[k])
-            Linv = solve_triangular(L, eye, lower=True)
-            P = Linv.T @ Linv
-            chol[k] = L
-            prec[k] = 0.5 * (P + P.T)
-            logdet[k] = 2.0 * np.log(np.diag(L)).sum()
+            chol[k], prec[k], logdet[k] = _factor(f"covs[{k}]", S[k], eye)
         self.weights = w / total
         self.means = mu
         self.covs = S
@@ -123,12 +169,10 @@ class GaussianMixture:
         return ("mixture",) + self._arrays()
 
     def _numba_target(self):
-        """The jitted functions and data the Numba kernels take (see ``user_target.NumbaTarget``)."""
-        from ._numba.targets import mixture
-        from .user_target import NumbaTarget
-
-        return NumbaTarget(mixture.mixture_logp, mixture.mixture_logp_grad, mixture.mixture_grad,
-                           mixture.mixture_stop, mixture.mixture_make_work, self._numba_arrays())
+        """The jitted functions and data the Numba kernels take (see ``_base.NumbaTarget``)."""
+        m = _numba_mixture
+        return NumbaTarget(m.mixture_logp, m.mixture_logp_grad, m.mixture_grad, m.mixture_stop, m.mixture_make_work,
+                           self._numba_arrays())
 
     def _numba_arrays(self):
         """The Numba twin's data: the kernel arrays, and the precisions again when d calls for
@@ -149,8 +193,6 @@ class GaussianMixture:
         logp : float or ndarray, shape (n,)
         grad : ndarray, shape (d,) or (n, d)
         """
-        from .user_target import logp_grad_batch
-
         return logp_grad_batch(self, x, backend)
 
     def logpdf(self, x, *, backend: str = "auto"):
@@ -188,8 +230,6 @@ class GaussianMixture:
         -------
         ndarray, shape (n, d)
         """
-        from ._validation import as_int
-
         n = as_int("n", n, minimum=0)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         comp = rng.choice(self.n_components, size=n, p=self.weights)

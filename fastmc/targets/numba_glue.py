@@ -1,10 +1,17 @@
-"""Numba glue that must be generated per user function (closures over the function or over a
-ctypes pointer), so it cannot live in the cached kernel modules of fastmc._numba."""
+"""Numba glue generated per user function: closures over the function or over a ctypes pointer,
+which cannot live in the disk-cached kernel modules of :mod:`fastmc._numba`; and
+:func:`stack_array`, scratch memory for targets written as ``@njit``/``@cfunc``.
+
+Every closure here is compiled with :data:`fastmc._numba._jit.njit_fn_inline`: not cached (a cache
+entry keyed by a closure's identity is never hit again) and inlined into the kernels at Numba-IR
+level, with the kernels' floating-point options.
+"""
 import numba
 import numpy as np
 from numba import types
 
-_inline = dict(nogil=True, fastmath=False, error_model="numpy", inline="always")
+from .._numba._jit import njit_fn_inline
+from ._base import NumbaTarget
 
 # Every generated dispatcher lives as long as the process: kernels compiled for a target hold its
 # functions' types, and Numba raises ReferenceError when such a type's dispatcher has been
@@ -18,7 +25,7 @@ def _keep(target):
 
 
 def _make_work(dim):
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def make_work(tdata):
         return np.empty(dim), np.empty(1)
 
@@ -26,21 +33,19 @@ def _make_work(dim):
 
 
 def make_njit_target(fn, dim, data):
-    from .user_target import NumbaTarget
-
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def logp_grad(x, grad, tdata, work):
         return fn(x, grad, tdata)
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def logp(x, tdata, work):
         return fn(x, work[0], tdata)
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def grad(x, g, tdata, work):
         fn(x, g, tdata)
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def stop(tdata):
         return False
 
@@ -50,9 +55,7 @@ def make_njit_target(fn, dim, data):
 def make_cfunc_target(cproto, dim, data, stop_flag):
     """Call a C function pointer from the Numba kernels (ctypes prototype with integer arguments,
     ABI-identical to the pointer signature)."""
-    from .user_target import NumbaTarget
-
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def logp_grad(x, grad, tdata, work):
         data, stop_arr = tdata
         lp = work[1]
@@ -63,15 +66,15 @@ def make_cfunc_target(cproto, dim, data, stop_flag):
             stop_arr[0] = 1
         return -np.inf
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def logp(x, tdata, work):
         return logp_grad(x, work[0], tdata, work)
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def grad(x, g, tdata, work):
         logp_grad(x, g, tdata, work)
 
-    @numba.njit(**_inline)
+    @njit_fn_inline
     def stop(tdata):
         return tdata[1][0] != 0
 
@@ -85,6 +88,8 @@ def make_cfunc(fn, data_shape):
                      types.CPointer(types.float64), types.voidptr)
     shape = tuple(int(s) for s in data_shape)
 
+    # A C entry point, not a dispatcher, so none of the njit decorators apply; the user's ``fn`` is
+    # compiled with the options the user gave it, as it is on the Numba backend.
     @numba.cfunc(sig, nopython=True, nogil=True)
     def c_logp(dim, x_ptr, grad_ptr, lp_ptr, data_ptr):
         x = numba.carray(x_ptr, (dim,))
@@ -112,7 +117,7 @@ def _make_stack_array():
 
         return types.CPointer(types.float64)(n_ty), codegen
 
-    @numba.njit(inline="always")
+    @njit_fn_inline
     def stack_array(n):
         """A float64 scratch array of length ``n`` on the stack of the calling jitted function.
 

@@ -1,0 +1,39 @@
+"""What every kind of target shares, with no dependency on any one kind: the record the Numba
+kernels take, and batched evaluation through whichever backend runs the target.
+
+Imports run one way: ``mixture``, ``numba_glue`` and ``user`` import this module, never each other
+in a circle (``user`` -> ``numba_glue`` -> ``_base``).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .. import _backends
+from .._validation import as_points
+
+#: What the Numba kernels receive for a target: its jitted functions and their data.
+#:
+#: ``logp(x, tdata, work) -> float``, ``logp_grad(x, grad, tdata, work) -> float``,
+#: ``grad(x, grad, tdata, work)``, ``stop(tdata) -> bool`` and ``make_work(tdata) -> work``, where
+#: ``x`` and ``grad`` are float64 arrays of shape (d,).
+NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
+
+
+def logp_grad_batch(target, x, backend: str):
+    """Log density and gradient of any target (mixture or user).
+
+    Parameters
+    ----------
+    target : GaussianMixture or Target
+    x : array_like, shape (d,) or (n, d)
+    backend : {"auto", "cpp", "numba"}
+
+    Returns
+    -------
+    logp : float or ndarray, shape (n,)
+    grad : ndarray, shape (d,) or (n, d)
+    """
+    X, single = as_points(x, target.dim)
+    target._reset()
+    lp, g = _backends.for_target(target, backend).target_logp_grad(target, X)
+    return (float(lp[0]), g[0]) if single else (lp, g)
