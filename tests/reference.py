@@ -253,6 +253,18 @@ def no_u_turn(v_minus, v_plus, rho):
     return float(v_minus @ rho) > 0.0 and float(v_plus @ rho) > 0.0
 
 
+# The six U-turn checks by name: on a merged node of a subtree, the node itself and each half
+# extended by the neighbouring leaf of the other; across the join of the tree and a new subtree,
+# the whole, the old tree plus the subtree's first leaf, the subtree plus the old tree's end.
+UTURN_CHECKS = ("node", "node_left_ext", "node_right_ext", "join", "join_tree_ext", "join_subtree_ext")
+
+
+def _holds(name, skip, v_minus, v_plus, rho):
+    """The named check (always true when the tests ask to leave it out, to show that a run
+    depends on it)."""
+    return name in skip or no_u_turn(v_minus, v_plus, rho)
+
+
 class _Subtree:
     """A subtree: its end points in the order built (first = next to the tree), momentum sum."""
 
@@ -264,8 +276,9 @@ class _Build:
     """What the whole new subtree (one doubling) accumulates while it is built leaf by leaf:
     the sum of its leaves' weights, its candidate, and the transition's counters."""
 
-    def __init__(self, H0):
+    def __init__(self, H0, skip):
         self.H0 = H0
+        self.skip = skip
         self.weight = 0.0
         self.n_leaves = 0
         self.candidate = None
@@ -298,18 +311,19 @@ def _build_tree(depth, z, eps, density, metric, rng, b, info):
     if right is None:
         return None
     rho = left.rho + right.rho
-    ok = (no_u_turn(left.first.v, right.last.v, rho)
+    ok = (_holds("node", b.skip, left.first.v, right.last.v, rho)
           # and across the join, each half extended by the neighbouring leaf of the other
-          and no_u_turn(left.first.v, right.first.v, left.rho + right.first.p)
-          and no_u_turn(left.last.v, right.last.v, right.rho + left.last.p))
+          and _holds("node_left_ext", b.skip, left.first.v, right.first.v, left.rho + right.first.p)
+          and _holds("node_right_ext", b.skip, left.last.v, right.last.v, right.rho + left.last.p))
     return _Subtree(left.first, right.last, rho) if ok else None
 
 
-def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10):
+def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10, skip=()):
     """Multinomial NUTS as Stan runs it (and fastmc's nuts.hpp): the trajectory doubles in a
     random direction until a U-turn (checked on every merged subtree and across each join), a
     divergence or max_depth doublings; biased progressive sampling between the old tree and each
-    valid new subtree. Returns ((q, lp, g) of the selected point, stats)."""
+    valid new subtree. Returns ((q, lp, g) of the selected point, stats). ``skip``: names of
+    UTURN_CHECKS to leave out (for tests only)."""
     z0 = Point(q, metric.momentum(rng), lp, g, metric)
     H0 = z0.H
     ends = {+1: z0, -1: z0}  # the trajectory's forward and backward ends
@@ -321,7 +335,7 @@ def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10):
     while depth < max_depth:
         direction = +1 if rng.uniform() > 0.5 else -1
         old_end, far_end = ends[direction], ends[-direction]
-        b = _Build(H0)
+        b = _Build(H0, skip)
         sub = _build_tree(depth, old_end, direction * eps, density, metric, rng, b, info)
         if sub is None:
             break  # the new subtree is rejected whole: the sample comes from the trajectory before
@@ -334,11 +348,11 @@ def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10):
             sample = b.candidate
         tree_weight += b.weight
         ends[direction] = sub.last
-        persist = (no_u_turn(far_end.v, sub.last.v, rho + sub.rho)
+        persist = (_holds("join", skip, far_end.v, sub.last.v, rho + sub.rho)
                    # across the join: the old tree plus the subtree's first leaf, the subtree plus
                    # the old tree's end next to it
-                   and no_u_turn(far_end.v, sub.first.v, rho + sub.first.p)
-                   and no_u_turn(old_end.v, sub.last.v, sub.rho + old_end.p))
+                   and _holds("join_tree_ext", skip, far_end.v, sub.first.v, rho + sub.first.p)
+                   and _holds("join_subtree_ext", skip, old_end.v, sub.last.v, sub.rho + old_end.p))
         rho = rho + sub.rho
         if not persist:
             break

@@ -11,8 +11,8 @@ import pytest
 import fastmc
 from fastmc.adaptation import rng_states
 
-from reference import (EuclideanMetric, MixtureDensity, Xoshiro256, mixture_grad, mixture_logpdf, nuts_transition,
-                       random_spd, run_chain, static_hmc_transition)
+from reference import (UTURN_CHECKS, EuclideanMetric, MixtureDensity, Xoshiro256, mixture_grad, mixture_logpdf,
+                       nuts_transition, random_spd, run_chain, static_hmc_transition)
 
 RTOL = 1e-10
 ATOL = 1e-10
@@ -119,6 +119,33 @@ def test_nuts_matches_reference(backend, name, metric):
     # the run is not trivial: trees of several depths, rejected proposals, moves
     assert np.unique(st["tree_depth"]).size >= 2 and st["accept_stat"].min() < 0.9
     assert np.unique(ref[0][:, 0]).size > n // 2
+
+
+# runs in which leaving out one U-turn check changes some trajectory (found by searching seeds
+# with the reference): together they need every one of the six
+_EVERY_CHECK = [
+    ("gaussian", "diag", 0.45, 3, ("node", "node_right_ext", "join", "join_tree_ext", "join_subtree_ext")),
+    ("gaussian", "diag", 0.45, 1, ("node", "node_left_ext", "join", "join_tree_ext", "join_subtree_ext")),
+    ("mixture", "dense", 0.3, 3, ("node", "node_left_ext", "join")),
+]
+
+
+@pytest.mark.parametrize("name, metric, eps, seed, decisive", _EVERY_CHECK)
+def test_nuts_makes_every_uturn_check(backend, name, metric, eps, seed, decisive):
+    """The kernels match the reference in runs where each U-turn check (on merged nodes and
+    across the joins, each extended by a neighbouring leaf) decides some trajectory's length:
+    the reference without that check gives other leapfrog counts, so a kernel missing it fails."""
+    target, x0, inv, _ = _setup(name)
+    n = 40
+    res = fastmc.nuts(target, x0, n, n_warmup=0, step_size=eps, metric=metric, inv_metric=inv[metric], chains=1,
+                      seed=seed, backend=backend, warn=False)
+    density, M, state = MixtureDensity(target), EuclideanMetric(inv[metric]), rng_states(seed, 1)[0]
+    ref = run_chain(nuts_transition, density, M, x0, n, state, eps)
+    _check(res, ref)
+    for check in decisive:
+        without = run_chain(nuts_transition, density, M, x0, n, state, eps, skip=(check,))[2]["n_leapfrog"]
+        assert not np.array_equal(without, ref[2]["n_leapfrog"]), check
+    assert {c for *_, cs in _EVERY_CHECK for c in cs} == set(UTURN_CHECKS)
 
 
 def test_nuts_matches_reference_at_max_treedepth(backend):
