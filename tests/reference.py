@@ -1,6 +1,9 @@
 """Slow NumPy oracles the kernels are checked against."""
+import math
+
 import numpy as np
 from scipy import stats
+from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 
@@ -89,8 +92,6 @@ def _rotl(x, k):
 
 def _ziggurat():
     """Layer edges and exp(-x^2/2) at them, as rng.hpp computes them (256 layers, Marsaglia & Tsang)."""
-    import math
-
     R, V = 3.6541528853610088, 0.00492867323399
     x = [0.0] * 257
     x[0] = V / math.exp(-0.5 * R * R)
@@ -135,8 +136,6 @@ class Xoshiro256:
 
     def normal(self):
         """Ziggurat: bits 0-7 of a word pick the layer, bit 8 the sign, bits 11-63 the position."""
-        import math
-
         X, F = ZIGGURAT_X, ZIGGURAT_F
         while True:
             u = self.next()
@@ -190,8 +189,6 @@ class EuclideanMetric:
         self.L = np.linalg.cholesky(self.A) if self.dense else None
 
     def momentum(self, rng):
-        from scipy.linalg import solve_triangular
-
         z = np.array([rng.normal() for _ in range(self.A.shape[0])])
         return solve_triangular(self.L.T, z, lower=False) if self.dense else z / np.sqrt(self.A)
 
