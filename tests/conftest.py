@@ -23,6 +23,15 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture
+def both_backends():
+    """For twin-parity tests: skips unless both the C++ and the Numba backend are available;
+    returns their names."""
+    if not {"cpp", "numba"} <= set(fastmc.available_backends()):
+        pytest.skip("needs both backends (cpp and numba)")
+    return ("cpp", "numba")
+
+
 def pytest_report_header(config):
     return f"fastmc backends: {fastmc.available_backends()}"
 

@@ -12,11 +12,6 @@ from fastmc.nuts import nuts
 from fastmc.workloads import workload
 
 
-def _both():
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
-
-
 def _fast_backend():
     return "cpp" if "cpp" in fastmc.available_backends() else "numba"
 
@@ -77,8 +72,7 @@ def _check_moments(r, mix, z=4.5):
 @pytest.mark.parametrize("name", ["T1", "T2"])
 @pytest.mark.parametrize("metric", ["diag", "dense"])
 @pytest.mark.parametrize("sampler", ["nuts", "hmc", "hmc_time"])
-def test_cpp_and_numba_agree_draw_for_draw(name, metric, sampler):
-    _both()
+def test_cpp_and_numba_agree_draw_for_draw(name, metric, sampler, both_backends):
     mix, s = workload(name)
     kw = dict(n_warmup=150, metric=metric, chains=2, seed=7, warn=False)
     if sampler == "nuts":
@@ -106,10 +100,9 @@ def test_cpp_and_numba_agree_draw_for_draw(name, metric, sampler):
 
 @pytest.mark.parametrize("d", [7, 66])
 @pytest.mark.parametrize("metric", ["diag", "dense"])
-def test_twins_agree_when_d_is_not_a_multiple_of_four(metric, d):
+def test_twins_agree_when_d_is_not_a_multiple_of_four(metric, d, both_backends):
     """d = 7: the C++ kernels' 4-lane loops and their scalar tails against the Numba lanes;
     d = 66: the products in the panel layout (target and dense metric) with a partial block."""
-    _both()
     rng = np.random.default_rng(3)
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     S = (Q * np.exp(rng.uniform(-1.0, 1.0, d))) @ Q.T
@@ -280,10 +273,9 @@ def _normal3(x, grad, data):
 
 
 @pytest.mark.parametrize("kind", ["mixture", "numba"])
-def test_tempered_twins_agree_draw_for_draw(kind):
+def test_tempered_twins_agree_draw_for_draw(kind, both_backends):
     """The tempered target's C++ and Numba twins give the same bits, for a mixture and for a
     user target."""
-    _both()
     if kind == "mixture":
         target, x0 = workload("T2")[0], np.zeros(20)
     else:
@@ -339,11 +331,10 @@ def test_t3_adapted_hmc_reproduces_moments():
     _check_moments(r, mix)
 
 
-def test_step_size_jitter_twins_and_bounds(backend):
+def test_step_size_jitter_twins_and_bounds(backend, both_backends):
     """step_size_jitter: C++ and Numba agree draw for draw (NUTS and static HMC with an
     integration time); each transition's step lies within nominal * (1 +- jitter); jitter 0 draws
     no extra random numbers (the run equals the default one); out-of-range values are rejected."""
-    _both()
     mix, _ = workload("T2")
     x0 = np.zeros(mix.dim)
     kw = dict(n_warmup=120, chains=2, seed=12, warn=False, step_size_jitter=0.4)

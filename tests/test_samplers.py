@@ -6,11 +6,6 @@ import fastmc
 from fastmc.workloads import workload
 
 
-def _both():
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
-
-
 def _run(sampler, name, n, backend, **kw):
     mix, s = workload(name)
     x0 = np.zeros(mix.dim)
@@ -21,8 +16,7 @@ def _run(sampler, name, n, backend, **kw):
 
 @pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
 @pytest.mark.parametrize("name", ["T1", "T2"])
-def test_cpp_and_numba_give_identical_chains(sampler, name):
-    _both()
+def test_cpp_and_numba_give_identical_chains(sampler, name, both_backends):
     a = _run(sampler, name, 1000, "cpp", chains=3, seed=11)
     b = _run(sampler, name, 1000, "numba", chains=3, seed=11)
     np.testing.assert_array_equal(a.accepted, b.accepted)
