@@ -8,12 +8,12 @@ from ..hmc.metric import metric_momentum
 
 
 @njit_fn
-def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, nw, twork, n_grad):
-    """Stan's step-size search; returns (eps, n_grad). nw[0:5] are scratch."""
+def init_step_size(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, sw, twork, n_grad):
+    """Stan's step-size search; returns (eps, n_grad). sw: static_hmc_make_work's scratch."""
     d = q.shape[0]
     if not (eps > 0.0) or eps > 1e7:
         return eps, n_grad
-    qn, p, gn, v, u = nw[0], nw[1], nw[2], nw[3], nw[4]
+    qn, p, gn, v, u = sw
     log08 = math.log(0.8)
     direction = 0
     for _ in range(100):

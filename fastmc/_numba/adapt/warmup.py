@@ -10,7 +10,7 @@ from .._jit import njit, njit_fn, njit_fn_parallel
 from ..core.rng import rng_uniform
 from ..hmc.metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_layout_size, metric_product_layout
 from ..hmc.nuts import nuts_make_work, nuts_transition
-from ..hmc.static_hmc import static_hmc_steps, static_hmc_transition
+from ..hmc.static_hmc import static_hmc_make_work, static_hmc_steps, static_hmc_transition
 from .dual_averaging import DUAL_AVERAGING, da_final_step, da_init, da_restart, da_update
 from .step_size import init_step_size
 from .welford import welford_add, welford_metric, welford_reset
@@ -50,6 +50,7 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
     cnt = np.zeros(1, dtype=np.int64)
     da = np.zeros(1, DUAL_AVERAGING)[0]
     nw = nuts_make_work(d, cfg.max_depth)
+    sw = static_hmc_make_work(d)
     for i in range(d):
         q[i] = x0[i]
     lp = logp_grad(q, g, tdata, twork)
@@ -64,7 +65,7 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
     eps = step0
     da_init(da, cfg.delta, cfg.gamma, cfg.kappa, cfg.t0)
     if n_warmup > 0 and adapt_step:
-        eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)
+        eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
         da_restart(da, math.log(10.0 * eps))
     n_total = n_warmup + cfg.n_samples
     n_done = n_total
@@ -82,7 +83,7 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
                                                             cfg.max_depth, nw, twork)
         else:
             lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps_t,
-                                                                  run_kind, Ar, Fr, n_lf, nw, twork)
+                                                                  run_kind, Ar, Fr, n_lf, sw, twork)
         n_grad += nl
         if stop(tdata):
             n_done = t
@@ -115,7 +116,7 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
             run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
             welford_reset(kind, d, mean, m2, cnt)
             if adapt_step:
-                eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, nw, twork, n_grad)
+                eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
                 da_restart(da, math.log(10.0 * eps))
         if t == n_warmup - 1 and adapt_step:
             eps = da_final_step(da)

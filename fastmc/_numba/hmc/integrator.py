@@ -20,17 +20,18 @@ def metric_start(kind, d, A, p, g, v, u):
 
 
 @njit_inline
-def metric_drift(kind, d, A, q, p, g, v, u, half, eps):
-    """p += half g; v = A p (diag, not stored) or v += half u (dense, u = A g); q += eps v."""
+def metric_drift(kind, d, A, qi, qo, p, g, v, u, half, eps):
+    """p += half g; v = A p (diag, not stored) or v += half u (dense, u = A g); qo = qi + eps v
+    (qo may be qi)."""
     if kind == METRIC_DIAG:
         for i in range(d):  # v = A p is recomputed by the kick: not stored here
             p[i] += half * g[i]
-            q[i] += eps * (A[i] * p[i])
+            qo[i] = qi[i] + eps * (A[i] * p[i])
     else:
         for i in range(d):
             p[i] += half * g[i]
             v[i] += half * u[i]
-            q[i] += eps * v[i]
+            qo[i] = qi[i] + eps * v[i]
 
 
 @njit_inline
@@ -93,16 +94,23 @@ def metric_kick_energy(kind, d, A, p, g, v, u, half):
 
 
 @njit_fn_inline
-def metric_leapfrog(logp_grad, tdata, q, p, g, v, u, eps, kind, A, d, twork):
-    """One leapfrog step of signed size eps; g, v (and u, dense) current on exit.
-    Returns (log pi, kinetic energy) at the end point."""
+def metric_leapfrog_to(logp_grad, tdata, qi, qo, p, gi, go, v, u, eps, kind, A, d, twork):
+    """One leapfrog step of signed size eps from (qi, p) with gradient gi to (qo, p) with gradient
+    go; v (and u, dense) current on exit. qo may be qi and go gi (in place). Returns (log pi,
+    kinetic energy) at the end point."""
     half = 0.5 * eps
-    metric_drift(kind, d, A, q, p, g, v, u, half, eps)
-    lp = logp_grad(q, g, tdata, twork)
+    metric_drift(kind, d, A, qi, qo, p, gi, v, u, half, eps)
+    lp = logp_grad(qo, go, tdata, twork)
     if kind != METRIC_DIAG:
-        metric_mul(kind, d, A, g, u)
-    kin = metric_kick_energy(kind, d, A, p, g, v, u, half)
+        metric_mul(kind, d, A, go, u)
+    kin = metric_kick_energy(kind, d, A, p, go, v, u, half)
     return lp, kin
+
+
+@njit_fn_inline
+def metric_leapfrog(logp_grad, tdata, q, p, g, v, u, eps, kind, A, d, twork):
+    """The step in place: (q, p, g) at the end point on exit."""
+    return metric_leapfrog_to(logp_grad, tdata, q, q, p, g, g, v, u, eps, kind, A, d, twork)
 
 
 @njit_fn_inline
@@ -111,7 +119,7 @@ def leapfrog_steps(logp_grad, grad_fn, tdata, q, p, g, v, u, eps, n_steps, kind,
     the same two half kicks as metric_leapfrog (integrator.hpp). Returns (log pi, kinetic energy)."""
     half = 0.5 * eps
     for _ in range(n_steps - 1):
-        metric_drift(kind, d, A, q, p, g, v, u, half, eps)
+        metric_drift(kind, d, A, q, q, p, g, v, u, half, eps)
         grad_fn(q, g, tdata, twork)
         if kind != METRIC_DIAG:
             metric_mul(kind, d, A, g, u)

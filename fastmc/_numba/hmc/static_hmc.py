@@ -20,10 +20,16 @@ def static_hmc_steps(integration_time, eps, max_leapfrog):
     return np.int64(r) if r >= 1.0 else np.int64(1)
 
 
+@njit
+def static_hmc_make_work(d):
+    """The scratch (qn, p, gn, v, u), each (d,): also the step-size search's."""
+    return np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+
+
 @njit_fn
-def static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps, kind, A, F, n_leapfrog, nw, twork):
+def static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps, kind, A, F, n_leapfrog, sw, twork):
     """Returns (lp, accept_prob, energy, 0, n_leapfrog, divergent, nonfinite); q, g updated in place."""
-    qn, p, gn, v, u = nw[0], nw[1], nw[2], nw[3], nw[4]
+    qn, p, gn, v, u = sw
     d = q.shape[0]
     metric_momentum(s, kind, d, F, p)
     h0 = -lp + metric_start(kind, d, A, p, g, v, u)

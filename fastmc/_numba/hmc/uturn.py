@@ -95,14 +95,14 @@ def uturn_node3(Vb, ja, vw, h1, Ve, R, Sb, Sn, Se, d):
 
 
 @njit_inline
-def _join3_lane(t, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po):
-    vf = ve[f, i]
+def _join3_lane(t, i, vf, vw, Vb, j0, vo, rho, R, Sn, po):
+    f = vf[i]
     vn = vw[i]
-    return _acc3(t, rho[i] + R[i], rho[i] + Sn[j0, i], R[i] + po[i], vf, vn, vf, Vb[j0, i], vo[i], vn)
+    return _acc3(t, rho[i] + R[i], rho[i] + Sn[j0, i], R[i] + po[i], f, vn, f, Vb[j0, i], vo[i], vn)
 
 
 @njit_inline
-def uturn_join3(ve, f, vw, Vb, j0, vo, rho, R, Sn, po, d):
+def uturn_join3(vf, vw, Vb, j0, vo, rho, R, Sn, po, d):
     """The three checks across a join: tree + subtree, tree + first leaf, subtree + old end."""
     z = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     t0 = z
@@ -111,13 +111,13 @@ def uturn_join3(ve, f, vw, Vb, j0, vo, rho, R, Sn, po, d):
     t3 = z
     i = 0
     while i + 4 <= d:
-        t0 = _join3_lane(t0, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
-        t1 = _join3_lane(t1, i + 1, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
-        t2 = _join3_lane(t2, i + 2, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
-        t3 = _join3_lane(t3, i + 3, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        t0 = _join3_lane(t0, i, vf, vw, Vb, j0, vo, rho, R, Sn, po)
+        t1 = _join3_lane(t1, i + 1, vf, vw, Vb, j0, vo, rho, R, Sn, po)
+        t2 = _join3_lane(t2, i + 2, vf, vw, Vb, j0, vo, rho, R, Sn, po)
+        t3 = _join3_lane(t3, i + 3, vf, vw, Vb, j0, vo, rho, R, Sn, po)
         i += 4
     while i < d:
-        t0 = _join3_lane(t0, i, ve, f, vw, Vb, j0, vo, rho, R, Sn, po)
+        t0 = _join3_lane(t0, i, vf, vw, Vb, j0, vo, rho, R, Sn, po)
         i += 1
     return _all_positive(t0, t1, t2, t3)
 
@@ -145,3 +145,43 @@ def record_start(Sb, Sn, Vb, j, R, p, v, d):
 def add_to(R, p, d):
     for i in range(d):
         R[i] += p[i]
+
+
+# The leaf records of the subtree being built (UturnSlots in uturn.hpp): slots = (Sb, Sn, Vb, Se,
+# Ve), each (max_depth + 1, d); R is the running momentum sum S.
+
+
+@njit_inline
+def slots_first_leaf(slots, depth, R, p, v, d):
+    """Leaf 0 of a subtree of depth ``depth``: S_0 = 0, R = S_1 = 0 + p, in slot depth."""
+    Sb, Sn, Vb, Se, Ve = slots
+    record_first(Sb, Sn, Vb, depth, R, p, v, d)
+
+
+@njit_inline
+def slots_leaf(slots, n, depth, R, p, v, d):
+    """Leaf n >= 1: records it and checks every node it completes; False on a U-turn."""
+    Sb, Sn, Vb, Se, Ve = slots
+    if (n & 1) == 0:  # starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
+        record_start(Sb, Sn, Vb, ctz(n), R, p, v, d)
+        return True
+    c = ctz(n + 1)
+    T = c if c < depth else depth
+    # T >= 1: the level-1 node [n - 1, n] ends here, checked in the same pass as the record
+    j1 = depth if n == 1 else ctz(n - 1)
+    valid = record_end_check(T < depth, Se, Ve, T, R, p, v, Vb, j1, Sb, d)
+    k = 2
+    while k <= T and valid:
+        a = n + 1 - (1 << k)  # the node's first leaf
+        ja = depth if a == 0 else ctz(a)
+        valid = uturn_node3(Vb, ja, v, k - 1, Ve, R, Sb, Sn, Se, d)
+        k += 1
+    return valid
+
+
+@njit_inline
+def slots_join(slots, vf, vn, vo, rho, R, po, sub_depth, d):
+    """The checks across the join of the tree and the new subtree of depth sub_depth; True when
+    the trajectory may keep doubling."""
+    Sb, Sn, Vb, Se, Ve = slots
+    return uturn_join3(vf, vn, Vb, sub_depth, vo, rho, R, Sn, po, d)

@@ -193,4 +193,52 @@ FASTMC_INLINE void add_to(double* __restrict R, const double* __restrict p, int6
 }
 
 
+// The leaf records of the subtree being built, five arrays of L = max_depth + 1 slots of s
+// doubles: node-starting leaves' S_n (Sb), S_{n+1} (Sn) and velocity (Vb); first-half-ending
+// leaves' S_n (Se) and velocity (Ve). R is the running momentum sum S.
+struct UturnSlots {
+    double *Sb, *Sn, *Vb, *Se, *Ve;
+    int64_t s;
+
+    UturnSlots(double* w, int64_t L, int64_t stride)
+        : Sb(w), Sn(w + L * stride), Vb(w + 2 * L * stride), Se(w + 3 * L * stride), Ve(w + 4 * L * stride),
+          s(stride) {}
+
+    // Leaf 0 of a subtree of depth `depth`: S_0 = 0, R = S_1 = 0 + p, in slot depth.
+    FASTMC_INLINE void first_leaf(int64_t depth, double* R, const double* p, const double* v, int64_t d) {
+        record_first(Sb + depth * s, Sn + depth * s, Vb + depth * s, R, p, v, d);
+    }
+
+    // Leaf n >= 1: records it and checks every node it completes; false on a U-turn.
+    FASTMC_INLINE bool leaf(int64_t n, int64_t depth, double* R, const double* p, const double* v, int64_t d) {
+        if ((n & 1) == 0) {  // starts the nodes of levels 1..ctz(n): record S_n, S_{n+1}, v
+            const int64_t j = ctz64(uint64_t(n));
+            record_start(Sb + j * s, Sn + j * s, Vb + j * s, R, p, v, d);
+            return true;
+        }
+        const int64_t c = ctz64(uint64_t(n + 1));
+        const int64_t T = c < depth ? c : depth;
+        // T >= 1: the level-1 node [n - 1, n] ends here, checked in the same pass as the record
+        const int64_t j1 = n == 1 ? depth : ctz64(uint64_t(n - 1));
+        bool valid = T < depth  // ends the first half of a node of level T + 1
+                         ? record_end_check<true>(Se + T * s, Ve + T * s, R, p, v, Vb + j1 * s, Sb + j1 * s, d)
+                         : record_end_check<false>(nullptr, nullptr, R, p, v, Vb + j1 * s, Sb + j1 * s, d);
+        for (int64_t k = 2; k <= T && valid; ++k) {
+            const int64_t a = n + 1 - (int64_t(1) << k);  // the node's first leaf
+            const int64_t ja = a == 0 ? depth : ctz64(uint64_t(a));
+            const int64_t h1 = k - 1;  // slot of the midpoint m and of m - 1
+            valid = uturn_node3(Vb + ja * s, v, Vb + h1 * s, Ve + h1 * s, R, Sb + ja * s, Sn + h1 * s, Se + h1 * s, d);
+        }
+        return valid;
+    }
+
+    // The checks across the join of the tree (momentum sum rho, far end velocity vf) and the new
+    // subtree of depth sub_depth (momentum sum R, new end velocity vn) that extended the end
+    // (po, vo); true when the trajectory may keep doubling.
+    FASTMC_INLINE bool join(const double* vf, const double* vn, const double* vo, const double* rho, const double* R,
+                            const double* po, int64_t sub_depth, int64_t d) const {
+        return uturn_join3(vf, vn, Vb + sub_depth * s, vo, rho, R, Sn + sub_depth * s, po, d);
+    }
+};
+
 }  // namespace fastmc
