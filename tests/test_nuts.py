@@ -10,6 +10,7 @@ import fastmc
 from fastmc.adaptation import SamplingWarning, rng_states, warmup_schedule
 from fastmc.nuts import nuts
 from fastmc.workloads import workload
+from helpers import leapfrog_steps_for
 
 
 def _fast_backend():
@@ -326,7 +327,7 @@ def test_t3_adapted_hmc_reproduces_moments():
     assert np.all(r.sample_stats["step_size"] != r.state.step_size[:, None])  # jittered around the nominal step
     assert np.all(np.abs(r.sample_stats["step_size"] / r.state.step_size[:, None] - 1.0) <= 0.5)
     np.testing.assert_array_equal(r.sample_stats["n_leapfrog"],
-                                  np.broadcast_to(_steps_for(2 * np.pi, r.state.step_size[:, None], 1024),
+                                  np.broadcast_to(leapfrog_steps_for(2 * np.pi, r.state.step_size[:, None], 1024),
                                                   r.sample_stats["n_leapfrog"].shape))
     _check_moments(r, mix)
 
@@ -487,10 +488,6 @@ def test_bad_hmc_warmup_input():
 
 # ---------------------------------------------------------------- static HMC with an integration time
 
-def _steps_for(T, eps, cap):
-    """The documented rule, from the recorded step sizes: min(cap, max(1, floor(T / eps)))."""
-    return np.minimum(cap, np.maximum(1, np.floor(T / eps))).astype(np.int64)
-
 
 def test_leapfrog_steps_rule_python_and_numba_twin():
     """The rule of the Python layer (settings of runs without warm-up) and of the engine's Numba
@@ -518,7 +515,7 @@ def test_hmc_integration_time_sets_the_steps_of_each_transition(backend, T, cap)
     for part in (r.warmup, r):
         nl = part.sample_stats["n_leapfrog"]
         assert nl.dtype == np.int64
-        np.testing.assert_array_equal(nl, _steps_for(T, part.sample_stats["step_size"], cap))
+        np.testing.assert_array_equal(nl, leapfrog_steps_for(T, part.sample_stats["step_size"], cap))
     nl = r.warmup.sample_stats["n_leapfrog"]
     assert (nl == 1).any() and ((nl == cap).any() if cap == 5 else (nl > 1).any())
     assert np.all(r.sample_stats["n_leapfrog"] == r.sample_stats["n_leapfrog"][:, :1])  # fixed after warm-up

@@ -9,9 +9,7 @@ from reference import batch_means_mcse
 
 @pytest.mark.parametrize("adapt_cov", [False, True])
 @pytest.mark.parametrize("name", ["T1", "T2"])
-def test_twins_agree_with_adaptation(name, adapt_cov):
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
+def test_twins_agree_with_adaptation(name, adapt_cov, both_backends):
     mix, _ = workload(name)
     a, b = (fastmc.rwmh(mix, np.zeros(mix.dim), 500, scale=1.0, chains=2, seed=5, n_warmup=1000,
                         adapt_cov=adapt_cov, backend=be) for be in ("cpp", "numba"))

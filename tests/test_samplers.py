@@ -4,21 +4,14 @@ import pytest
 
 import fastmc
 from fastmc.workloads import workload
-
-
-def _run(sampler, name, n, backend, **kw):
-    mix, s = workload(name)
-    x0 = np.zeros(mix.dim)
-    if sampler == "rwmh":
-        return fastmc.rwmh(mix, x0, n, scale=s["rwmh_sigma"], backend=backend, **kw)
-    return fastmc.hmc(mix, x0, n, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"], backend=backend, **kw)
+from helpers import numba_leapfrog, run_sampler
 
 
 @pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
 @pytest.mark.parametrize("name", ["T1", "T2"])
 def test_cpp_and_numba_give_identical_chains(sampler, name, both_backends):
-    a = _run(sampler, name, 1000, "cpp", chains=3, seed=11)
-    b = _run(sampler, name, 1000, "numba", chains=3, seed=11)
+    a = run_sampler(sampler, name, 1000, "cpp", chains=3, seed=11)
+    b = run_sampler(sampler, name, 1000, "numba", chains=3, seed=11)
     np.testing.assert_array_equal(a.accepted, b.accepted)
     np.testing.assert_allclose(a.draws, b.draws, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(a.log_density, b.log_density, rtol=1e-12, atol=1e-12)
@@ -30,29 +23,29 @@ def test_cpp_and_numba_give_identical_chains(sampler, name, both_backends):
 
 @pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
 def test_draws_do_not_depend_on_thread_count(backend, sampler):
-    one = _run(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=1)
-    two = _run(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=2)
+    one = run_sampler(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=1)
+    two = run_sampler(sampler, "T1", 500, backend, chains=4, seed=3, n_threads=2)
     np.testing.assert_array_equal(one.draws, two.draws)
     # chain c of a 4-chain run is chain c of a 2-chain run: it depends on (seed, c) only
-    part = _run(sampler, "T1", 500, backend, chains=2, seed=3)
+    part = run_sampler(sampler, "T1", 500, backend, chains=2, seed=3)
     np.testing.assert_array_equal(one.draws[:2], part.draws)
 
 
 @pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
 def test_seed_reproducibility_and_distinct_chains(backend, sampler):
-    a = _run(sampler, "T1", 300, backend, chains=2, seed=5)
-    b = _run(sampler, "T1", 300, backend, chains=2, seed=5)
-    c = _run(sampler, "T1", 300, backend, chains=2, seed=6)
+    a = run_sampler(sampler, "T1", 300, backend, chains=2, seed=5)
+    b = run_sampler(sampler, "T1", 300, backend, chains=2, seed=5)
+    c = run_sampler(sampler, "T1", 300, backend, chains=2, seed=6)
     np.testing.assert_array_equal(a.draws, b.draws)
     assert not np.array_equal(a.draws, c.draws)
     assert not np.array_equal(a.draws[0], a.draws[1])
-    d = _run(sampler, "T1", 10, backend)
+    d = run_sampler(sampler, "T1", 10, backend)
     assert 0 <= d.seed < 2**64  # seed=None draws one and records it
-    np.testing.assert_array_equal(_run(sampler, "T1", 10, backend, seed=d.seed).draws, d.draws)
+    np.testing.assert_array_equal(run_sampler(sampler, "T1", 10, backend, seed=d.seed).draws, d.draws)
 
 
 def test_result_fields(backend):
-    r = _run("hmc", "T1", 200, backend, chains=3, seed=1)
+    r = run_sampler("hmc", "T1", 200, backend, chains=3, seed=1)
     assert r.draws.shape == (3, 200, 2) and r.log_density.shape == (3, 200)
     for a in (r.accepted, r.accept_prob, r.energy, r.divergent):
         assert a.shape == (3, 200)
@@ -74,26 +67,13 @@ def test_x0_per_chain_is_used(backend):
 
 # ---------------------------------------------------------------- integrator
 
-def _leapfrog(mix, q, p, step, L, backend):
-    """One leapfrog trajectory by the Numba twin (the C++ one is tied to it by the parity tests)."""
-    from fastmc._numba.hmc.integrator import leapfrog_steps
-
-    nt = mix._numba_target()
-    q = q.copy()
-    p = p.copy()
-    g = mix.grad_logpdf(q)
-    d = q.size
-    lp, _ = leapfrog_steps(nt.logp_grad, nt.grad, nt.tdata, q, p, g, p.copy(), np.empty(d), step, L, 0, np.ones(d), d,
-                           nt.make_work(nt.tdata))
-    return q, p, lp
-
 
 def test_leapfrog_is_reversible():
     mix, _ = workload("T2")
     rng = np.random.default_rng(0)
     q0, p0 = rng.standard_normal(20), rng.standard_normal(20)
-    q1, p1, _ = _leapfrog(mix, q0, p0, 0.1, 25, "numba")
-    q2, p2, _ = _leapfrog(mix, q1, -p1, 0.1, 25, "numba")
+    q1, p1, _ = numba_leapfrog(mix, q0, p0, 0.1, 25, "numba")
+    q2, p2, _ = numba_leapfrog(mix, q1, -p1, 0.1, 25, "numba")
     np.testing.assert_allclose(q2, q0, atol=1e-10)
     np.testing.assert_allclose(-p2, p0, atol=1e-10)
 
@@ -105,7 +85,7 @@ def test_energy_error_shrinks_as_step_squared():
     errs = []
     steps = [0.04, 0.02, 0.01]
     for eps in steps:
-        q, p, lp = _leapfrog(mix, q0, p0, eps, int(round(0.8 / eps)), "numba")
+        q, p, lp = numba_leapfrog(mix, q0, p0, eps, int(round(0.8 / eps)), "numba")
         errs.append(abs(-lp + 0.5 * p @ p - h0))
     slopes = np.diff(np.log(errs)) / np.diff(np.log(steps))
     np.testing.assert_allclose(slopes, 2.0, atol=0.15)
@@ -120,7 +100,7 @@ def test_hmc_kernel_leapfrog_matches_python_twin(backend):
     s = np.empty(4, dtype=np.uint64)
     rng_seed(np.uint64(9), np.uint64(0), s)
     p0 = np.array([rng_normal(s), rng_normal(s)])
-    q, p, lp = _leapfrog(mix, np.array([0.1, 0.2]), p0, 0.05, 7, backend)
+    q, p, lp = numba_leapfrog(mix, np.array([0.1, 0.2]), p0, 0.05, 7, backend)
     h0 = -mix.logpdf([0.1, 0.2]) + 0.5 * p0 @ p0
     h1 = -lp + 0.5 * p @ p
     assert r.accept_prob[0, 0] == pytest.approx(min(1.0, np.exp(h0 - h1)), rel=1e-12)

@@ -5,19 +5,13 @@ import pytest
 import fastmc
 from fastmc.workloads import workload
 
-from reference import central_diff_grad, mixture_grad, mixture_logpdf, random_spd
-
-
-def _random_mixture(rng, d, K=3):
-    w = rng.uniform(0.1, 1.0, K)
-    means = 2.0 * rng.standard_normal((K, d))
-    covs = np.array([random_spd(rng, d) for _ in range(K)])
-    return fastmc.GaussianMixture(w, means, covs)
+from reference import central_diff_grad, mixture_grad, mixture_logpdf
+from helpers import random_mixture
 
 
 @pytest.mark.parametrize("d", [1, 2, 20, 100])
 def test_logpdf_matches_scipy(backend, rng, d):
-    mix = _random_mixture(rng, d)
+    mix = random_mixture(rng, d)
     X = mix.sample(50, seed=1) + rng.standard_normal((50, d))
     np.testing.assert_allclose(mix.logpdf(X, backend=backend), mixture_logpdf(mix, X), rtol=1e-10, atol=1e-10)
     assert mix.logpdf(X[3], backend=backend) == pytest.approx(mixture_logpdf(mix, X[3])[0], rel=1e-10)
@@ -25,7 +19,7 @@ def test_logpdf_matches_scipy(backend, rng, d):
 
 @pytest.mark.parametrize("d", [1, 2, 20, 100])
 def test_gradient_matches_central_differences(backend, rng, d):
-    mix = _random_mixture(rng, d)
+    mix = random_mixture(rng, d)
     for x in mix.sample(3, seed=2):
         g = mix.grad_logpdf(x, backend=backend)
         fd = central_diff_grad(lambda y: mixture_logpdf(mix, y)[0], x)
@@ -33,7 +27,7 @@ def test_gradient_matches_central_differences(backend, rng, d):
 
 
 def test_logpdf_and_grad_agree_with_separate_calls(backend, rng):
-    mix = _random_mixture(rng, 5)
+    mix = random_mixture(rng, 5)
     X = rng.standard_normal((7, 5))
     lp, g = mix.logpdf_and_grad(X, backend=backend)
     np.testing.assert_array_equal(lp, mix.logpdf(X, backend=backend))
@@ -41,9 +35,7 @@ def test_logpdf_and_grad_agree_with_separate_calls(backend, rng):
     assert g.shape == (7, 5) and lp.shape == (7,)
 
 
-def test_cpp_and_numba_agree_to_1e12(rng):
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
+def test_cpp_and_numba_agree_to_1e12(rng, both_backends):
     for name in ("T1", "T2", "T3"):
         mix, _ = workload(name)
         X = mix.sample(200, seed=3) * 1.5
@@ -166,13 +158,11 @@ def test_type_errors():
 
 
 @pytest.mark.parametrize("d", [2, 20, 100])
-def test_single_gaussian_gradient_is_the_general_one(rng, d):
+def test_single_gaussian_gradient_is_the_general_one(rng, d, both_backends):
     """With one component the C++ kernel writes the gradient before the quadratic form is known
     (a shortcut that must give gather_grad's bits): equal to the Numba twin bit for bit, and to
     -P (x - mu) from NumPy."""
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
-    mix = _random_mixture(rng, d, K=1)
+    mix = random_mixture(rng, d, K=1)
     X = mix.sample(30, seed=5) + 3.0 * rng.standard_normal((30, d))
     lp_c, g_c = mix.logpdf_and_grad(X, backend="cpp")
     lp_n, g_n = mix.logpdf_and_grad(X, backend="numba")
@@ -183,14 +173,12 @@ def test_single_gaussian_gradient_is_the_general_one(rng, d):
 
 
 @pytest.mark.parametrize("d", [3, 8, 12, 16, 19, 24, 28, 32, 36, 63, 64, 65, 66, 67, 100])
-def test_compiled_sizes_agree_with_numba_and_scipy(rng, d):
+def test_compiled_sizes_agree_with_numba_and_scipy(rng, d, both_backends):
     """The C++ module fixes small dimensions at compile time (d <= 4, multiples of 4 up to 32),
     and from d = 64 multiplies by the precisions in the panel layout (half the bytes) while the
     Numba twin keeps its order: each of those sizes, its neighbours and every d % 4 past the
     switch give the Numba twin's bits, scipy's log density and NumPy's gradient."""
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
-    mix = _random_mixture(rng, d)
+    mix = random_mixture(rng, d)
     X = mix.sample(40, seed=4) + rng.standard_normal((40, d))
     lp_c, g_c = mix.logpdf_and_grad(X, backend="cpp")
     lp_n, g_n = mix.logpdf_and_grad(X, backend="numba")

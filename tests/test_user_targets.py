@@ -10,48 +10,7 @@ from scipy import stats
 import fastmc
 from fastmc.models import funnel_logp, gaussian_logp, logistic_regression_logp, rosenbrock_logp
 from reference import batch_means_mcse, central_diff_grad, random_spd
-
-CSIG = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
-                  types.CPointer(types.float64), types.voidptr)
-
-
-@cfunc(CSIG)
-def std_normal_c(dim, x, grad, lp, data):
-    s = 0.0
-    for i in range(dim):
-        s += x[i] * x[i]
-        grad[i] = -x[i]
-    lp[0] = -0.5 * s
-    return 0
-
-
-@numba.njit
-def std_normal_nb(x, grad, data):
-    s = 0.0
-    for i in range(x.size):
-        s += x[i] * x[i]
-        grad[i] = -x[i]
-    return -0.5 * s
-
-
-def std_normal_py(x):
-    s = 0.0
-    for v in x:
-        s += v * v
-    return -0.5 * s, -x
-
-
-@cfunc(CSIG)
-def half_normal_c(dim, x, grad, lp, data):
-    """Standard normal restricted to x[0] > 0: outside, 'outside the support' (return 1)."""
-    if x[0] <= 0.0:
-        return 1
-    s = 0.0
-    for i in range(dim):
-        s += x[i] * x[i]
-        grad[i] = -x[i]
-    lp[0] = -0.5 * s
-    return 0
+from helpers import CSIG, assert_within_mcse, half_normal_c, std_normal_c, std_normal_nb, std_normal_py
 
 
 @cfunc(CSIG)
@@ -87,9 +46,7 @@ def test_cfunc_njit_and_python_give_identical_draws(backend, sampler):
         np.testing.assert_array_equal(r.accepted, runs[0].accepted)
 
 
-def test_user_target_twins_agree():
-    if set(fastmc.available_backends()) != {"cpp", "numba"}:
-        pytest.skip("needs both backends")
+def test_user_target_twins_agree(both_backends):
     t = fastmc.models.funnel(4)
     a = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="cpp")
     b = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="numba")
@@ -146,18 +103,13 @@ def test_logistic_regression_is_stable_for_large_margins():
     assert lp == pytest.approx(-800.0 + stats.norm(0, 1e3).logpdf(800.0) - np.log1p(np.exp(-800.0)), rel=1e-12)
 
 
-def _within_mcse(y, target, n_stats):
-    z = stats.norm.isf(0.001 / (2 * n_stats))
-    assert abs(y.mean() - target) < z * batch_means_mcse(y), (y.mean(), target, batch_means_mcse(y))
-
-
 def test_rosenbrock_moments():
     t = fastmc.models.rosenbrock(a=1.0, b=5.0)
     r = fastmc.hmc(t, np.array([1.0, 1.0]), 20000, step_size=0.15, n_leapfrog=10, chains=4, seed=7)
     x = r.draws[:, 2000:]
-    _within_mcse(x[..., 0], 1.0, 3)
-    _within_mcse((x[..., 0] - 1.0) ** 2, 0.5, 3)
-    _within_mcse(x[..., 1], 1.5, 3)
+    assert_within_mcse(x[..., 0], 1.0, 3)
+    assert_within_mcse((x[..., 0] - 1.0) ** 2, 0.5, 3)
+    assert_within_mcse(x[..., 1], 1.5, 3)
 
 
 def test_funnel_scale_marginal_and_divergences():
@@ -166,8 +118,8 @@ def test_funnel_scale_marginal_and_divergences():
     t = fastmc.models.funnel(2)
     r = fastmc.rwmh(t, np.array([0.0, 0.5]), 400_000, scale=[2.0, 1.0], chains=4, seed=1)
     v = r.draws[:, 20000:, 0]
-    _within_mcse(v, 0.0, 2)
-    _within_mcse(v**2, 9.0, 2)
+    assert_within_mcse(v, 0.0, 2)
+    assert_within_mcse(v**2, 9.0, 2)
     h = fastmc.hmc(fastmc.models.funnel(10), np.full(10, 0.5), 2000, step_size=0.5, n_leapfrog=10, chains=2, seed=1)
     assert h.n_divergent.sum() > 0 and np.all(np.isfinite(h.draws))
 
@@ -203,8 +155,8 @@ def test_cfunc_outside_support_is_rejected_and_counted(backend):
     r = fastmc.rwmh(t, [0.5], 200_000, scale=1.5, chains=2, seed=3, backend=backend)
     assert r.n_nonfinite.sum() > 0.2 * r.draws.size  # about half the proposals land below 0
     assert np.all(r.draws > 0)
-    _within_mcse(r.draws[..., 0], np.sqrt(2 / np.pi), 2)
-    _within_mcse(r.draws[..., 0] ** 2, 1.0, 2)
+    assert_within_mcse(r.draws[..., 0], np.sqrt(2 / np.pi), 2)
+    assert_within_mcse(r.draws[..., 0] ** 2, 1.0, 2)
 
 
 def test_negative_return_stops_sampling_and_keeps_draws(backend):
@@ -230,9 +182,7 @@ def _std_normal_raising_after(n_calls):
     return fastmc.Target.from_python(flaky, 2, check_gradient=False)
 
 
-def test_python_exception_stops_with_partial_draws():
-    if "cpp" not in fastmc.available_backends():
-        pytest.skip("Python targets run on the C++ backend")
+def test_python_exception_stops_with_partial_draws(cpp_only):
     t = _std_normal_raising_after(150)
     with pytest.raises(ZeroDivisionError, match="boom") as info:
         fastmc.rwmh(t, np.zeros(2), 100, scale=1.0, chains=3, seed=1)
@@ -257,9 +207,7 @@ def test_negative_return_stops_nuts_and_keeps_draws(backend):
         assert np.all(r.sample_stats["n_leapfrog"][c, k:] == 0)
 
 
-def test_python_exception_in_nuts_keeps_partial_draws():
-    if "cpp" not in fastmc.available_backends():
-        pytest.skip("Python targets run on the C++ backend")
+def test_python_exception_in_nuts_keeps_partial_draws(cpp_only):
     t = _std_normal_raising_after(3000)
     with pytest.raises(ZeroDivisionError, match="boom") as info:
         fastmc.nuts(t, np.zeros(2), 200, n_warmup=100, chains=3, seed=1)
@@ -294,10 +242,8 @@ def test_python_logp_only_for_rwmh_and_not_for_hmc():
     (lambda x: (0.0, np.zeros((2, 1))), ValueError, r"must have shape \(2,\), got \(2, 1\)"),
     (lambda x: (0.0, ["a", "b"]), TypeError, r"the grad returned by logp_and_grad must contain real numbers"),
 ])
-def test_python_target_wrong_return_names_what_was_wrong(ret, exc, match):
+def test_python_target_wrong_return_names_what_was_wrong(ret, exc, match, cpp_only):
     """Not pybind11's "Unable to cast ... to C++ type '?'": the error says what was returned."""
-    if "cpp" not in fastmc.available_backends():
-        pytest.skip("Python targets run on the C++ backend")
     t = fastmc.Target.from_python(ret, 2)
     with pytest.raises(exc, match=match):
         t.logpdf_and_grad(np.zeros(2))
@@ -307,10 +253,8 @@ def test_python_target_wrong_return_names_what_was_wrong(ret, exc, match):
         fastmc.Target.from_python(logp=lambda x: [0.0], dim=2).logpdf(np.zeros(2))
 
 
-def test_python_target_accepts_what_the_casts_accepted():
+def test_python_target_accepts_what_the_casts_accepted(cpp_only):
     """Lists, numpy scalars, 0-d arrays and integer gradients are converted as before."""
-    if "cpp" not in fastmc.available_backends():
-        pytest.skip("Python targets run on the C++ backend")
     x = np.array([0.5, -1.0])
     for ret in (lambda x: [-0.5 * float(x @ x), list(-x)], lambda x: (np.float32(-0.625), -x),
                 lambda x: (np.array(-0.625), (-x).astype(np.float32)), lambda x: (-1, np.array([0, 1]))):
