@@ -5,25 +5,8 @@ import pytest
 import fastmc
 from fastmc.workloads import workload
 
-from reference import central_diff_grad, mixture_grad, mixture_logpdf
+from reference import mixture_grad, mixture_logpdf
 from helpers import random_mixture
-
-
-@pytest.mark.parametrize("d", [1, 2, 20, 100])
-def test_logpdf_matches_scipy(backend, rng, d):
-    mix = random_mixture(rng, d)
-    X = mix.sample(50, seed=1) + rng.standard_normal((50, d))
-    np.testing.assert_allclose(mix.logpdf(X, backend=backend), mixture_logpdf(mix, X), rtol=1e-10, atol=1e-10)
-    assert mix.logpdf(X[3], backend=backend) == pytest.approx(mixture_logpdf(mix, X[3])[0], rel=1e-10)
-
-
-@pytest.mark.parametrize("d", [1, 2, 20, 100])
-def test_gradient_matches_central_differences(backend, rng, d):
-    mix = random_mixture(rng, d)
-    for x in mix.sample(3, seed=2):
-        g = mix.grad_logpdf(x, backend=backend)
-        fd = central_diff_grad(lambda y: mixture_logpdf(mix, y)[0], x)
-        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(g).max()))
 
 
 def test_logpdf_and_grad_agree_with_separate_calls(backend, rng):
@@ -43,38 +26,6 @@ def test_cpp_and_numba_agree_to_1e12(rng, both_backends):
         lp_n, g_n = mix.logpdf_and_grad(X, backend="numba")
         np.testing.assert_allclose(lp_c, lp_n, rtol=1e-12, atol=0)
         np.testing.assert_allclose(g_c, g_n, rtol=1e-12, atol=1e-12 * np.abs(g_c).max())
-
-
-def test_golden_values():
-    """Hand-derived values, so a bug shared by both twins and scipy-free code is still caught."""
-    mix = fastmc.GaussianMixture([1.0], [[0.0, 0.0]], [[[1.0, 0.0], [0.0, 1.0]]])
-    assert mix.logpdf([0.0, 0.0]) == pytest.approx(-np.log(2 * np.pi), rel=1e-15)
-    np.testing.assert_allclose(mix.grad_logpdf([1.0, -2.0]), [-1.0, 2.0], rtol=1e-15)
-    # equal mixture of N(-1, 1) and N(1, 1) at 0: both components equal
-    mix = fastmc.GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [[[1.0]], [[1.0]]])
-    assert mix.logpdf([0.0]) == pytest.approx(-0.5 - 0.5 * np.log(2 * np.pi), rel=1e-15)
-    assert mix.grad_logpdf([0.0])[0] == pytest.approx(0.0, abs=1e-16)
-
-
-def test_far_tail_is_finite(backend):
-    mix, _ = workload("T1")
-    sd = np.sqrt(np.diag(mix.cov()))
-    for direction in ([1, 0], [0, -1], [1, 1], [-3, 2]):
-        x = 1e3 * sd * np.asarray(direction, float)
-        lp, g = mix.logpdf_and_grad(x, backend=backend)
-        assert np.isfinite(lp) and np.all(np.isfinite(g))
-        # far out the mixture behaves like its widest-tailed component along x: log p ~ -x'Px/2
-        np.testing.assert_allclose(lp, mixture_logpdf(mix, x)[0], rtol=1e-12)
-
-
-def test_tiny_weights_do_not_overflow(backend):
-    w = [1.0, 1e-300, 5e-324]
-    mix = fastmc.GaussianMixture(w, [[0.0], [50.0], [-50.0]], [[[1.0]], [[1.0]], [[1.0]]])
-    x = np.array([[0.0], [50.0], [-50.0]])
-    lp, g = mix.logpdf_and_grad(x, backend=backend)
-    assert np.all(np.isfinite(lp)) and np.all(np.isfinite(g))
-    # at x = 50 the tiny component dominates: log(1e-300) + log N(0; 0, 1)
-    assert lp[1] == pytest.approx(np.log(1e-300) - 0.5 * np.log(2 * np.pi), rel=1e-12)
 
 
 def test_zero_weight_component_is_ignored(backend):
@@ -187,19 +138,3 @@ def test_compiled_sizes_agree_with_numba_and_scipy(rng, d, both_backends):
     np.testing.assert_allclose(lp_c, mixture_logpdf(mix, X), rtol=1e-10, atol=1e-10)
     g_ref = mixture_grad(mix, X)
     np.testing.assert_allclose(g_c, g_ref, rtol=1e-8, atol=1e-8 * np.abs(g_ref).max())
-
-
-def test_panel_product_matches_numpy_for_every_size():
-    """The Numba twin's product in the panel order against S @ v for d = 1..70 (defined for
-    every d; the kernels use it from 64 on), the matrix flat with its scratch after it."""
-    from fastmc._numba.core.linalg import symv_panel_flat
-
-    rng = np.random.default_rng(7)
-    for d in range(1, 71):
-        S = rng.standard_normal((d, d))
-        S = S + S.T
-        v = rng.standard_normal(d)
-        flat = np.concatenate([S.ravel(), np.full(4 * d, np.nan)])
-        y = np.full(d, np.nan)
-        symv_panel_flat(flat, v, y, d)
-        np.testing.assert_allclose(y, S @ v, rtol=1e-12, atol=1e-12 * np.abs(S).sum(axis=1).max())
