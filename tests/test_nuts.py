@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmc
-from fastmc.adaptation import SamplingWarning, rng_states, warmup_schedule
+from fastmc.adaptation import SamplingWarning, rng_states
 from fastmc.nuts import nuts
 from fastmc.workloads import workload
 from helpers import leapfrog_steps_for
@@ -117,18 +117,6 @@ def test_twins_agree_when_d_is_not_a_multiple_of_four(metric, d, both_backends):
     np.testing.assert_array_equal(a.state.inv_metric, b.state.inv_metric)
 
 
-def test_draws_depend_only_on_seed_and_chain(backend):
-    mix, _ = workload("T1")
-    one = nuts(mix, [0.0, 0.0], 100, n_warmup=100, chains=3, seed=4, n_threads=1, backend=backend, warn=False)
-    two = nuts(mix, [0.0, 0.0], 100, n_warmup=100, chains=3, seed=4, n_threads=2, backend=backend, warn=False)
-    sub = nuts(mix, [0.0, 0.0], 100, n_warmup=100, chains=2, seed=4, backend=backend, warn=False)
-    np.testing.assert_array_equal(one.draws, two.draws)
-    np.testing.assert_array_equal(one.draws[:2], sub.draws)
-    other = nuts(mix, [0.0, 0.0], 100, n_warmup=100, chains=3, seed=5, backend=backend, warn=False)
-    assert not np.array_equal(one.draws, other.draws)
-    assert not np.array_equal(one.draws[0], one.draws[1])
-
-
 def test_hmc_resumes_a_dense_state_without_restating_it():
     """hmc(resume=state) takes the metric, step size and chains from the state, as nuts does
     (it used to default to metric="diag" and reject the (chains, d, d) inverse metric)."""
@@ -143,38 +131,6 @@ def test_hmc_resumes_a_dense_state_without_restating_it():
         fastmc.hmc(mix, np.zeros(mix.dim), 10, n_leapfrog=6)
 
 
-@pytest.mark.parametrize("sampler", ["nuts", "nuts_jitter", "nuts_tempered", "hmc", "hmc_time"])
-def test_resume_continues_exactly(backend, sampler):
-    """Two runs, the second resumed from the first's state, equal one long run (nuts_jitter,
-    nuts_tempered: the resumed run takes the step-size jitter or the temperature from the state)."""
-    mix, _ = workload("T2")
-    x0 = np.zeros(mix.dim)
-    if sampler.startswith("nuts"):
-        run = lambda x, n, **kw: nuts(mix, x, n, chains=2, seed=8, backend=backend, warn=False, **kw)  # noqa: E731
-    else:
-        steps = dict(n_leapfrog=6) if sampler == "hmc" else dict(integration_time=2.5)
-        # a resumed hmc takes its chains, step size and metric from the state, as nuts does
-        run = lambda x, n, **kw: fastmc.hmc(mix, x, n, backend=backend, warn=False, **steps, **kw)  # noqa: E731
-        kw0 = dict(step_size=0.3, chains=2, seed=8)
-        long, first = run(x0, 120, n_warmup=150, **kw0), run(x0, 50, n_warmup=150, **kw0)
-    if sampler.startswith("nuts"):
-        extra = dict(nuts_jitter=dict(step_size_jitter=0.4), nuts_tempered=dict(temperature=2.5)).get(sampler, {})
-        long = run(x0, 120, n_warmup=150, **extra)
-        first = run(x0, 50, n_warmup=150, **extra)
-    second = run(None, 70, resume=first.state)
-    assert second.state.step_size_jitter == (0.4 if sampler == "nuts_jitter" else 0.0)
-    assert second.state.temperature == (2.5 if sampler == "nuts_tempered" else 1.0)
-    np.testing.assert_array_equal(np.concatenate([first.draws, second.draws], axis=1), long.draws)
-    np.testing.assert_array_equal(second.state.rng_state, long.state.rng_state)
-    np.testing.assert_array_equal(second.sample_stats["n_leapfrog"], long.sample_stats["n_leapfrog"][:, 50:])
-    assert second.warmup is None and second.seed == long.seed
-    # the adapted state starts a fresh run without warm-up: step size and metric are reused
-    fresh = nuts(mix, x0, 20, n_warmup=0, step_size=first.state.step_size, inv_metric=first.state.inv_metric,
-                 chains=2, seed=9, backend=backend, warn=False)
-    np.testing.assert_array_equal(fresh.sample_stats["step_size"][:, 0], first.state.step_size)
-    np.testing.assert_array_equal(fresh.state.inv_metric, first.state.inv_metric)
-
-
 def test_rng_states_match_the_kernel_generator():
     from fastmc._numba.core.rng import rng_next, rng_stream
 
@@ -183,18 +139,6 @@ def test_rng_states_match_the_kernel_generator():
         words, _ = rng_stream(np.uint64(123), np.uint64(c), 5)
         s = st[c].copy()
         np.testing.assert_array_equal([rng_next(s) for _ in range(5)], words)
-
-
-def test_warmup_schedule_is_stans():
-    ph = warmup_schedule(1000)
-    ends = np.flatnonzero(ph & 2)
-    np.testing.assert_array_equal(ends, [99, 149, 249, 449, 949])
-    inside = np.flatnonzero(ph & 1)
-    assert inside[0] == 75 and inside[-1] == 949 and inside.size == 875
-    short = warmup_schedule(100)  # 15 % / rest / 10 %
-    assert np.flatnonzero(short & 1)[[0, -1]].tolist() == [15, 89]
-    assert np.flatnonzero(short & 2).tolist() == [89]
-    assert not warmup_schedule(19).any() and not warmup_schedule(500, adapt_metric=False).any()
 
 
 def test_result_fields_and_warmup_separate(backend):
@@ -487,71 +431,6 @@ def test_bad_hmc_warmup_input():
 
 
 # ---------------------------------------------------------------- static HMC with an integration time
-
-
-def test_leapfrog_steps_rule_python_and_numba_twin():
-    """The rule of the Python layer (settings of runs without warm-up) and of the engine's Numba
-    twin (the C++ kernel is held to the same by the draw-for-draw tests): floor of the double
-    T / eps, within [1, cap]."""
-    from fastmc._hmc_engine import static_hmc_steps as python_rule
-    from fastmc._numba.hmc.static_hmc import static_hmc_steps
-
-    cases = [(0.3, 0.1, 1024, 2), (1.0, 0.25, 1024, 4), (1.0, 0.5000001, 1024, 1), (0.1, 5.0, 1024, 1),
-             (2 * np.pi, 1e-300, 1024, 1024), (10.0, 1.0, 10, 10), (10.0, 0.999, 10, 10), (9.99, 1.0, 10, 9),
-             (1.0, np.inf, 3, 1), (1.0, np.nan, 3, 1), (1.0, 0.0, 3, 3)]
-    for T, eps, cap, want in cases:
-        assert static_hmc_steps(T, eps, np.int64(cap)) == want, (T, eps, cap)
-        if eps > 0 and np.isfinite(eps):  # the Python path only sees validated step sizes
-            assert python_rule(T, eps, cap) == want, (T, eps, cap)
-
-
-@pytest.mark.parametrize("T, cap", [(2.0, 5), (0.6, 1024)])
-def test_hmc_integration_time_sets_the_steps_of_each_transition(backend, T, cap):
-    """Every warm-up and kept transition takes min(cap, max(1, floor(T / eps))) steps at its own
-    recorded step size: the cap and the floor at one step both occur."""
-    mix, _ = workload("T1")
-    r = fastmc.hmc(mix, [0.0, 0.0], 100, step_size=0.3, integration_time=T, max_leapfrog=cap, n_warmup=150,
-                   chains=2, seed=11, backend=backend, warn=False)
-    for part in (r.warmup, r):
-        nl = part.sample_stats["n_leapfrog"]
-        assert nl.dtype == np.int64
-        np.testing.assert_array_equal(nl, leapfrog_steps_for(T, part.sample_stats["step_size"], cap))
-    nl = r.warmup.sample_stats["n_leapfrog"]
-    assert (nl == 1).any() and ((nl == cap).any() if cap == 5 else (nl > 1).any())
-    assert np.all(r.sample_stats["n_leapfrog"] == r.sample_stats["n_leapfrog"][:, :1])  # fixed after warm-up
-    assert r.settings["integration_time"] == T and r.settings["max_leapfrog"] == cap
-    assert "n_leapfrog" not in r.settings
-    # gradients: the start point, the steps, and the step-size searches (at the start and at each
-    # metric window's end, at most 100 trial steps each)
-    n_steps = nl.sum(axis=1) + r.sample_stats["n_leapfrog"].sum(axis=1)
-    n_searches = 1 + int(np.count_nonzero(warmup_schedule(150) & 2))
-    np.testing.assert_array_equal(r.warmup.n_grad_evals, nl.sum(axis=1))
-    assert np.all(r.n_grad_evals > 1 + n_steps) and np.all(r.n_grad_evals <= 1 + n_steps + 100 * n_searches)
-
-
-def test_hmc_integration_time_gradient_count_is_exact(backend):
-    """Without step-size adaptation there is no search: gradients = 1 + (n_warmup + n) * L."""
-    mix, _ = workload("T2")
-    r = fastmc.hmc(mix, np.zeros(mix.dim), 40, step_size=0.1, integration_time=0.3, n_warmup=30,
-                   adapt_step_size=False, chains=2, seed=3, backend=backend, warn=False)
-    # 0.3 / 0.1 is 2.9999999999999996 in doubles: 2 steps, in Python and in both kernels
-    assert np.all(r.sample_stats["n_leapfrog"] == 2) and np.all(r.warmup.sample_stats["n_leapfrog"] == 2)
-    np.testing.assert_array_equal(r.n_grad_evals, [1 + 70 * 2] * 2)
-
-
-def test_hmc_integration_time_without_warmup(backend):
-    """No warm-up, no resume: L is computed once in Python and the run is the n_leapfrog run."""
-    mix, _ = workload("T1")
-    kw = dict(step_size=0.1, chains=2, seed=5, backend=backend)
-    a = fastmc.hmc(mix, [0.0, 0.0], 200, integration_time=0.3, **kw)
-    b = fastmc.hmc(mix, [0.0, 0.0], 200, n_leapfrog=2, **kw)
-    np.testing.assert_array_equal(a.draws, b.draws)
-    np.testing.assert_array_equal(a.n_grad_evals, [1 + 200 * 2] * 2)
-    assert a.settings["n_leapfrog"] == 2 and a.settings["integration_time"] == 0.3
-    assert a.settings["max_leapfrog"] == 1024 and "integration_time" not in b.settings
-    c = fastmc.hmc(mix, [0.0, 0.0], 10, integration_time=100.0, max_leapfrog=7, **kw)
-    d = fastmc.hmc(mix, [0.0, 0.0], 10, integration_time=0.05, **kw)
-    assert c.settings["n_leapfrog"] == 7 and d.settings["n_leapfrog"] == 1
 
 
 BAD_TIME = [

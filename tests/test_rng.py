@@ -20,12 +20,3 @@ def test_ziggurat_tables_are_identical(both_backends):
     x, f = core.ziggurat_tables()
     np.testing.assert_array_equal(x, nrng.ZIG_X)
     np.testing.assert_array_equal(f, nrng.ZIG_F)
-
-
-def test_chains_get_different_streams():
-    from fastmc._numba.core import rng
-
-    a, _ = rng.rng_stream(np.uint64(7), np.uint64(0), 1000)
-    b, _ = rng.rng_stream(np.uint64(7), np.uint64(1), 1000)
-    c, _ = rng.rng_stream(np.uint64(8), np.uint64(0), 1000)
-    assert not np.array_equal(a, b) and not np.array_equal(a, c)

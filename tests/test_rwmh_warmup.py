@@ -55,17 +55,6 @@ def test_covariance_adaptation_learns_the_shape(backend):
     assert abs(x.mean()) < 4.5 * batch_means_mcse(x)
 
 
-def test_warmup_never_mixed_into_draws(backend):
-    mix, _ = workload("T1")
-    """Without adaptation a warm-up of 300 and 100 kept draws is a 400-draw run split at 300."""
-    r = fastmc.rwmh(mix, np.zeros(2), 100, scale=1.0, seed=1, n_warmup=300, adapt_scale=False, backend=backend)
-    full = fastmc.rwmh(mix, np.zeros(2), 400, scale=1.0, seed=1, backend=backend)
-    assert r.draws.shape == (1, 100, 2) and r.warmup.draws.shape == (1, 300, 2)
-    np.testing.assert_array_equal(r.warmup.draws, full.draws[:, :300])
-    np.testing.assert_array_equal(r.draws, full.draws[:, 300:])
-    np.testing.assert_array_equal(r.accepted, full.accepted[:, 300:])
-
-
 @pytest.mark.parametrize("kw, match", [(dict(n_warmup=-1), "n_warmup must be >= 0"),
                                        (dict(target_accept=1.0), r"target_accept must be in \(0, 1\)"),
                                        (dict(target_accept=0.0), "target_accept must be finite and > 0")])
