@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmc
-from fastmc.adaptation import SamplingWarning, rng_states
+from fastmc.adaptation import SamplingWarning
 from fastmc.nuts import nuts
 from fastmc.workloads import workload
 from helpers import leapfrog_steps_for
@@ -70,52 +70,6 @@ def _check_moments(r, mix, z=4.5):
 
 # ---------------------------------------------------------------- twins and reproducibility
 
-@pytest.mark.parametrize("name", ["T1", "T2"])
-@pytest.mark.parametrize("metric", ["diag", "dense"])
-@pytest.mark.parametrize("sampler", ["nuts", "hmc", "hmc_time"])
-def test_cpp_and_numba_agree_draw_for_draw(name, metric, sampler, both_backends):
-    mix, s = workload(name)
-    kw = dict(n_warmup=150, metric=metric, chains=2, seed=7, warn=False)
-    if sampler == "nuts":
-        a, b = (nuts(mix, np.zeros(mix.dim), 100, backend=be, **kw) for be in ("cpp", "numba"))
-        np.testing.assert_array_equal(a.sample_stats["tree_depth"], b.sample_stats["tree_depth"])
-    elif sampler == "hmc":
-        a, b = (fastmc.hmc(mix, np.zeros(mix.dim), 100, step_size=0.3, n_leapfrog=8, backend=be, **kw)
-                for be in ("cpp", "numba"))
-    else:  # L = floor(T / eps) at every transition's eps; on T1 the cap of 5 steps is reached too
-        T, cap = (2.0, 5) if name == "T1" else (3.0, 1024)
-        a, b = (fastmc.hmc(mix, np.zeros(mix.dim), 100, step_size=0.3, integration_time=T, max_leapfrog=cap,
-                           backend=be, **kw) for be in ("cpp", "numba"))
-        assert np.unique(a.warmup.sample_stats["n_leapfrog"]).size >= 5
-    for ra, rb in ((a, b), (a.warmup, b.warmup)):
-        np.testing.assert_array_equal(ra.draws, rb.draws)
-        np.testing.assert_array_equal(ra.accept_prob, rb.accept_prob)
-        np.testing.assert_array_equal(ra.energy, rb.energy)
-        np.testing.assert_array_equal(ra.sample_stats["step_size"], rb.sample_stats["step_size"])
-        np.testing.assert_array_equal(ra.sample_stats["n_leapfrog"], rb.sample_stats["n_leapfrog"])
-    np.testing.assert_array_equal(a.state.step_size, b.state.step_size)
-    np.testing.assert_array_equal(a.state.inv_metric, b.state.inv_metric)
-    np.testing.assert_array_equal(a.state.rng_state, b.state.rng_state)
-    np.testing.assert_array_equal(a.n_grad_evals, b.n_grad_evals)
-
-
-@pytest.mark.parametrize("d", [7, 66])
-@pytest.mark.parametrize("metric", ["diag", "dense"])
-def test_twins_agree_when_d_is_not_a_multiple_of_four(metric, d, both_backends):
-    """d = 7: the C++ kernels' 4-lane loops and their scalar tails against the Numba lanes;
-    d = 66: the products in the panel layout (target and dense metric) with a partial block."""
-    rng = np.random.default_rng(3)
-    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    S = (Q * np.exp(rng.uniform(-1.0, 1.0, d))) @ Q.T
-    mix = fastmc.GaussianMixture([0.5, 0.5], [np.zeros(d), np.ones(d)], [0.5 * (S + S.T)] * 2)
-    a, b = (nuts(mix, np.zeros(d), 100, n_warmup=150, metric=metric, chains=2, seed=5, backend=be, warn=False)
-            for be in ("cpp", "numba"))
-    for ra, rb in ((a, b), (a.warmup, b.warmup)):
-        np.testing.assert_array_equal(ra.draws, rb.draws)
-        np.testing.assert_array_equal(ra.accept_prob, rb.accept_prob)
-        np.testing.assert_array_equal(ra.energy, rb.energy)
-    np.testing.assert_array_equal(a.state.inv_metric, b.state.inv_metric)
-
 
 def test_hmc_resumes_a_dense_state_without_restating_it():
     """hmc(resume=state) takes the metric, step size and chains from the state, as nuts does
@@ -129,16 +83,6 @@ def test_hmc_resumes_a_dense_state_without_restating_it():
     np.testing.assert_array_equal(r.sample_stats["step_size"], np.repeat(warm.state.step_size[:, None], 30, axis=1))
     with pytest.raises(ValueError, match="step_size is required"):
         fastmc.hmc(mix, np.zeros(mix.dim), 10, n_leapfrog=6)
-
-
-def test_rng_states_match_the_kernel_generator():
-    from fastmc._numba.core.rng import rng_next, rng_stream
-
-    st = rng_states(123, 3)
-    for c in range(3):
-        words, _ = rng_stream(np.uint64(123), np.uint64(c), 5)
-        s = st[c].copy()
-        np.testing.assert_array_equal([rng_next(s) for _ in range(5)], words)
 
 
 def test_result_fields_and_warmup_separate(backend):
@@ -208,30 +152,6 @@ def test_tempered_warmup_reproduces_the_tempered_moments(sampler, metric):
     assert np.all(r.energy >= -r.log_density / T - 1e-12)
 
 
-@numba.njit
-def _normal3(x, grad, data):
-    s = 0.0
-    for i in range(x.size):
-        s += x[i] * x[i] / data[i]
-        grad[i] = -x[i] / data[i]
-    return -0.5 * s
-
-
-@pytest.mark.parametrize("kind", ["mixture", "numba"])
-def test_tempered_twins_agree_draw_for_draw(kind, both_backends):
-    """The tempered target's C++ and Numba twins give the same bits, for a mixture and for a
-    user target."""
-    if kind == "mixture":
-        target, x0 = workload("T2")[0], np.zeros(20)
-    else:
-        target, x0 = fastmc.Target.from_numba(_normal3, 3, data=np.array([1.0, 2.0, 0.5])), np.zeros(3)
-    runs = [nuts(target, x0, 40, n_warmup=60, temperature=1.7, chains=2, seed=11, backend=be, warn=False)
-            for be in ("cpp", "numba")]
-    for key in ("draws", "log_density", "energy", "accept_prob"):
-        np.testing.assert_array_equal(getattr(runs[0], key), getattr(runs[1], key))
-    np.testing.assert_array_equal(runs[0].state.step_size, runs[1].state.step_size)
-
-
 def test_tempered_python_target():
     """A Python target (run chain by chain in C++) is tempered too: N(0, I)^(1/4) = N(0, 4 I)."""
     target = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2)
@@ -274,34 +194,6 @@ def test_t3_adapted_hmc_reproduces_moments():
                                   np.broadcast_to(leapfrog_steps_for(2 * np.pi, r.state.step_size[:, None], 1024),
                                                   r.sample_stats["n_leapfrog"].shape))
     _check_moments(r, mix)
-
-
-def test_step_size_jitter_twins_and_bounds(backend, both_backends):
-    """step_size_jitter: C++ and Numba agree draw for draw (NUTS and static HMC with an
-    integration time); each transition's step lies within nominal * (1 +- jitter); jitter 0 draws
-    no extra random numbers (the run equals the default one); out-of-range values are rejected."""
-    mix, _ = workload("T2")
-    x0 = np.zeros(mix.dim)
-    kw = dict(n_warmup=120, chains=2, seed=12, warn=False, step_size_jitter=0.4)
-    a, b = (nuts(mix, x0, 60, backend=be, **kw) for be in ("cpp", "numba"))
-    np.testing.assert_array_equal(a.draws, b.draws)
-    np.testing.assert_array_equal(a.sample_stats["step_size"], b.sample_stats["step_size"])
-    h1, h2 = (fastmc.hmc(mix, x0, 60, step_size=0.3, integration_time=2.0, metric="dense", backend=be, **kw)
-              for be in ("cpp", "numba"))
-    np.testing.assert_array_equal(h1.draws, h2.draws)
-    np.testing.assert_array_equal(h1.sample_stats["n_leapfrog"], h2.sample_stats["n_leapfrog"])
-    ratio = a.sample_stats["step_size"] / a.state.step_size[:, None]
-    assert np.all(np.abs(ratio - 1.0) <= 0.4) and ratio.std() > 0.1
-    plain = nuts(mix, x0, 60, n_warmup=120, chains=2, seed=12, warn=False, backend=backend)
-    zero = nuts(mix, x0, 60, n_warmup=120, chains=2, seed=12, warn=False, backend=backend, step_size_jitter=0.0)
-    np.testing.assert_array_equal(plain.draws, zero.draws)
-    # without warm-up, hmc's jitter runs in the warm-up engine at the given step
-    j = fastmc.hmc(mix, x0, 40, step_size=0.3, n_leapfrog=5, chains=2, seed=1, step_size_jitter=0.2, warn=False,
-                   backend=backend)
-    assert np.all(np.abs(j.sample_stats["step_size"] / 0.3 - 1.0) <= 0.2)
-    for bad, err in ((-0.1, ValueError), (1.5, ValueError), ("0.5", TypeError), (True, TypeError)):
-        with pytest.raises(err, match="step_size_jitter"):
-            nuts(mix, x0, 10, n_warmup=10, step_size_jitter=bad)
 
 
 @pytest.mark.parametrize("name, n_warmup", [("T1", 1000), ("T2", 1000), ("T3", 400)])

@@ -7,17 +7,6 @@ from fastmc.workloads import workload
 from reference import batch_means_mcse
 
 
-@pytest.mark.parametrize("adapt_cov", [False, True])
-@pytest.mark.parametrize("name", ["T1", "T2"])
-def test_twins_agree_with_adaptation(name, adapt_cov, both_backends):
-    mix, _ = workload(name)
-    a, b = (fastmc.rwmh(mix, np.zeros(mix.dim), 500, scale=1.0, chains=2, seed=5, n_warmup=1000,
-                        adapt_cov=adapt_cov, backend=be) for be in ("cpp", "numba"))
-    np.testing.assert_array_equal(a.draws, b.draws)
-    np.testing.assert_array_equal(a.warmup.draws, b.warmup.draws)
-    np.testing.assert_array_equal(a.adapted_scale, b.adapted_scale)
-
-
 @pytest.mark.parametrize("name, d", [("T1", 2), ("T2", 20)])
 def test_scale_reaches_target_acceptance(backend, name, d):
     mix, _ = workload(name)

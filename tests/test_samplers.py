@@ -4,21 +4,7 @@ import pytest
 
 import fastmc
 from fastmc.workloads import workload
-from helpers import numba_leapfrog, run_sampler
-
-
-@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
-@pytest.mark.parametrize("name", ["T1", "T2"])
-def test_cpp_and_numba_give_identical_chains(sampler, name, both_backends):
-    a = run_sampler(sampler, name, 1000, "cpp", chains=3, seed=11)
-    b = run_sampler(sampler, name, 1000, "numba", chains=3, seed=11)
-    np.testing.assert_array_equal(a.accepted, b.accepted)
-    np.testing.assert_allclose(a.draws, b.draws, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(a.log_density, b.log_density, rtol=1e-12, atol=1e-12)
-    if sampler == "hmc":
-        np.testing.assert_allclose(a.accept_prob, b.accept_prob, rtol=1e-12, atol=1e-15)
-        np.testing.assert_array_equal(a.n_grad_evals, b.n_grad_evals)
-    assert a.backend == "cpp" and b.backend == "numba"
+from helpers import run_sampler
 
 
 def test_result_fields(backend):
@@ -43,23 +29,6 @@ def test_x0_per_chain_is_used(backend):
 
 
 # ---------------------------------------------------------------- integrator
-
-
-def test_hmc_kernel_leapfrog_matches_python_twin(backend):
-    """The sampler's first proposal equals the stand-alone integrator's end point."""
-    mix, _ = workload("T1")
-    r = fastmc.hmc(mix, [0.1, 0.2], 1, step_size=0.05, n_leapfrog=7, seed=9, backend=backend)
-    from fastmc._numba.core.rng import rng_normal, rng_seed
-
-    s = np.empty(4, dtype=np.uint64)
-    rng_seed(np.uint64(9), np.uint64(0), s)
-    p0 = np.array([rng_normal(s), rng_normal(s)])
-    q, p, lp = numba_leapfrog(mix, np.array([0.1, 0.2]), p0, 0.05, 7, backend)
-    h0 = -mix.logpdf([0.1, 0.2]) + 0.5 * p0 @ p0
-    h1 = -lp + 0.5 * p @ p
-    assert r.accept_prob[0, 0] == pytest.approx(min(1.0, np.exp(h0 - h1)), rel=1e-12)
-    if r.accepted[0, 0]:
-        np.testing.assert_allclose(r.draws[0, 0], q, rtol=1e-13)
 
 
 # ---------------------------------------------------------------- robustness

@@ -21,34 +21,7 @@ def stops_beyond_3(dim, x, grad, lp, data):
     return 0
 
 
-def _three_ways(dim):
-    return [fastmc.Target.from_cfunc(std_normal_c, dim), fastmc.Target.from_numba(std_normal_nb, dim),
-            fastmc.Target.from_python(std_normal_py, dim)]
-
-
 # ---------------------------------------------------------------- the three paths agree
-
-@pytest.mark.parametrize("sampler", ["rwmh", "hmc"])
-def test_cfunc_njit_and_python_give_identical_draws(backend, sampler):
-    kw = dict(scale=0.8) if sampler == "rwmh" else dict(step_size=0.3, n_leapfrog=7)
-    f = getattr(fastmc, sampler)
-    runs = []
-    for t in _three_ways(3):
-        if t.kind == "python" and backend != "cpp":
-            with pytest.raises(RuntimeError, match="C\\+\\+ backend only"):
-                f(t, np.zeros(3), 300, chains=2, seed=4, backend=backend, **kw)
-            continue
-        runs.append(f(t, np.zeros(3), 300, chains=2, seed=4, backend=backend, **kw))
-    for r in runs[1:]:
-        np.testing.assert_array_equal(r.draws, runs[0].draws)
-        np.testing.assert_array_equal(r.accepted, runs[0].accepted)
-
-
-def test_user_target_twins_agree(both_backends):
-    t = fastmc.models.funnel(4)
-    a = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="cpp")
-    b = fastmc.hmc(t, np.full(4, 0.1), 500, step_size=0.2, n_leapfrog=8, chains=2, seed=3, backend="numba")
-    np.testing.assert_array_equal(a.draws, b.draws)
 
 
 # ---------------------------------------------------------------- built-in models vs oracles
