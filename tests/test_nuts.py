@@ -10,62 +10,9 @@ import fastmc
 from fastmc.adaptation import SamplingWarning
 from fastmc.nuts import nuts
 from fastmc.workloads import workload
-from helpers import leapfrog_steps_for
-
-
-def _fast_backend():
-    return "cpp" if "cpp" in fastmc.available_backends() else "numba"
 
 
 # ---------------------------------------------------------------- test-local ESS (Vehtari et al. 2021)
-
-def _ess(x):
-    """Multi-chain ESS of x (chains, n) with Geyer's initial monotone sequence."""
-    m, n = x.shape
-    xc = x - x.mean(axis=1, keepdims=True)
-    f = np.fft.rfft(xc, n=2 * n, axis=1)
-    acov = np.fft.irfft(f * np.conj(f), axis=1)[:, :n] / n
-    chain_var = acov[:, 0] * n / (n - 1)
-    W = chain_var.mean()
-    B_over_n = x.mean(axis=1).var(ddof=1) if m > 1 else 0.0
-    var_plus = W * (n - 1) / n + B_over_n
-    rho = 1.0 - (W - acov.mean(axis=0)) / var_plus
-    rho[0] = 1.0
-    t, s, prev = 0, 0.0, np.inf
-    while t + 1 < n:
-        pair = rho[t] + rho[t + 1]
-        if pair < 0:
-            break
-        pair = min(pair, prev)
-        s += pair
-        prev = pair
-        t += 2
-    tau = -1.0 + 2.0 * s
-    return m * n / max(tau, 1.0 / np.log10(m * n))
-
-
-def _bulk_ess(draws):
-    """Bulk ESS per dimension of draws (chains, n, d): ESS of the rank-normalised draws."""
-    from scipy.stats import norm, rankdata
-
-    c, n, d = draws.shape
-    out = np.empty(d)
-    for j in range(d):
-        r = rankdata(draws[:, :, j].ravel()).reshape(c, n)
-        z = norm.ppf((r - 0.375) / (c * n + 0.25))
-        out[j] = _ess(z)
-    return out
-
-
-def _check_moments(r, mix, z=4.5):
-    """Mean and second moment of every coordinate within z MCSE (MCSE from the ESS)."""
-    x = r.draws
-    for f, truth in ((lambda a: a, mix.mean()), (lambda a: (a - mix.mean()) ** 2, np.diag(mix.cov()))):
-        y = f(x)
-        est = y.reshape(-1, x.shape[2]).mean(axis=0)
-        mcse = np.array([y[:, :, j].std() / np.sqrt(_ess(y[:, :, j])) for j in range(x.shape[2])])
-        bad = np.abs(est - truth) > z * mcse
-        assert not bad.any(), (np.flatnonzero(bad), est[bad], truth[bad], mcse[bad])
 
 
 # ---------------------------------------------------------------- twins and reproducibility
@@ -109,107 +56,8 @@ def test_result_fields_and_warmup_separate(backend):
 
 # ---------------------------------------------------------------- statistics
 
-@pytest.mark.parametrize("name", ["T1", "T2"])
-def test_nuts_reproduces_exact_moments(name):
-    mix, _ = workload(name)
-    r = nuts(mix, np.zeros(mix.dim), 1500, n_warmup=500, chains=4, seed=21, backend=_fast_backend(), warn=False)
-    assert r.divergent.sum() == 0
-    _check_moments(r, mix)
-
-
-@pytest.mark.parametrize("name", ["T1", "T2"])
-def test_adapted_hmc_reproduces_exact_moments(name):
-    mix, s = workload(name)
-    r = fastmc.hmc(mix, np.zeros(mix.dim), 2000, step_size=0.1, n_leapfrog=10, n_warmup=500, chains=4, seed=22,
-                   backend=_fast_backend(), warn=False)
-    _check_moments(r, mix)
-
 
 # ---------------------------------------------------------------- tempering with warm-up
-
-def _gaussian(S):
-    return fastmc.GaussianMixture([1.0], [[1.0, -1.0]], [S])
-
-
-@pytest.mark.parametrize("sampler", ["nuts", "hmc"])
-@pytest.mark.parametrize("metric", ["diag", "dense"])
-def test_tempered_warmup_reproduces_the_tempered_moments(sampler, metric):
-    """pi^(1/T) of N(mu, S) is N(mu, T S): with warm-up at T = 3 the draws have its mean and
-    variances within Monte Carlo error, and log_density is log pi of the draws (untempered)."""
-    S = np.array([[1.0, 0.6], [0.6, 2.0]])
-    target, T = _gaussian(S), 3.0
-    kw = dict(n_warmup=1000, metric=metric, temperature=T, chains=4, seed=3, backend=_fast_backend())
-    if sampler == "nuts":
-        r = nuts(target, np.zeros(2), 2000, **kw)
-    else:
-        # (8 steps of the adapted size make about a period of this harmonic target: no mixing)
-        r = fastmc.hmc(target, np.zeros(2), 2000, step_size=0.5, integration_time=2.0, **kw)
-    assert r.settings["temperature"] == T and r.state.temperature == T
-    _check_moments(r, _gaussian(T * S))
-    np.testing.assert_allclose(r.log_density, target.logpdf(r.draws.reshape(-1, 2)).reshape(4, 2000),
-                               rtol=1e-13, atol=1e-13)
-    # the energy is the tempered Hamiltonian: -log pi / T + kinetic >= -log pi / T
-    assert np.all(r.energy >= -r.log_density / T - 1e-12)
-
-
-def test_tempered_python_target():
-    """A Python target (run chain by chain in C++) is tempered too: N(0, I)^(1/4) = N(0, 4 I)."""
-    target = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2)
-    r = fastmc.hmc(target, np.zeros(2), 1500, step_size=0.5, n_leapfrog=5, n_warmup=500, temperature=4.0, chains=2,
-                   seed=2, warn=False)
-    _check_moments(r, fastmc.GaussianMixture([1.0], [[0.0, 0.0]], [4.0 * np.eye(2)]))
-    np.testing.assert_allclose(r.log_density, -0.5 * np.sum(r.draws ** 2, axis=2), rtol=1e-13)
-
-
-@pytest.mark.slow
-def test_t3_dense_metric_mixes_and_reproduces_moments():
-    mix, _ = workload("T3")
-    r = nuts(mix, np.zeros(mix.dim), 1000, n_warmup=1000, metric="dense", chains=4, seed=23,
-             backend=_fast_backend(), warn=False)
-    ess = _bulk_ess(r.draws)
-    assert ess.min() / (4 * 1000) > 0.5, ess.min()
-    _check_moments(r, mix)
-
-
-@pytest.mark.slow
-def test_t3_adapted_hmc_reproduces_moments():
-    """Static HMC on T3 with a dense metric in one Stan-style call: integration time 2*pi (Stan's
-    default), 2000 warm-up iterations, step-size jitter 0.5.
-
-    Why the jitter: after the warm-up the whitened target is close to N(0, I) (the adapted
-    metric's eigen-directions have frequencies omega from about 0.2 to 2.3) and a trajectory of
-    length T turns each direction by about omega * T. At a fixed T = 2*pi, and at the former fixed
-    L = 20, every chain (32 checked, seeds 24-31) has a direction turned by a full period to within
-    1.3 %: lag-1 autocorrelation > 0.997 there, a slow component the ESS estimator misses, and
-    some mean or variance lands more than 4.5 MCSE off on 6 of 10 seeds (5000 draws per chain).
-    Jittering the step by +-50 % (Stan's stepsize_jitter; L follows the nominal step, so the time
-    varies as much) breaks the resonance: 20 of 20 seeds (1-19, 24) pass."""
-    mix, _ = workload("T3")
-    r = fastmc.hmc(mix, np.zeros(mix.dim), 5000, step_size=0.1, integration_time=2 * np.pi, n_warmup=2000,
-                   metric="dense", step_size_jitter=0.5, chains=4, seed=24, backend=_fast_backend(), warn=False)
-    assert r.divergent.sum() == 0
-    assert np.all(r.sample_stats["step_size"] != r.state.step_size[:, None])  # jittered around the nominal step
-    assert np.all(np.abs(r.sample_stats["step_size"] / r.state.step_size[:, None] - 1.0) <= 0.5)
-    np.testing.assert_array_equal(r.sample_stats["n_leapfrog"],
-                                  np.broadcast_to(leapfrog_steps_for(2 * np.pi, r.state.step_size[:, None], 1024),
-                                                  r.sample_stats["n_leapfrog"].shape))
-    _check_moments(r, mix)
-
-
-@pytest.mark.parametrize("name, n_warmup", [("T1", 1000), ("T2", 1000), ("T3", 400)])
-def test_dual_averaging_reaches_the_target_acceptance(name, n_warmup):
-    """Over the terminal buffer (step size adapted, metric fixed) dual averaging drives the mean
-    acceptance statistic to target_accept."""
-    mix, _ = workload(name)
-    r = nuts(mix, np.zeros(mix.dim), 1, n_warmup=n_warmup, chains=4, seed=25, backend=_fast_backend(),
-             metric="dense" if name == "T3" else "diag", warn=False)
-    term = int(0.1 * n_warmup) if n_warmup < 150 else 50
-    a = r.warmup.accept_prob[:, -term:].mean()
-    assert abs(a - 0.8) < 0.05, a
-    r9 = nuts(mix, np.zeros(mix.dim), 1, n_warmup=n_warmup, chains=4, seed=25, target_accept=0.95,
-              backend=_fast_backend(), metric="dense" if name == "T3" else "diag", warn=False)
-    assert abs(r9.warmup.accept_prob[:, -term:].mean() - 0.95) < 0.05
-    assert np.all(r9.state.step_size < r.state.step_size)
 
 
 # ---------------------------------------------------------------- robustness and warnings

@@ -3,23 +3,6 @@ import numpy as np
 import pytest
 
 import fastmc
-from fastmc.workloads import workload
-
-
-
-def test_exact_moments_against_sampling():
-    mix, _ = workload("T1")
-    X = mix.sample(400_000, seed=5)
-    n = X.shape[0]
-    # the sample mean's standard error is sqrt(diag(cov)/n); allow 5 of them
-    se = np.sqrt(np.diag(mix.cov()) / n)
-    assert np.all(np.abs(X.mean(0) - mix.mean()) < 5 * se)
-    np.testing.assert_allclose(mix.mean(), [0.2, 0.9])
-    # cov by hand: sum w (S + mu mu^T) - m m^T
-    np.testing.assert_allclose(mix.cov(), [[3.56, -0.11], [-0.11, 2.88]], atol=1e-12)
-    C = np.cov(X.T)
-    se_c = np.sqrt((np.mean(((X - X.mean(0))[:, :, None] * (X - X.mean(0))[:, None, :]) ** 2, axis=0) - C**2) / n)
-    assert np.all(np.abs(C - mix.cov()) < 5 * se_c)
 
 
 @pytest.mark.parametrize(
