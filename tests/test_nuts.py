@@ -2,7 +2,6 @@
 Monte Carlo error, dual averaging, divergences, warnings and bad input."""
 import warnings
 
-import numba
 import numpy as np
 import pytest
 
@@ -61,58 +60,6 @@ def test_result_fields_and_warmup_separate(backend):
 
 
 # ---------------------------------------------------------------- robustness and warnings
-
-def test_divergences_are_counted_and_reported(backend):
-    """A 2-D Gaussian with scales 1 and 1e-3 under a fixed step of 0.05: the narrow direction
-    is unstable, energy errors explode, sampling completes and reports them."""
-    mix = fastmc.GaussianMixture([1.0], [[0.0, 0.0]], [[[1.0, 0.0], [0.0, 1e-6]]])
-    with pytest.warns(SamplingWarning, match="divergent"):
-        r = nuts(mix, [0.0, 0.0], 200, n_warmup=0, step_size=0.05, chains=2, seed=3, backend=backend)
-    assert r.divergent.sum() > 100 and r.n_divergent.shape == (2,)
-    assert np.all(np.isfinite(r.draws)) and np.all(np.isfinite(r.energy))
-    # after warm-up the step size adapts to the narrow scale and the divergences disappear
-    r2 = nuts(mix, [0.0, 0.0], 200, n_warmup=300, chains=2, seed=3, backend=backend, warn=False)
-    assert r2.divergent.sum() == 0
-
-
-def test_nonfinite_trajectories_do_not_crash(backend):
-    mix = fastmc.default_mixture()
-    r = nuts(mix, [0.0, 0.0], 50, n_warmup=0, step_size=1e200, chains=2, seed=1, backend=backend, warn=False)
-    assert r.divergent.all() and np.all(r.draws == 0.0) and np.all(r.accept_prob == 0)
-    assert np.all(r.sample_stats["n_leapfrog"] == 1)
-    # every trajectory stopped at its first, non-finite, leaf: counted as for rwmh and hmc
-    assert r.n_nonfinite.dtype == np.int64 and np.all(r.n_nonfinite == 50)
-    h = fastmc.hmc(mix, [0.0, 0.0], 50, step_size=1e200, n_leapfrog=3, n_warmup=20, adapt_step_size=False,
-                   chains=2, seed=1, backend=backend, warn=False)
-    assert np.all(h.n_nonfinite == 50) and np.all(h.warmup.n_nonfinite == 20) and not h.accept_prob.any()
-
-
-@numba.njit
-def _half_normal(x, grad, data):
-    """Standard normal restricted to x[0] > 0 (-inf outside, with a non-finite gradient)."""
-    if x[0] <= 0.0:
-        grad[:] = np.nan
-        return -np.inf
-    s = 0.0
-    for i in range(x.size):
-        s += x[i] * x[i]
-        grad[i] = -x[i]
-    return -0.5 * s
-
-
-def test_nonfinite_log_densities_inside_a_trajectory_are_counted():
-    """Trajectories that leave the support stop there (divergent, counted in n_nonfinite), the
-    draw comes from the states inside, and both twins count the same transitions."""
-    t = fastmc.Target.from_numba(_half_normal, 2)
-    runs = [nuts(t, [0.5, 0.0], 500, n_warmup=300, chains=2, seed=5, backend=be, warn=False)
-            for be in fastmc.available_backends()]
-    for r in runs:
-        assert np.all(r.draws[..., 0] > 0) and np.all(np.isfinite(r.log_density))
-        assert np.all(r.n_nonfinite > 0) and np.all(r.warmup.n_nonfinite > 0)
-        assert np.all(r.n_nonfinite <= r.divergent.sum(axis=1))
-    for r in runs[1:]:
-        np.testing.assert_array_equal(r.n_nonfinite, runs[0].n_nonfinite)
-        np.testing.assert_array_equal(r.draws, runs[0].draws)
 
 
 def test_warnings_are_suppressible_and_treedepth_saturation_reported(backend):
