@@ -75,7 +75,7 @@ def _min_bulk_ess(draws):
 
         return float(np.min(ess(draws, method="bulk")))
     except ImportError:
-        from test_nuts import _bulk_ess
+        from test_statistics import _bulk_ess
 
         return float(_bulk_ess(draws).min())
 

@@ -32,6 +32,13 @@ def both_backends():
     return ("cpp", "numba")
 
 
+@pytest.fixture
+def cpp_only():
+    """For Python targets, which run on the C++ backend only: skips without it."""
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("Python targets run on the C++ backend")
+
+
 def pytest_report_header(config):
     return f"fastmc backends: {fastmc.available_backends()}"
 

@@ -1,0 +1,106 @@
+"""Helpers that several test modules share (tests/reference.py holds the NumPy oracles): small
+targets in the three user forms (cfunc, njit, Python), runs of the plain samplers on a workload, a
+leapfrog trajectory by the Numba twin, random mixtures, the leapfrog-count rule, a z-test against
+the batch-means MCSE."""
+import numba
+import numpy as np
+from numba import cfunc, types
+from scipy import stats
+
+import fastmc
+from fastmc.workloads import workload
+from reference import batch_means_mcse, random_spd
+
+
+# ---------------------------------------------------------------- user targets in the three forms
+
+CSIG = types.intc(types.uintp, types.CPointer(types.float64), types.CPointer(types.float64),
+                  types.CPointer(types.float64), types.voidptr)
+
+
+@cfunc(CSIG)
+def std_normal_c(dim, x, grad, lp, data):
+    s = 0.0
+    for i in range(dim):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    lp[0] = -0.5 * s
+    return 0
+
+
+@numba.njit
+def std_normal_nb(x, grad, data):
+    s = 0.0
+    for i in range(x.size):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    return -0.5 * s
+
+
+def std_normal_py(x):
+    s = 0.0
+    for v in x:
+        s += v * v
+    return -0.5 * s, -x
+
+
+@cfunc(CSIG)
+def half_normal_c(dim, x, grad, lp, data):
+    """Standard normal restricted to x[0] > 0: outside, 'outside the support' (return 1)."""
+    if x[0] <= 0.0:
+        return 1
+    s = 0.0
+    for i in range(dim):
+        s += x[i] * x[i]
+        grad[i] = -x[i]
+    lp[0] = -0.5 * s
+    return 0
+
+
+# ---------------------------------------------------------------- mixtures
+
+def random_mixture(rng, d, K=3):
+    """K components in dimension d: random weights, means and covariances (well conditioned)."""
+    w = rng.uniform(0.1, 1.0, K)
+    means = 2.0 * rng.standard_normal((K, d))
+    covs = np.array([random_spd(rng, d) for _ in range(K)])
+    return fastmc.GaussianMixture(w, means, covs)
+
+
+# ---------------------------------------------------------------- runs
+
+def run_sampler(sampler, name, n, backend, **kw):
+    """rwmh or hmc on a workload from the origin, with the workload's tuned scale or step size and L."""
+    mix, s = workload(name)
+    x0 = np.zeros(mix.dim)
+    if sampler == "rwmh":
+        return fastmc.rwmh(mix, x0, n, scale=s["rwmh_sigma"], backend=backend, **kw)
+    return fastmc.hmc(mix, x0, n, step_size=s["hmc_eps"], n_leapfrog=s["hmc_L"], backend=backend, **kw)
+
+
+def numba_leapfrog(mix, q, p, step, L, backend):
+    """One leapfrog trajectory by the Numba twin (the C++ one is tied to it by the parity tests)."""
+    from fastmc._numba.hmc.integrator import leapfrog_steps
+
+    nt = mix._numba_target()
+    q = q.copy()
+    p = p.copy()
+    g = mix.grad_logpdf(q)
+    d = q.size
+    lp, _ = leapfrog_steps(nt.logp_grad, nt.grad, nt.tdata, q, p, g, p.copy(), np.empty(d), step, L, 0, np.ones(d), d,
+                           nt.make_work(nt.tdata))
+    return q, p, lp
+
+
+# ---------------------------------------------------------------- rules and tolerances
+
+def leapfrog_steps_for(T, eps, cap):
+    """The documented rule, from the recorded step sizes: min(cap, max(1, floor(T / eps)))."""
+    return np.minimum(cap, np.maximum(1, np.floor(T / eps))).astype(np.int64)
+
+
+def assert_within_mcse(y, target, n_stats):
+    """The mean of y within z batch-means MCSEs of target, z for a 0.1 % family-wise error over
+    n_stats moments checked on one run (two-sided Bonferroni)."""
+    z = stats.norm.isf(0.001 / (2 * n_stats))
+    assert abs(y.mean() - target) < z * batch_means_mcse(y), (y.mean(), target, batch_means_mcse(y))
