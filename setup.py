@@ -32,7 +32,7 @@ def _compile_args():
         args.append(f"-march={arch}")
         # 256-bit vectors where the tuning prefers 512 (GCC for Zen 4): the kernels run on short
         # arrays (d = 20: one 512-bit op and a masked or 256-bit remainder), and Zen 4 splits
-        # 512-bit ops in two; T2 NUTS 221 -> 210 ns and static HMC 160 -> 154 ns per gradient
+        # 512-bit ops in two
         args.append("-mprefer-vector-width=256")
     return args
 

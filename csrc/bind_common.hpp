@@ -40,9 +40,8 @@ inline const T* in_ptr(const py::array& a, int64_t n, const char* name) {
 
 // Calls f(mixture) with the dimension fixed at compile time for d <= 4 (T1-like targets spend
 // their time in loop overhead otherwise) and for multiples of 4 up to 32 (every loop of the
-// gradient and the sampler becomes straight-line vector code: T2, d = 20, 225 -> 190 ns per HMC
-// gradient; instantiating only the mat-vec did not help), at run time otherwise. Each size adds
-// about 1.5 s of build time and 75 KB to the module.
+// gradient and the sampler becomes straight-line vector code; the whole target must be compiled
+// in, not only its mat-vec), at run time otherwise. Each size adds build time and module size.
 template <class F>
 inline void with_mixture(const CArray& logc, const CArray& means, const CArray& prec, F&& f) {
     require_ndim(logc, 1, "logc");

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .diagnostics import ess, rhat
+
 __all__ = ["AdaptedState", "SamplingWarning", "warmup_schedule"]
 
 _M64 = (1 << 64) - 1
@@ -171,21 +173,16 @@ def warn_after_sampling(result, *, max_treedepth: int | None = None, stacklevel:
         if low.size:
             msgs.append(f"E-BFMI below 0.3 in chains {low.tolist()} (min {b.min():.3f})")
     if result.n_chains >= 2 and result.n_samples >= 4:
-        try:
-            from .diagnostics import ess, rhat
-        except ImportError:
-            pass
-        else:
-            # NaN (constant draws) is reported by rhat / ess themselves; judge the other dimensions
-            r = np.asarray(rhat(result.draws, method="rank"), dtype=float)
-            r = r[np.isfinite(r)]
-            if r.size and r.max() > 1.01:
-                msgs.append(f"R-hat above 1.01 (max {r.max():.3f}): the chains have not mixed")
-            e = np.asarray(ess(result.draws, method="bulk"), dtype=float)
-            e = e[np.isfinite(e)]
-            if e.size and e.min() < 100 * result.n_chains:
-                msgs.append(f"bulk ESS {e.min():.0f} (smallest over dimensions) is below 100 per chain "
-                            f"({100 * result.n_chains} for {result.n_chains} chains): draw more")
+        # NaN (constant draws) is reported by rhat / ess themselves; judge the other dimensions
+        r = np.asarray(rhat(result.draws, method="rank"), dtype=float)
+        r = r[np.isfinite(r)]
+        if r.size and r.max() > 1.01:
+            msgs.append(f"R-hat above 1.01 (max {r.max():.3f}): the chains have not mixed")
+        e = np.asarray(ess(result.draws, method="bulk"), dtype=float)
+        e = e[np.isfinite(e)]
+        if e.size and e.min() < 100 * result.n_chains:
+            msgs.append(f"bulk ESS {e.min():.0f} (smallest over dimensions) is below 100 per chain "
+                        f"({100 * result.n_chains} for {result.n_chains} chains): draw more")
     for m in msgs:
         warnings.warn(m, SamplingWarning, stacklevel=stacklevel)
     return msgs

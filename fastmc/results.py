@@ -15,7 +15,7 @@ class SamplingResult:
     Attributes
     ----------
     sampler : str
-        ``"rwmh"`` or ``"hmc"``.
+        ``"rwmh"``, ``"hmc"`` or ``"nuts"``.
     draws : ndarray, shape (chains, n, d)
     log_density : ndarray, shape (chains, n)
         Log target density (untempered) at each kept draw.
@@ -46,9 +46,8 @@ class SamplingResult:
         return from a C function, or a Python exception); the rows after n_done are NaN
         (False for flags), and a warning says so.
     sample_stats : dict, optional
-        Further per-draw statistics, each (chains, n), of runs through the warm-up engine (NUTS,
-        and HMC with warm-up or ``resume``): ``step_size``, ``n_leapfrog`` (leapfrog steps of the
-        transition) and, for NUTS, ``tree_depth``.
+        Further per-draw statistics of HMC and NUTS, each (chains, n): ``step_size``,
+        ``n_leapfrog`` (leapfrog steps of the transition) and, for NUTS, ``tree_depth``.
     warmup : SamplingResult, optional
         The warm-up iterations (``n_warmup > 0``), with their own draws and statistics; never mixed
         into ``draws``.

@@ -20,28 +20,16 @@ except ImportError as exc:  # pragma: no cover - exercised only where the build 
     _CORE_ERROR = exc
 
 
-def _numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def available_backends() -> tuple[str, ...]:
     """Backends usable in this process.
 
     Returns
     -------
     tuple of str
-        A subset of ``("cpp", "numba")``, in order of preference.
+        ``("cpp", "numba")``, in order of preference, or ``("numba",)`` where the C++ extension
+        is not installed (numba is a dependency, the extension optional at run time).
     """
-    out = []
-    if _core is not None:
-        out.append("cpp")
-    if _numba_available():
-        out.append("numba")
-    return tuple(out)
+    return ("cpp", "numba") if _core is not None else ("numba",)
 
 
 def resolve_backend(backend: str = "auto") -> str:
@@ -55,10 +43,7 @@ def resolve_backend(backend: str = "auto") -> str:
     if backend == "auto":
         backend = os.environ.get("FASTMC_BACKEND", "auto").strip().lower() or "auto"
     if backend == "auto":
-        avail = available_backends()
-        if not avail:
-            raise RuntimeError("fastmc: neither the C++ extension nor numba is available")
-        return avail[0]
+        return available_backends()[0]
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be 'auto', 'cpp' or 'numba', got {backend!r}")
     if backend == "cpp" and _core is None:
@@ -66,8 +51,6 @@ def resolve_backend(backend: str = "auto") -> str:
             "backend='cpp' was requested but the C++ extension fastmc._core could not be imported "
             f"({_CORE_ERROR}); reinstall fastmc with a C++17 compiler or use backend='numba'"
         )
-    if backend == "numba" and not _numba_available():
-        raise RuntimeError("backend='numba' was requested but numba is not installed")
     return backend
 
 

@@ -1,4 +1,4 @@
-"""The one Numba decorator of :mod:`fastmc.vae`, and whether Numba is available.
+"""The one Numba decorator of :mod:`fastmc.vae`.
 
 The VAE is the documented exception to the project's no-``fastmath`` rule. The rest of fastmc
 compiles with :mod:`fastmc._numba._jit` (no ``fastmath``) so that each Numba kernel and its C++
@@ -13,13 +13,7 @@ model per thread, see :class:`fastmc.vae.VAE`); ``cache`` keeps the compiled ker
 """
 from __future__ import annotations
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a declared dependency
-    numba = None
+import numba
 
-HAVE_NUMBA = numba is not None
-
-#: Decorator for every jitted kernel of :mod:`fastmc.vae`; ``None`` without Numba (callers then
-#: take their NumPy paths).
-njit = numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy") if HAVE_NUMBA else None
+#: Decorator for every jitted kernel of :mod:`fastmc.vae`.
+njit = numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")

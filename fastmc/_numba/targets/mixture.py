@@ -3,8 +3,8 @@
 ``tdata = (logc (K,), means (K, d), prec (K, d, d), panel)``: ``panel`` is ``prec`` again for
 d >= SYM_PANEL_MIN_DIM, where the products follow the order of the C++ kernel's panel layout
 (linalg.py ``symv_panel``; the precisions are exactly symmetric), else None. The product is
-chosen by type at compile time: a run-time branch with a call to the panel product slowed the
-small-d gradient by 40%. The workspace is a tuple of separate arrays
+chosen by type at compile time: a run-time branch with a call to the panel product would keep
+LLVM from optimising the small-d gradient. The workspace is a tuple of separate arrays
 ``(z (K, d), delta (d,), a (K,), lanes (4, d))`` made by :func:`mixture_make_work`: one shared
 buffer would let LLVM assume that z and delta alias, and the loops would not vectorise.
 """

@@ -1,6 +1,6 @@
 // Inlining control. The bindings instantiate every kernel for every target type in one
-// translation unit, and GCC's inlining budget then ran out inside the sampler loops (RWMH on T1
-// lost 20% when its warm-up code grew the loop); the per-step helpers are forced inline.
+// translation unit, and GCC's inlining budget then runs out inside the sampler loops (a sampler
+// loop that grows stops inlining its per-step helpers); the per-step helpers are forced inline.
 #pragma once
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -48,8 +48,8 @@ inline void symv_block_avx(const double* __restrict P, const double* __restrict 
 
 // z_i = sum_j P[j, i] * v_j for symmetric P (d, d), accumulated over j in increasing order.
 // Blocks of 20, 16, 8, 4 and 1 outputs stay in registers while the rows stream past (20: five
-// independent vector chains hide the fma latency with one broadcast per row; measured 12% faster
-// than 16 + 4 at d = 20 and 8% at d = 100, and six chains were slower); every element sees the
+// independent vector chains hide the fma latency with one broadcast per row, and still fit the
+// registers); every element sees the
 // same sequence of fma operations as the plain column-axpy form of the Numba twin.
 template <int D>
 inline void symv(const double* __restrict P, const double* __restrict v, double* __restrict z, int64_t d_rt) {
@@ -102,7 +102,7 @@ FASTMC_INLINE double hsum4(D4 a) {
 }
 // Whether (a0 + a1) + (a2 + a3) > 0 for both of a, b (for all four of a, b, c, e): the sums of
 // hsum4 (same roundings), two or four at once, and one compare and mask instead of a branch per
-// sum (the U-turn checks: NUTS 1-2 ns per leaf faster on T2).
+// sum (the U-turn checks run on every NUTS leaf).
 FASTMC_INLINE bool all_sums_positive(D4 a, D4 b) {
     const __m256d t = _mm256_hadd_pd(a.x, b.x);  // a0+a1, b0+b1, a2+a3, b2+b3
     const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
@@ -146,8 +146,8 @@ FASTMC_INLINE D4 zero4() { return splat4(0.0); }
 // panels of 4 rows, each panel a run of 4 x 4 blocks from its diagonal block (stored whole) to
 // the last column, rows and columns padded with zeros to a multiple of 4. It holds half the
 // bytes of the full matrix; at d >= 64 the full product is limited by reading the matrix from
-// L2 (d = 100: 685 vs 482 ns per product in the panel layout), below that by arithmetic, where
-// the register-blocked symv is faster. Both twins choose by d alone.
+// L2, below that by arithmetic, where the register-blocked symv wins (the crossover measured in
+// bench/). Both twins choose by d alone.
 constexpr int64_t kSymPanelMinDim = 64;
 
 // Doubles of the panel layout of a d x d matrix.

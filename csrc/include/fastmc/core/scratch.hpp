@@ -1,7 +1,7 @@
 // Per-chain scratch memory, 64-byte aligned, and the padded stride its arrays are laid out with.
 // With every array starting on a 32-byte boundary, no 4-lane load of the kernels straddles a
-// cache line: malloc's 16-byte alignment left half of them split, and whether a run got an
-// aligned buffer decided its speed (NUTS on T2: 248 vs 284 ns per gradient).
+// cache line: malloc's 16-byte alignment would split half of them, and a run's speed would depend
+// on the alignment its buffer happened to get.
 #pragma once
 #include <cstdint>
 #include <vector>

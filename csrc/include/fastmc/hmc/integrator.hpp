@@ -72,16 +72,22 @@ FASTMC_INLINE void kick4(const double* __restrict A, double* __restrict p, const
 }
 
 // The second half kick without the energy: p += half g, v = A p (diagonal: unused until the
-// next drift recomputes it, so not stored) or v += half u (dense).
-FASTMC_INLINE void metric_kick(int kind, int64_t d, const double* __restrict A, double* __restrict p,
-                               const double* __restrict g, double* __restrict v, const double* __restrict u,
-                               double half) {
-    (void)A;
+// next drift recomputes it, so not stored) or v += half u (dense). Four lanes at a time like the
+// drift that reads p next: a 4-lane load of values just stored one by one would wait for them.
+FASTMC_INLINE void metric_kick(int kind, int64_t d, double* __restrict p, const double* __restrict g,
+                               double* __restrict v, const double* __restrict u, double half) {
+    const D4 h4 = splat4(half);
+    int64_t i = 0;
     if (kind == kMetricDiag) {
-        for (int64_t i = 0; i < d; ++i) p[i] += half * g[i];
+        for (; i + 4 <= d; i += 4) store4(p + i, add4(load4(p + i), mul4(h4, load4(g + i))));
+        for (; i < d; ++i) p[i] += half * g[i];
         return;
     }
-    for (int64_t i = 0; i < d; ++i) {
+    for (; i + 4 <= d; i += 4) {
+        store4(p + i, add4(load4(p + i), mul4(h4, load4(g + i))));
+        store4(v + i, add4(load4(v + i), mul4(h4, load4(u + i))));
+    }
+    for (; i < d; ++i) {
         p[i] += half * g[i];
         v[i] += half * u[i];
     }
@@ -166,7 +172,7 @@ FASTMC_INLINE double leapfrog_steps(const Target& target, double* q, double* p, 
         metric_drift(kind, d, A, q, q, p, g, v, u, half, eps);
         target.grad(q, g, twork);
         if (kind != kMetricDiag) dense_mul(A, g, u, d);
-        metric_kick(kind, d, A, p, g, v, u, half);
+        metric_kick(kind, d, p, g, v, u, half);
     }
     return metric_leapfrog(target, q, p, g, v, u, eps, kind, A, twork, kin);
 }
