@@ -100,6 +100,8 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
     transition's eps."""
     target = runtime.check_target(target)
+    if not target.has_grad:
+        raise TypeError(f"{sampler} needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
     d = target.dim
     n = as_int("n_samples", n_samples, minimum=1)
     max_depth = as_int("max_treedepth", max_treedepth, minimum=1)
@@ -160,8 +162,6 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     be = _backends.for_target(target, backend)
     backend = be.name
     x = runtime.start_points(target, x0, chains)
-    if not target.has_grad:
-        raise TypeError(f"{sampler} needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
     phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
     config = record(HMC_CONFIG, n_warmup=n_warmup, n_samples=n, transition=_TRANSITION[sampler], max_depth=max_depth,
                     n_leapfrog=n_leap, max_leapfrog=max_leap, metric_kind=1 if metric == "dense" else 0,

@@ -28,8 +28,10 @@ struct Mixture {
     // arrays start every s = pad4(d) doubles
     int64_t work_size() const { return (K + 1) * pad4(dim()) + K; }
 
-    // a_k into work[(K + 1) s + k], z_k = P_k (x - mu_k) into work[k s ...].
-    inline void components(const double* x, double* work) const {
+    // a_k into work[(K + 1) s + k], z_k = P_k (x - mu_k) into work[k s ...]. x, grad and work are
+    // never the same memory (restrict): without that promise the compiler guards every loop with
+    // run-time overlap checks, in whatever context the target is inlined into.
+    inline void components(const double* __restrict x, double* __restrict work) const {
         const int64_t d = dim(), s = pad4(d);
         double* delta = work + K * s;
         double* a = delta + s;
@@ -62,7 +64,7 @@ struct Mixture {
     }
 
     // grad = -sum_k r_k z_k with r_k = e_k / s.
-    inline void gather_grad(const double* work, double s, double* grad) const {
+    inline void gather_grad(const double* __restrict work, double s, double* __restrict grad) const {
         const int64_t d = dim(), st = pad4(d);
         const double* e = terms(work);
         for (int64_t i = 0; i < d; ++i) grad[i] = 0.0;
