@@ -12,7 +12,7 @@ import numpy as np
 from . import _backends
 from . import _runtime as runtime
 from ._schema import HMC_CONFIG, HMC_DRAW, TRANSITION_NUTS, TRANSITION_STATIC, record
-from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise
+from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
 from .adaptation import AdaptedState, rng_states, warmup_schedule, warn_after_sampling
 from .results import SamplingResult
 
@@ -75,16 +75,6 @@ def _inv_metric(inv_metric, metric: str, d: int, chains: int) -> np.ndarray:
     for c in range(chains):
         cholesky_or_raise(f"inv_metric[{c}]", A[c])
     return np.ascontiguousarray(0.5 * (A + A.transpose(0, 2, 1)))  # bit-exact symmetry for the kernels
-
-
-def _step_sizes(step_size, chains: int) -> np.ndarray:
-    s = as_float_array("step_size", step_size, ndim=(0, 1))
-    s = np.full(chains, float(s)) if s.ndim == 0 else s
-    if s.shape != (chains,):
-        raise ValueError(f"step_size must be a scalar or have shape (chains,) = ({chains},), got {s.shape}")
-    if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError("step_size must be finite and > 0")
-    return np.ascontiguousarray(s)
 
 
 def _as_nonneg_int(name, value):
@@ -151,7 +141,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     temperature = as_positive_float("temperature", 1.0 if temperature is None else temperature)
     metric = _check_metric("diag" if metric is None else metric)
     A = _inv_metric(inv_metric, metric, d, chains)
-    steps = _step_sizes(1.0 if step_size is None else step_size, chains)
+    steps = positive_vector("step_size", 1.0 if step_size is None else step_size, chains, "chains")
     if resume is not None:
         seed = resume.seed
         state = np.array(resume.rng_state, dtype=np.uint64, order="C")  # updated in place by the run

@@ -86,3 +86,16 @@ def cholesky_or_raise(name: str, mat: np.ndarray) -> np.ndarray:
         return np.linalg.cholesky(mat)
     except np.linalg.LinAlgError:
         raise ValueError(f"{name} must be positive definite") from None
+
+
+def positive_vector(name: str, value, n: int, axis: str, *, per: str = "") -> np.ndarray:
+    """A scalar or an array of shape (n,) (``axis`` names n in the message) -> a C-contiguous (n,)
+    float64 array, every element finite and > 0 (``per`` ends that message, e.g. " in every
+    dimension")."""
+    a = as_float_array(name, value, ndim=(0, 1))
+    a = np.full(n, float(a)) if a.ndim == 0 else a
+    if a.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have shape ({axis},) = ({n},), got {a.shape}")
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"{name} must be finite and > 0{per}")
+    return np.ascontiguousarray(a)

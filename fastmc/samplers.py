@@ -12,7 +12,7 @@ from . import _backends
 from . import _runtime as runtime
 from ._hmc_engine import run_hmc, static_hmc_steps
 from ._schema import RWMH_CONFIG, RWMH_DRAW, record
-from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise
+from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
 from .adaptation import rng_states
 from .results import SamplingResult
 
@@ -238,12 +238,11 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
     nw = as_int("n_warmup", n_warmup, minimum=0)
     inv_metric = adapt_kwargs.pop("inv_metric", None)
-    if inv_mass is not None:
+    im = None if inv_mass is None else positive_vector("inv_mass", inv_mass, target.dim, "d", per=" in every dimension")
+    if im is not None:
         if inv_metric is not None:
             raise ValueError("give at most one of inv_mass and inv_metric")
-        inv_metric = _inv_mass(inv_mass, target.dim)
-        if metric == "dense":
-            inv_metric = np.diag(inv_metric)
+        inv_metric = np.diag(im) if metric == "dense" else im
     # a plain run (no warm-up, resume or jitter) keeps its settings as given and no warnings
     plain = nw == 0 and resume is None and adapt_kwargs.get("step_size_jitter") in (None, 0.0)
     kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,
@@ -257,19 +256,8 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         s = res.settings
         steps = static_hmc_steps(int_time, step, max_leap) if int_time is not None else L
         res.settings = dict(step_size=step, n_leapfrog=steps,
-                            inv_mass=np.ones(target.dim) if inv_mass is None else _inv_mass(inv_mass, target.dim),
+                            inv_mass=np.ones(target.dim) if im is None else im,
                             temperature=s["temperature"], chains=s["chains"], n_samples=n, n_threads=s["n_threads"])
         if int_time is not None:
             res.settings.update(integration_time=int_time, max_leapfrog=max_leap)
     return res
-
-
-def _inv_mass(inv_mass, d):
-    """inv_mass (scalar or (d,)) -> (d,) finite and > 0."""
-    im = as_float_array("inv_mass", inv_mass, ndim=(0, 1))
-    im = np.full(d, float(im)) if im.ndim == 0 else im
-    if im.shape != (d,):
-        raise ValueError(f"inv_mass must be a scalar or have shape (d,) = ({d},), got {im.shape}")
-    if not np.all(np.isfinite(im)) or np.any(im <= 0):
-        raise ValueError("inv_mass must be finite and > 0 in every dimension")
-    return np.ascontiguousarray(im)
