@@ -43,8 +43,7 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
     const int64_t m = kind == kMetricDiag ? d : d * d;
     const int64_t n_warmup = cfg.n_warmup;
     const bool adapt_step = cfg.adapt_step != 0;
-    Rng rng(0, 0);
-    for (int i = 0; i < 4; ++i) rng.s[i] = rng_state[i];
+    Rng rng(rng_state);
     const int64_t s = pad4(d), ms = pad4(m);  // array strides
     double* q = work;
     double* g = work + s;
@@ -135,7 +134,7 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
     publish(&info.n_done, t);
     info.final_step = eps;
     info.n_grad = n_grad;
-    for (int i = 0; i < 4; ++i) rng_state[i] = rng.s[i];
+    rng.save(rng_state);
 }
 
 // All chains on up to n_threads threads: chain c reads x0[c], step0[c], phase, and updates

@@ -50,6 +50,13 @@ struct Rng {
         }
     }
 
+    // A generator continuing from a saved state (4,), as the samplers receive it from Python.
+    explicit Rng(const uint64_t* state) : s{state[0], state[1], state[2], state[3]}, zt(&ziggurat_tables()) {}
+
+    void save(uint64_t* state) const {
+        for (int i = 0; i < 4; ++i) state[i] = s[i];
+    }
+
     FASTMC_INLINE uint64_t next() {
         const uint64_t result = rotl(s[1] * 5, 7) * 9;
         const uint64_t t = s[1] << 17;

@@ -32,8 +32,7 @@ void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, c
     const int64_t d = target.dim();
     const int64_t n_warmup = cfg.n_warmup, n = cfg.n_samples;
     const double inv_temp = cfg.inv_temp;
-    Rng rng(0, 0);
-    for (int i = 0; i < 4; ++i) rng.s[i] = rng_state[i];
+    Rng rng(rng_state);
     double* x = work;
     double* y = x + d;
     double* eps = y + d;
@@ -125,7 +124,7 @@ void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, c
     info.adapted_kind = kind;
     info.n_nonfinite = nonfinite;
     publish(&info.n_done, t);
-    for (int i = 0; i < 4; ++i) rng_state[i] = rng.s[i];
+    rng.save(rng_state);
 }
 
 // All chains on up to n_threads threads: chain c reads x0[c] and updates rng_state[c] (4,),
