@@ -215,7 +215,7 @@ def test_tempered_warmup_reproduces_the_tempered_moments(sampler, metric):
     assert np.all(r.energy >= -r.log_density / T - 1e-12)
 
 
-def test_tempered_python_target():
+def test_tempered_python_target(cpp_only):
     """A Python target (run chain by chain in C++) is tempered too: N(0, I)^(1/4) = N(0, 4 I)."""
     target = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2)
     r = fastmc.hmc(target, np.zeros(2), 1500, step_size=0.5, n_leapfrog=5, n_warmup=500, temperature=4.0, chains=2,
