@@ -5,12 +5,17 @@ then compare the arrays (``np.array_equal``). The record the redesign issue asks
 unchanged for rwmh, nuts and adapted hmc across the redesign.
 """
 import sys
-import numpy as np, fastmc
+
+import numpy as np
+
+import fastmc
+
 out = {}
 mix = fastmc.default_mixture()
 targets = {"mix": mix}
 rng = np.random.default_rng(0)
-B = rng.normal(size=(5, 5)); cov = B @ B.T + np.eye(5)
+B = rng.normal(size=(5, 5))
+cov = B @ B.T + np.eye(5)
 g5 = fastmc.GaussianMixture(weights=[0.4, 0.6], means=[np.zeros(5), np.ones(5)], covs=[cov, np.eye(5)])
 targets["g5"] = g5
 for be in ["cpp", "numba"]:
