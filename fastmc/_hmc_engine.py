@@ -183,7 +183,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
         st = stats[:, lo:hi]
 
         def field(name):
-            return np.ascontiguousarray(st[name])
+            return st[name]  # a view into the records: no copy of a field per statistic
 
         extra = dict(step_size=field("step_size"))
         if sampler == "nuts":

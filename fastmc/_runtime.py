@@ -7,6 +7,7 @@ Samplers (:mod:`fastmc.samplers`, :mod:`fastmc.nuts`) import this module and nev
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 import warnings
@@ -45,10 +46,15 @@ def start_points(target, x0, chains: int) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+@functools.cache
+def _cpu_count() -> int:
+    return os.cpu_count() or 1  # a system call (about 10 us): once per process
+
+
 def n_threads(value, chains: int) -> int:
     """Worker threads: ``value``, or min(chains, CPU count) for None."""
     if value is None:
-        return max(1, min(chains, os.cpu_count() or 1))
+        return max(1, min(chains, _cpu_count()))
     return as_int("n_threads", value, minimum=1)
 
 

@@ -31,6 +31,16 @@ inline int64_t hmc_work_size(int64_t d, int kind, int64_t max_depth) {
            static_hmc_work_size(d);
 }
 
+// The metric the transitions run with (run_kind, Ar, Fr): A (a dense one in its product layout
+// Ap), or ones while a dense A is the identity.
+inline void run_metric(int kind, int64_t d, const double* A, const double* F, const double* ones, double* Ap,
+                       int& run_kind, const double*& Ar, const double*& Fr) {
+    const bool unit = metric_is_identity(kind, d, A);
+    run_kind = unit ? kMetricDiag : kind;
+    Ar = unit ? ones : kind == kMetricDiag ? A : metric_product_layout(d, A, Ap);
+    Fr = unit ? ones : F;
+}
+
 // One chain. A_io (d,) or (d, d) in/out: the inverse metric. rng_state (4,) in/out.
 // phase (n_warmup,). draws (n_warmup + n_samples, d) and stats (n_warmup + n_samples,): warm-up
 // first. work: hmc_work_size, 64-byte aligned (Scratch), as is twork.
@@ -58,20 +68,15 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
     for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
     for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
     // the metric the transitions run with: A (a dense one in its product layout), or ones while
-    // a dense A is the identity
+    // a dense A is the identity. Plain locals, assigned at window ends: the transitions read
+    // run_kind in every leapfrog step, and a variable whose address a lambda holds lives in memory.
     int run_kind = kind;
     const double *Ar = A, *Fr = F;
-    auto set_run_metric = [&]() {
-        const bool unit = metric_is_identity(kind, d, A);
-        run_kind = unit ? kMetricDiag : kind;
-        Ar = unit ? ones : kind == kMetricDiag ? A : metric_product_layout(d, A, Ap);
-        Fr = unit ? ones : F;
-    };
     for (int64_t i = 0; i < d; ++i) q[i] = x0[i];
     double lp = target.logp_grad(q, g, twork);
     int64_t n_grad = 1, n_w = 0;
     metric_factor(kind, d, A, F);  // validated positive definite in Python
-    set_run_metric();
+    run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
     welford_reset(kind, d, mean, m2, n_w);
     double eps = step0;
     DualAveraging da{cfg.delta, cfg.gamma, cfg.kappa, cfg.t0};
@@ -121,7 +126,7 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
         if ((phase[t] & 2) && n_w >= 2) {
             welford_metric(kind, d, m2, n_w, A);
             metric_factor(kind, d, A, F);  // regularised sample covariance: positive definite
-            set_run_metric();
+            run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
             welford_reset(kind, d, mean, m2, n_w);
             if (adapt_step) {
                 eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);

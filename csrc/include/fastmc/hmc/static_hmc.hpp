@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "fastmc/core/inline.hpp"
 #include "fastmc/core/rng.hpp"
 #include "fastmc/core/scratch.hpp"
 #include "fastmc/hmc/integrator.hpp"
@@ -27,8 +28,10 @@ inline int64_t static_hmc_steps(double integration_time, double eps, int64_t max
 
 // q, g, lp: the current state (updated in place when the proposal is accepted). A: the inverse
 // metric in its product layout, F its factor (metric.hpp). w: static_hmc_work_size doubles.
+// Inlined into the chain loop: a call per transition (twelve arguments, the state through
+// memory) costs a quarter of a one-step transition on a cheap target (bench/ab_builds.py).
 template <class Target>
-TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
+FASTMC_INLINE TransitionStats static_hmc_transition(const Target& target, Rng& rng, double* q, double* g, double& lp,
                                       double eps, int kind, const double* A, const double* F,
                                       int64_t n_leapfrog, double* w, double* twork) {
     const int64_t d = target.dim();
