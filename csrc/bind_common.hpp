@@ -76,8 +76,8 @@ inline void with_mixture(const CArray& logc, const CArray& means, const CArray& 
 
 // A target as the Python layer describes it:
 //   ("mixture", logc (K,), means (K, d), prec (K, d, d))
-//   ("cfunc", function address, data address, dim, stop flag (1,) int64)
-//   ("python", callable, with_grad, dim, stop flag (1,) int64)
+//   ("cfunc", function address, data address, dim)
+//   ("python", callable, with_grad, dim)
 // f(target) runs with the GIL held; the Python target's error, if any, lands in *error.
 template <class F>
 inline void with_target(const py::tuple& spec, py::object* error, F&& f) {
@@ -86,17 +86,14 @@ inline void with_target(const py::tuple& spec, py::object* error, F&& f) {
         with_mixture(spec[1].cast<CArray>(), spec[2].cast<CArray>(), spec[3].cast<CArray>(), f);
         return;
     }
-    auto stop = spec[4].cast<py::array_t<int64_t>>();
-    if (stop.size() != 1) throw std::invalid_argument("stop flag must have one element");
-    auto* pstop = static_cast<volatile int64_t*>(stop.mutable_data());
     if (kind == "cfunc") {
         auto fn = reinterpret_cast<fastmc::LogpFn>(spec[1].cast<uintptr_t>());
         auto* data = reinterpret_cast<void*>(spec[2].cast<uintptr_t>());
-        return f(fastmc::CFuncTarget{fn, data, spec[3].cast<int64_t>(), pstop});
+        return f(fastmc::CFuncTarget{fn, data, spec[3].cast<int64_t>()});
     }
     if (kind == "python") {
         py::function fn = spec[1].cast<py::function>();
-        return f(PyTarget{&fn, spec[2].cast<bool>(), spec[3].cast<int64_t>(), pstop, error});
+        return f(PyTarget{&fn, spec[2].cast<bool>(), spec[3].cast<int64_t>(), error});
     }
     throw std::invalid_argument("unknown target kind " + kind);
 }

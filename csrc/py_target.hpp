@@ -14,14 +14,19 @@ struct PyTarget {
     py::function* fn;      // fn(x (d,)) -> (logp, grad (d,)) or, without gradient, logp
     bool with_grad;
     int64_t d;
-    volatile int64_t* stop;
     py::object* error;     // the exception that stopped sampling, if any
 
     int64_t dim() const { return d; }
-    int64_t work_size() const { return d; }
-    bool stop_requested() const { return *stop != 0; }
+    // work as CFuncTarget's (cfunc.hpp): scratch gradient, failure code (-1 after an exception), point
+    int64_t work_size() const { return 2 * d + 1; }
+    bool failed(const double* work) const { return work[d] != 0.0; }
+    int64_t failure(const double* work, double* x) const {
+        for (int64_t i = 0; i < d; ++i) x[i] = work[d + 1 + i];
+        return static_cast<int64_t>(work[d]);
+    }
 
-    double logp_grad(const double* x, double* grad, double*) const {
+    double logp_grad(const double* x, double* grad, double* work) const {
+        if (work[d] != 0.0) return std::numeric_limits<double>::quiet_NaN();  // stopped: no more calls
         py::gil_scoped_acquire gil;
         try {
             py::array_t<double> xa(d);  // a fresh array: the user may keep a reference to it
@@ -37,13 +42,13 @@ struct PyTarget {
             return t[0].cast<double>();
         } catch (py::error_already_set& e) {
             *error = e.value();
-            *stop = 1;
         } catch (std::exception& e) {  // a cast that failed: report it as Python would
             *error = py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_TypeError, "s", e.what()));
-            *stop = 1;
         }
+        work[d] = -1.0;
+        for (int64_t i = 0; i < d; ++i) work[d + 1 + i] = x[i];
         return std::numeric_limits<double>::quiet_NaN();
     }
-    double logp(const double* x, double* work) const { return logp_grad(x, work, nullptr); }
+    double logp(const double* x, double* work) const { return logp_grad(x, work, work); }
     void grad(const double* x, double* g, double* work) const { logp_grad(x, g, work); }
 };

@@ -12,6 +12,7 @@ from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, a
                           rhat, summary)
 from .nuts import nuts
 from .samplers import hmc, rwmh
+from .store import load, resume
 from .targets import GaussianMixture, GradientCheckWarning, Target, default_mixture, stack_array
 from . import models, workloads
 
@@ -22,6 +23,8 @@ __all__ = [
     "rwmh",
     "hmc",
     "nuts",
+    "resume",
+    "load",
     "AdaptedState",
     "SamplingWarning",
     "SamplingResult",

@@ -6,6 +6,7 @@ warm-up from kept draws.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -15,6 +16,8 @@ from ._schema import HMC_CONFIG, HMC_DRAW, TRANSITION_NUTS, TRANSITION_STATIC, r
 from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
 from .adaptation import AdaptedState, rng_states, warmup_schedule, warn_after_sampling
 from .results import SamplingResult
+from .store import STORE_EVERY, RunStore
+from ._numba.adapt.warmup import STATE_RNG, STATE_SCALARS, hmc_state_size
 
 _METRICS = ("diag", "dense", "unit")
 _TRANSITION = {"nuts": TRANSITION_NUTS, "hmc": TRANSITION_STATIC}
@@ -84,7 +87,7 @@ def _as_nonneg_int(name, value):
 def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric, resume,
             adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer, base_window, max_treedepth,
             n_leapfrog, warn, backend, n_threads, integration_time=None, max_leapfrog=1, step_size_jitter=None,
-            temperature=None):
+            temperature=None, progress=None, store=None, store_every=None, _load=False):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
@@ -151,23 +154,57 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     threads = runtime.n_threads(n_threads, chains)
     be = _backends.for_target(target, backend)
     backend = be.name
-    x = runtime.start_points(target, x0, chains)
+    every = STORE_EVERY if store_every is None else as_int("store_every", store_every, minimum=1)
+    if store is not None and not isinstance(store, RunStore) and not isinstance(store, (str, os.PathLike)):
+        raise TypeError(f"store must be a path (str or os.PathLike), got {type(store).__name__}")
+    x = runtime.start_points(target, x0, chains) if not _load else np.array(x0, dtype=np.float64)
     phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
     config = record(HMC_CONFIG, n_warmup=n_warmup, n_samples=n, transition=_TRANSITION[sampler], max_depth=max_depth,
                     n_leapfrog=n_leap, max_leapfrog=max_leap, metric_kind=1 if metric == "dense" else 0,
                     adapt_step=adapt_step_size, integration_time=int_time, jitter=jitter, delta=delta, gamma=gamma,
-                    kappa=kappa, t0=t0, inv_temp=1.0 / temperature)
+                    kappa=kappa, t0=t0, inv_temp=1.0 / temperature, checkpoint_every=0)
     draws, stats, info = runtime.allocate(HMC_DRAW, chains, n_warmup + n, d)
     A = np.array(A)  # updated in place: the adapted metric
-    error, failed, wall = runtime.run("hmc", target, be, threads, config, (phase,),
-                                      (x, steps, A, state, draws, stats, info))
-    if failed is not None:  # a Python target raised: chains 0..failed ran
-        draws, stats, info, A, state = (a[:failed + 1] for a in (draws, stats, info, A, state))
+    ns = hmc_state_size(d, 1 if metric == "dense" else 0)
+    state_in, ckpt = np.zeros((chains, ns)), np.zeros((chains, 2, ns))
+    on_poll = None
+    if store is not None:
+        if not isinstance(store, RunStore):  # a new stored run: everything needed to continue it
+            call = dict(n_samples=n, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
+                        adapt_step_size=adapt_step_size, target_accept=delta, gamma=gamma, kappa=kappa, t0=t0,
+                        init_buffer=init_buffer, term_buffer=term_buffer, base_window=base_window,
+                        max_treedepth=max_depth, n_leapfrog=None if n_leap == 0 else n_leap,
+                        integration_time=None if int_time == 0.0 else int_time, max_leapfrog=max_leap,
+                        step_size_jitter=jitter, temperature=temperature)
+            store = RunStore.create(store, sampler=sampler, call=call, chains=chains, n_total=n_warmup + n, d=d,
+                                    state_size=ns, store_every=every, draw_dtype=HMC_DRAW,
+                                    init=dict(x0=x, step=steps, inv_metric=A, rng=state), target=target)
+        else:
+            store.prefill(state_in, draws, stats)
+        config[0]["checkpoint_every"] = store.every
+
+        def on_poll():
+            store.flush(info, ckpt, draws, stats)
+    if _load:  # a stored run as far as it went, without sampling
+        info, states = store.saved_info()
+        for c in range(chains):
+            if info[c]["n_done"] > 0:
+                A[c] = states[c, STATE_SCALARS + 2 * d:STATE_SCALARS + 2 * d + A[c].size].reshape(A[c].shape)
+                state[c] = states[c, STATE_RNG:STATE_RNG + 4].copy().view(np.uint64)
+        out = runtime.Outcome(np.zeros((chains, d)))
+        out.interrupted = bool(np.any(info["n_done"] < n_warmup + n))
+    else:
+        out = runtime.run("hmc", target, be, threads, config, (phase,),
+                          (x, steps, state_in, A, state, draws, stats, ckpt, info), progress=progress,
+                          sampler=sampler, on_poll=on_poll)
+    wall = out.wall
+    if out.failed is not None:  # a Python target raised: chains 0..failed ran
+        draws, stats, info, A, state = (a[:out.failed + 1] for a in (draws, stats, info, A, state))
     if temperature != 1.0:  # the engine recorded beta log pi
         stats["log_density"] /= config[0]["inv_temp"]
-    runtime.clear_after_done(info["n_done"], draws, stats)
-    adapted = AdaptedState(metric, info["final_step"].copy(), A, draws[:, -1, :].copy(), state, seed, jitter,
-                           temperature)
+    draws, stats = runtime.trim(info["n_done"], draws, stats)
+    adapted = AdaptedState(metric, info["final_step"].copy(), A, runtime.last_draws(info["n_done"], draws, x), state,
+                           seed, jitter, temperature)
     settings = dict(n_warmup=n_warmup, metric=metric, target_accept=delta, max_treedepth=max_depth, chains=chains,
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                     term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size,
@@ -202,6 +239,32 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     result.n_grad_evals = info["n_grad"].copy()  # all gradient evaluations of the run, warm-up included
     result.warmup = warm
     result.state = adapted
-    if warn and error is None and np.all(info["n_done"] == n_warmup + n):
+    if warn and out.error is None and np.all(info["n_done"] == n_warmup + n):
         warn_after_sampling(result, max_treedepth=max_depth if sampler == "nuts" else None, stacklevel=4)
-    return runtime.finish(result, error, failed, info["n_done"], n_warmup=n_warmup, stacklevel=4)
+    return runtime.finish(result, out, info, n_warmup=n_warmup, target=target, stacklevel=4)
+
+
+def _stand_in(x, grad, data):  # a target of the right dimension for reading a store; never sampled
+    return 0.0
+
+
+def run_stored(st, target, *, backend="auto", n_threads=None, progress=None, warn=True, run=True):
+    """Continue (``run``) or read a stored run: the same call as the one that made it, with the
+    store's start arrays and saved states (fastmc.resume, fastmc.load)."""
+    if target is None:
+        target = st.target()
+        if target is None and run:
+            raise TypeError(f"target is required: the run in {st.path!r} sampled a user target, which is not "
+                            "stored; pass the same target again")
+        if target is None:  # reading needs only the target's dimension: a stand-in never called
+            from .targets import Target
+
+            import numba
+
+            target = Target.from_numba(numba.njit(_stand_in), st.d, check_gradient=False)
+    call = dict(st.call)
+    metric = call.pop("metric")
+    inv_metric = None if metric == "unit" else st.init("inv_metric")
+    return run_hmc(st.sampler, target, st.init("x0"), call.pop("n_samples"), metric=metric, step_size=st.init("step"),
+                   inv_metric=inv_metric, resume=None, warn=warn and run, backend=backend, n_threads=n_threads,
+                   progress=progress, store=st, _load=not run, **call)

@@ -7,6 +7,7 @@ Samplers (:mod:`fastmc.samplers`, :mod:`fastmc.nuts`) import this module and nev
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import time
@@ -15,6 +16,9 @@ import warnings
 import numpy as np
 
 from . import _backends
+from ._progress import REFRESH, Display, wanted
+from ._schema import CHAIN_INFO, CHAIN_INTERRUPTED, CHAIN_TARGET_STOP
+from .targets.numba_glue import RAISED
 from ._validation import as_float_array, as_int, require_finite
 from .targets import GaussianMixture, Target
 
@@ -80,27 +84,108 @@ def allocate(draw_dtype, chains: int, n: int, d: int):
     return np.zeros((chains, n, d)), np.zeros((chains, n), draw_dtype), np.zeros(chains, CHAIN_INFO)
 
 
-def run(kind, target, backend, threads, config, shared, per_chain):
-    """Run every chain: ``backend.<kind>_run(target, config, shared, per_chain, threads)``, where
-    ``shared`` are inputs all chains read and ``per_chain`` the inputs and outputs with the chain
-    as first axis (x0 first). A Python target (it holds the GIL anyway) runs its chains one by one,
-    so the chain whose function raised is known and later chains never start.
+class Outcome:
+    """How a run went: ``error`` (the exception a Python target raised, or None), ``failed`` (its
+    chain), ``wall`` (seconds), ``interrupted`` (Ctrl-C or the run's stop flag), ``stop_point``
+    (chains, d): where each chain's target failed, if it did."""
 
-    Returns (error, failed_chain, wall): the target's exception or None, the chain it stopped
-    (or None) and the seconds spent."""
-    target._reset()
+    def __init__(self, stop_point):
+        self.error = None
+        self.failed = None
+        self.wall = 0.0
+        self.interrupted = False
+        self.stop_point = stop_point
+        self.exception = None  # anything else the backend call raised (MemoryError, ...)
+
+
+# The threads that run the chains while the calling thread shows progress and waits for Ctrl-C:
+# reused from run to run (a new thread per call would also build a new OpenMP team for Numba).
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="fastmc-run")
+
+
+def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, out):
+    try:
+        if target.kind != "python":
+            out.error = run_fn(target, config, shared, per_chain, threads)
+            return
+        # A Python target holds the GIL anyway: its chains run one by one, so the chain whose
+        # function raised is known and later chains never start.
+        for c in range(per_chain[0].shape[0]):
+            if interrupt[0]:
+                info["status"][c:] = CHAIN_INTERRUPTED
+                return
+            err = run_fn(target, config, shared, tuple(a[c:c + 1] for a in per_chain), 1)
+            if err is not None:
+                out.error, out.failed = err, c
+                return
+    except BaseException as exc:  # handed to the calling thread
+        out.exception = exc
+
+
+def run(kind, target, backend, threads, config, shared, per_chain, *, progress=None, sampler=None, on_poll=None):
+    """Run every chain: ``backend.<kind>_run(target, config, (interrupt, *shared),
+    (*per_chain, stop_point), threads)``, where ``shared`` are inputs all chains read and
+    ``per_chain`` the inputs and outputs with the chain as first axis (x0 first, the CHAIN_INFO
+    records among them). The chains run on a worker thread; this thread shows the progress display and
+    turns Ctrl-C into the run's stop flag: every chain then ends after its current iteration, and
+    the draws so far are kept (a second Ctrl-C raises KeyboardInterrupt at once).
+
+    ``on_poll()`` (optional) runs on this thread about ten times a second while the chains run, and
+    once after they end (the store writes what the chains have saved).
+
+    Returns an :class:`Outcome`."""
+    info = next(a for a in per_chain if a.dtype == CHAIN_INFO)
+    chains, d = per_chain[0].shape
+    interrupt = np.zeros(1, dtype=np.int64)
+    out = Outcome(np.zeros((chains, d)))
+    n_warmup, n_samples = int(config[0]["n_warmup"]), int(config[0]["n_samples"])
+    display = Display(sampler or kind, info, n_warmup, n_samples, hmc=kind == "hmc", enabled=wanted(progress))
     run_fn = getattr(backend, f"{kind}_run")
     t0 = time.perf_counter()
-    error, failed = None, None
-    if target.kind != "python":
-        error = run_fn(target, config, shared, per_chain, threads)
-    else:
-        for c in range(per_chain[0].shape[0]):
-            error = run_fn(target, config, shared, tuple(a[c:c + 1] for a in per_chain), 1)
-            if error is not None:
-                failed = c
-                break
-    return error, failed, time.perf_counter() - t0
+    job = _POOL.submit(_drive, run_fn, target, config, (interrupt, *shared), (*per_chain, out.stop_point), threads,
+                       interrupt, info, out)
+    poll = on_poll or (lambda: None)
+    try:
+        try:
+            while not _wait(job):
+                display.update()
+                poll()
+        except KeyboardInterrupt:
+            interrupt[0] = 1
+            out.interrupted = True
+            while not _wait(job):  # a second Ctrl-C propagates from here
+                display.update()
+        poll()
+    finally:
+        display.close()
+    out.wall = time.perf_counter() - t0
+    if out.exception is not None:
+        raise out.exception
+    return out
+
+
+def _wait(job) -> bool:
+    try:
+        job.result(timeout=REFRESH)
+        return True
+    except concurrent.futures.TimeoutError:
+        return False
+
+
+def trim(n_done, draws, stats):
+    """The outputs of a run some of whose chains stopped early: cut after the longest chain's
+    n_done (a copy, so the unused part of a long run's buffers is freed at once) and cleared after
+    each chain's own (:func:`clear_after_done`). Unchanged when every chain ran to the end."""
+    m = int(np.max(n_done)) if len(n_done) else 0
+    if m < draws.shape[1]:
+        draws, stats = draws[:, :m].copy(), stats[:, :m].copy()
+    clear_after_done(n_done, draws, stats)
+    return draws, stats
+
+
+def last_draws(n_done, draws, x0):
+    """Each chain's latest draw (chains, d): the row before its n_done, or its start point."""
+    return np.array([draws[c, k - 1] if k > 0 else x0[c] for c, k in enumerate(np.asarray(n_done, dtype=np.int64))])
 
 
 def clear_after_done(n_done, draws, stats):
@@ -113,21 +198,47 @@ def clear_after_done(n_done, draws, stats):
             stats[name][c, t:] = np.nan if stats.dtype[name].kind == "f" else 0
 
 
-def finish(res, error, failed_chain, n_done, n_warmup: int = 0, stacklevel: int = 3):
+def finish(res, out, info, n_warmup: int = 0, target=None, stacklevel: int = 3):
     """Return the result, or raise the target's exception with the draws done so far attached.
-    ``n_done`` counts iterations from the start of the run; ``res.n_done`` from the first kept
-    draw (``n_warmup`` earlier). ``stacklevel`` points a warning at the user's call."""
-    res.n_done = np.asarray(n_done) - n_warmup
-    n = res.n_samples
+
+    ``info`` (chains,) CHAIN_INFO records: ``n_done`` counts iterations from the start of the run;
+    ``res.n_done`` from the first kept draw (``n_warmup`` earlier, at least 0). A chain whose
+    target failed stops alone (the others run to the end, so a result depends only on its seed):
+    an exception inside the target (a Python function, or an ``@njit`` one) is raised once, with
+    the chain and iteration and ``.partial_result``; a C function's own negative return, or Ctrl-C,
+    gives the result with a warning. ``stacklevel`` points a warning at the user's call."""
+    n_done = np.asarray(info["n_done"]).copy()
+    res.n_done = np.maximum(n_done - n_warmup, 0)
+    n_total = n_warmup + res.settings.get("n_samples", res.n_samples)  # as asked (the arrays may be cut)
+
+    def where(c):
+        t = int(n_done[c])
+        return f"chain {c} at iteration {t}" + (" (warm-up included)" if n_warmup else "")
+
+    error, failed = out.error, out.failed
     if error is None:
-        if np.any(res.n_done < n):
-            warnings.warn(f"the target stopped sampling early: iterations done per chain {res.n_done.tolist()} of "
-                          f"{n}; the draws after that are NaN", RuntimeWarning, stacklevel=stacklevel)
-        return res
-    c = failed_chain
-    t = int(n_done[c])
-    where = f"iteration {t} (warm-up included)" if n_warmup else f"iteration {t}"
-    error.add_note(f"fastmc: raised by the target in chain {c} at {where}; the draws done so far are on "
-                   f"this exception as .partial_result (chains 0..{c}, valid up to n_done per chain)")
-    error.partial_result = res
-    raise error
+        codes = np.asarray(info["target_code"])
+        raised = np.flatnonzero((np.asarray(info["status"]) == CHAIN_TARGET_STOP) & (codes == RAISED))
+        if raised.size and target is not None:
+            failed = int(raised[0])
+            error = target._failure_error(int(codes[failed]), out.stop_point[failed])
+    if error is not None:
+        c = failed
+        error.add_note(f"fastmc: raised by the target in {where(c)}; the draws done so far are on this exception as "
+                       f".partial_result (valid up to n_done per chain)")
+        error.partial_result = res
+        raise error
+    status = np.asarray(info["status"])
+    stopped = np.flatnonzero(status == CHAIN_TARGET_STOP)
+    if stopped.size:
+        codes = np.asarray(info["target_code"])
+        warnings.warn("the target stopped " + "; ".join(f"{where(c)} (it returned {int(codes[c])})" for c in stopped)
+                      + f"; its draws after that are NaN. Iterations done per chain: {n_done.tolist()} of {n_total}",
+                      RuntimeWarning, stacklevel=stacklevel)
+    if out.interrupted:
+        res.interrupted = True
+        warnings.warn(f"sampling was interrupted: iterations done per chain {n_done.tolist()} of {n_total}"
+                      + (f" ({n_warmup} of them warm-up)" if n_warmup else "")
+                      + "; the result holds them (arrays end at the longest chain, shorter chains padded with NaN)",
+                      RuntimeWarning, stacklevel=stacklevel)
+    return res

@@ -11,7 +11,7 @@ HMC_CONFIG = np.dtype([
     ("n_warmup", np.int64), ("n_samples", np.int64), ("transition", np.int64), ("max_depth", np.int64),
     ("n_leapfrog", np.int64), ("max_leapfrog", np.int64), ("metric_kind", np.int64), ("adapt_step", np.int64),
     ("integration_time", np.float64), ("jitter", np.float64), ("delta", np.float64), ("gamma", np.float64),
-    ("kappa", np.float64), ("t0", np.float64), ("inv_temp", np.float64),
+    ("kappa", np.float64), ("t0", np.float64), ("inv_temp", np.float64), ("checkpoint_every", np.int64),
 ], align=True)
 
 HMC_DRAW = np.dtype([
@@ -29,8 +29,14 @@ RWMH_DRAW = np.dtype([("log_density", np.float64), ("accepted", np.uint8)], alig
 
 CHAIN_INFO = np.dtype([
     ("n_done", np.int64), ("n_grad", np.int64), ("n_nonfinite", np.int64), ("adapted_kind", np.int64),
-    ("final_step", np.float64),
+    ("n_divergent", np.int64), ("status", np.int64), ("target_code", np.int64), ("n_checkpoints", np.int64),
+    ("final_step", np.float64), ("step_size", np.float64),
 ], align=True)
+
+# How a chain ended (CHAIN_INFO.status), as in records.hpp.
+CHAIN_DONE = 0
+CHAIN_INTERRUPTED = 1
+CHAIN_TARGET_STOP = 2
 
 TRANSITION_NUTS = 0
 TRANSITION_STATIC = 1

@@ -13,7 +13,7 @@ __all__ = ["nuts"]
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
          t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, temperature=None,
-         warn=True, backend="auto", n_threads=None) -> SamplingResult:
+         warn=True, backend="auto", n_threads=None, progress=None, store=None, store_every=None) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
     Parameters
@@ -67,6 +67,17 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     backend : {"auto", "cpp", "numba"}
     n_threads : int, optional
         Worker threads (default min(chains, CPU count)); never changes the draws.
+    progress : bool or None
+        Show a live progress display (draws per chain, divergences, step size, time left) on
+        stderr; None (default): when a person is watching (a terminal or a notebook), never in
+        pipes, files or logs (``FASTMC_PROGRESS=0`` also turns it off).
+    store : str or os.PathLike, optional
+        Write the run to this new zarr store while it samples (draws, sample statistics, warm-up
+        included, and each chain's state every ``store_every`` iterations and at Ctrl-C):
+        :func:`fastmc.resume` continues it exactly after an interruption or a crash,
+        :func:`fastmc.load` reads it. Needs the ``store`` extra (zarr).
+    store_every : int, optional
+        Iterations between two saved states (default 250): the most a crash can cost.
 
     Returns
     -------
@@ -100,4 +111,5 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
                          target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                          term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
                          n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
-                         backend=backend, n_threads=n_threads)
+                         backend=backend, n_threads=n_threads, progress=progress, store=store,
+                         store_every=store_every)

@@ -42,9 +42,9 @@ class SamplingResult:
     n_grad_evals : ndarray of int64, shape (chains,), optional
         HMC: gradient evaluations, including the one at the start point.
     n_done : ndarray of int64, shape (chains,), optional
-        Iterations completed per chain: n, unless a user target stopped sampling (a negative
-        return from a C function, or a Python exception); the rows after n_done are NaN
-        (False for flags), and a warning says so.
+        Kept iterations completed per chain: n, unless the chain was stopped (Ctrl-C, or its
+        target's negative return or exception); the rows after n_done are NaN (False for flags),
+        and a warning says so. They equal the first n_done draws of the uninterrupted run.
     sample_stats : dict, optional
         Further per-draw statistics of HMC and NUTS, each (chains, n): ``step_size``,
         ``n_leapfrog`` (leapfrog steps of the transition) and, for NUTS, ``tree_depth``.
@@ -54,6 +54,8 @@ class SamplingResult:
     adapted_scale : ndarray, optional
         RWMH after warm-up: the final proposal of each chain, (chains, d) scales or (chains, d, d)
         covariances; ``adapted_scale[c]`` can be passed back as ``scale``.
+    interrupted : bool
+        Whether the run was interrupted (Ctrl-C): the draws are those done until then.
     state : AdaptedState, optional
         Adapted step size and inverse metric, last position and generator state of every chain:
         pass it as ``resume=`` to continue the run, or its step size and metric to a new run.
@@ -77,6 +79,7 @@ class SamplingResult:
     warmup: "SamplingResult | None" = None
     state: object = None
     adapted_scale: np.ndarray | None = None
+    interrupted: bool = False
 
     @property
     def n_chains(self) -> int:

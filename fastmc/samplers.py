@@ -38,7 +38,8 @@ def _proposal(scale, d: int):
 
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
-         n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None) -> SamplingResult:
+         n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None,
+         progress=None) -> SamplingResult:
     """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
 
     Parameters
@@ -63,6 +64,10 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         ``FASTMC_BACKEND`` overrides ``"auto"``.
     n_threads : int or None
         Worker threads (default: min(chains, CPU count)). Never changes the draws.
+    progress : bool or None
+        Show a live progress display (draws per chain, divergences, step size, time left) on
+        stderr; None (default): when a person is watching (a terminal or a notebook), never in
+        pipes, files or logs (``FASTMC_PROGRESS=0`` also turns it off).
     n_warmup : int
         Warm-up iterations before the kept ones (default 0), returned in ``result.warmup``.
     adapt_scale : bool
@@ -106,11 +111,12 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
                     adapt_cov=bool(adapt_cov) and nw > 0, target_accept=target_accept, inv_temp=inv_temp)
     draws, stats, info = runtime.allocate(RWMH_DRAW, chains, nw + n, d)
     adapted = np.zeros((chains, d * d))
-    error, failed, wall = runtime.run("rwmh", target, be, threads, config, (prop,),
-                                      (x, rng_states(seed, chains), draws, stats, adapted, info))
-    if failed is not None:  # a Python target raised: chains 0..failed ran
-        draws, stats, info, adapted = (a[:failed + 1] for a in (draws, stats, info, adapted))
-    runtime.clear_after_done(info["n_done"], draws, stats)
+    out = runtime.run("rwmh", target, be, threads, config, (prop,), (x, rng_states(seed, chains), draws, stats,
+                                                                      adapted, info), progress=progress)
+    wall = out.wall
+    if out.failed is not None:  # a Python target raised: chains 0..failed ran
+        draws, stats, info, adapted = (a[:out.failed + 1] for a in (draws, stats, info, adapted))
+    draws, stats = runtime.trim(info["n_done"], draws, stats)
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n, n_threads=threads,
                     n_warmup=nw, adapt_scale=bool(adapt_scale), adapt_cov=bool(adapt_cov), target_accept=target_accept)
 
@@ -124,7 +130,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     if nw > 0:
         res.warmup = part(0, nw)
         res.adapted_scale = _adapted_scales(adapted, info["adapted_kind"], d)
-    return runtime.finish(res, error, failed, np.maximum(info["n_done"] - nw, 0))
+    return runtime.finish(res, out, info, n_warmup=nw, target=target)
 
 
 def _adapted_scales(adapted, kinds, d):
@@ -143,7 +149,8 @@ def _adapted_scales(adapted, kinds, d):
 
 def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
         inv_mass=None, chains=None, seed=None, temperature=None, backend="auto", n_threads=None, n_warmup=0,
-        metric=None, target_accept=0.8, warn=True, **adapt_kwargs) -> SamplingResult:
+        metric=None, target_accept=0.8, warn=True, progress=None, store=None, store_every=None,
+        **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
     many chains in parallel.
 
@@ -176,8 +183,8 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         ``integration_time`` while eps * max_leapfrog < integration_time.
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
-    chains, seed, temperature, backend, n_threads
-        As in :func:`rwmh` (``chains`` defaults to 1, or to the resumed state's chains;
+    chains, seed, temperature, backend, n_threads, progress, store, store_every
+        As in :func:`rwmh` and :func:`fastmc.nuts` (``chains`` defaults to 1, or to the resumed state's chains;
         ``temperature`` to 1, or to the resumed state's). The Metropolis correction uses
         H = U(q)/T + K(p), so the chain targets pi^(1/T); ``log_density`` stays log pi.
     n_warmup : int
@@ -251,7 +258,8 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     res = run_hmc("hmc", target, x0, n, n_warmup=nw, metric=metric, chains=chains, seed=seed, step_size=step,
                   inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
                   integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
-                  n_threads=n_threads, temperature=temperature, **kw)
+                  n_threads=n_threads, temperature=temperature, progress=progress, store=store,
+                  store_every=store_every, **kw)
     if plain:
         s = res.settings
         steps = static_hmc_steps(int_time, step, max_leap) if int_time is not None else L

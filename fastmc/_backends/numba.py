@@ -43,15 +43,17 @@ class NumbaBackend:
         from .._numba.adapt.warmup import hmc_run
 
         nt = target._numba_target()
-        fns, tdata = (nt.logp_grad, nt.grad, nt.stop, nt.make_work), nt.tdata
+        (logp_grad, grad, make_work), tdata = (nt.logp_grad, nt.grad, nt.make_work), nt.tdata
         inv_temp = float(config[0]["inv_temp"])
         if inv_temp != 1.0:
             from .._numba.targets.tempered import tempered_data, tempered_functions
 
-            fns, tdata = tempered_functions(*fns, isinstance(tdata, tuple)), tempered_data(tdata, inv_temp)
-        x0, step0, A, *rest = per_chain
+            logp_grad, grad, make_work = tempered_functions(logp_grad, grad, make_work, isinstance(tdata, tuple))
+            tdata = tempered_data(tdata, inv_temp)
+        x0, step0, state_in, A, *rest = per_chain
         with threads(n_threads):
-            hmc_run(*fns, tdata, config, *shared, x0, step0, A.reshape(x0.shape[0], -1), *rest)
+            hmc_run(logp_grad, grad, nt.failed, nt.failure, make_work, tdata, config, *shared, x0, step0, state_in,
+                    A.reshape(x0.shape[0], -1), *rest)
         return None
 
     @staticmethod
@@ -60,7 +62,7 @@ class NumbaBackend:
 
         nt = target._numba_target()
         with threads(n_threads):
-            rwmh_run(nt.logp, nt.stop, nt.make_work, nt.tdata, config, *shared, *per_chain)
+            rwmh_run(nt.logp, nt.failed, nt.failure, nt.make_work, nt.tdata, config, *shared, *per_chain)
         return None
 
     # ---------------------------------------------------------------------------- targets
@@ -69,7 +71,7 @@ class NumbaBackend:
         from .._numba.targets.batch import batch_logp_grad
 
         nt = target._numba_target()
-        return batch_logp_grad(nt.logp_grad, nt.make_work, nt.tdata, X)
+        return batch_logp_grad(nt.logp_grad, nt.failed, nt.failure, nt.make_work, nt.tdata, X)
 
     @staticmethod
     def mixture_logp(mixture, X):

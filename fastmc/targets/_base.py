@@ -14,9 +14,11 @@ from .._validation import as_points
 #: What the Numba kernels receive for a target: its jitted functions and their data.
 #:
 #: ``logp(x, tdata, work) -> float``, ``logp_grad(x, grad, tdata, work) -> float``,
-#: ``grad(x, grad, tdata, work)``, ``stop(tdata) -> bool`` and ``make_work(tdata) -> work``, where
-#: ``x`` and ``grad`` are float64 arrays of shape (d,).
-NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad stop make_work tdata")
+#: ``grad(x, grad, tdata, work)``, ``make_work(tdata) -> work`` (one chain's workspace),
+#: ``failed(work) -> bool`` (the target stopped this chain: a negative return or an exception) and
+#: ``failure(work, x) -> code`` (that return code, 0 if none; the point where it happened into x),
+#: where ``x`` and ``grad`` are float64 arrays of shape (d,).
+NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad failed failure make_work tdata")
 
 
 def logp_grad_batch(target, x, backend: str):
@@ -34,6 +36,7 @@ def logp_grad_batch(target, x, backend: str):
     grad : ndarray, shape (d,) or (n, d)
     """
     X, single = as_points(x, target.dim)
-    target._reset()
-    lp, g = _backends.for_target(target, backend).target_logp_grad(target, X)
+    lp, g, n_ok, code = _backends.for_target(target, backend).target_logp_grad(target, X)
+    if n_ok < X.shape[0]:
+        target._raise_failure(code, X[n_ok], f"evaluating x[{n_ok}]" if not single else "evaluating x")
     return (float(lp[0]), g[0]) if single else (lp, g)

@@ -162,17 +162,14 @@ class GaussianMixture:
     def _arrays(self):
         return self._logc, self._kmeans, self._prec
 
-    def _reset(self):
-        pass
-
     def _cpp_spec(self):
         return ("mixture",) + self._arrays()
 
     def _numba_target(self):
         """The jitted functions and data the Numba kernels take (see ``_base.NumbaTarget``)."""
         m = _numba_mixture
-        return NumbaTarget(m.mixture_logp, m.mixture_logp_grad, m.mixture_grad, m.mixture_stop, m.mixture_make_work,
-                           self._numba_arrays())
+        return NumbaTarget(m.mixture_logp, m.mixture_logp_grad, m.mixture_grad, m.mixture_failed,
+                           m.mixture_failure, m.mixture_make_work, self._numba_arrays())
 
     def _numba_arrays(self):
         """The Numba twin's data: the kernel arrays, and the precisions again when d calls for

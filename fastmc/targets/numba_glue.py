@@ -24,46 +24,80 @@ def _keep(target):
     return target
 
 
+#: The code a target built from an ``@njit`` function returns when that function raised (both
+#: backends): the chain stops there, and the Python layer calls the function again at the point
+#: where it failed, from Python, to re-raise the exception itself with its traceback.
+RAISED = -(2**31) + 1
+
+
 def _make_work(dim):
     @njit_fn_inline
     def make_work(tdata):
-        return np.empty(dim), np.empty(1)
+        # scratch gradient; the log density a C function writes; the chain's failure: its
+        # negative code (0 until then) and the point where it happened (as cfunc.hpp keeps it)
+        return np.empty(dim), np.empty(1), np.zeros(dim + 1)
 
     return make_work
 
 
+@njit_fn_inline
+def _fail(work, code, x):
+    f = work[2]
+    f[0] = code
+    for i in range(x.size):
+        f[1 + i] = x[i]
+
+
+@njit_fn_inline
+def _failed(work):
+    return work[2][0] != 0.0
+
+
+@njit_fn_inline
+def _failure(work, x):
+    f = work[2]
+    for i in range(x.size):
+        x[i] = f[1 + i]
+    return np.int64(f[0])
+
+
 def make_njit_target(fn, dim, data):
+    # An exception inside fn stops the chain (no message per call, no garbage sampled); once a
+    # chain has failed its target is not called again.
     @njit_fn_inline
     def logp_grad(x, grad, tdata, work):
-        return fn(x, grad, tdata)
+        if _failed(work):
+            return np.nan
+        try:
+            return fn(x, grad, tdata)
+        except Exception:
+            _fail(work, RAISED, x)
+        return np.nan
 
     @njit_fn_inline
     def logp(x, tdata, work):
-        return fn(x, work[0], tdata)
+        return logp_grad(x, work[0], tdata, work)
 
     @njit_fn_inline
     def grad(x, g, tdata, work):
-        fn(x, g, tdata)
+        logp_grad(x, g, tdata, work)
 
-    @njit_fn_inline
-    def stop(tdata):
-        return False
-
-    return _keep(NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), data))
+    return _keep(NumbaTarget(logp, logp_grad, grad, _failed, _failure, _make_work(dim), data))
 
 
-def make_cfunc_target(cproto, dim, data, stop_flag):
+def make_cfunc_target(cproto, dim, data):
     """Call a C function pointer from the Numba kernels (ctypes prototype with integer arguments,
-    ABI-identical to the pointer signature)."""
+    ABI-identical to the pointer signature); a negative return stops the chain, as in cfunc.hpp."""
     @njit_fn_inline
     def logp_grad(x, grad, tdata, work):
-        data, stop_arr = tdata
+        if _failed(work):
+            return np.nan
         lp = work[1]
-        rc = cproto(x.size, x.ctypes.data, grad.ctypes.data, lp.ctypes.data, data.ctypes.data)
+        rc = cproto(x.size, x.ctypes.data, grad.ctypes.data, lp.ctypes.data, tdata.ctypes.data)
         if rc == 0:
             return lp[0]
         if rc < 0:
-            stop_arr[0] = 1
+            _fail(work, rc, x)
         return -np.inf
 
     @njit_fn_inline
@@ -74,11 +108,7 @@ def make_cfunc_target(cproto, dim, data, stop_flag):
     def grad(x, g, tdata, work):
         logp_grad(x, g, tdata, work)
 
-    @njit_fn_inline
-    def stop(tdata):
-        return tdata[1][0] != 0
-
-    return _keep(NumbaTarget(logp, logp_grad, grad, stop, _make_work(dim), (data, stop_flag)))
+    return _keep(NumbaTarget(logp, logp_grad, grad, _failed, _failure, _make_work(dim), data))
 
 
 def make_cfunc(fn, data_shape):
@@ -90,12 +120,17 @@ def make_cfunc(fn, data_shape):
 
     # A C entry point, not a dispatcher, so none of the njit decorators apply; the user's ``fn`` is
     # compiled with the options the user gave it, as it is on the Numba backend.
+    # An exception inside fn returns RAISED (a C entry point cannot raise; Numba would print the
+    # exception on every call and return whatever the outputs held).
     @numba.cfunc(sig, nopython=True, nogil=True)
     def c_logp(dim, x_ptr, grad_ptr, lp_ptr, data_ptr):
         x = numba.carray(x_ptr, (dim,))
         g = numba.carray(grad_ptr, (dim,))
         data = numba.carray(data_ptr, shape, np.float64)
-        lp_ptr[0] = fn(x, g, data)
+        try:
+            lp_ptr[0] = fn(x, g, data)
+        except Exception:
+            return RAISED
         return 0
 
     return c_logp

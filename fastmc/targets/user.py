@@ -20,7 +20,7 @@ import numpy as np
 from .. import _backends
 from .._validation import as_int
 from ._base import NumbaTarget, logp_grad_batch
-from .numba_glue import make_cfunc, make_cfunc_target, make_njit_target
+from .numba_glue import RAISED, make_cfunc, make_cfunc_target, make_njit_target
 
 __all__ = ["Target", "GradientCheckWarning"]
 
@@ -244,7 +244,6 @@ class Target:
         self._data = _as_data(data)
         self._fn = fn
         self._py_call = None  # a Python target's fn, wrapped to check what it returns
-        self._stop = np.zeros(1, dtype=np.int64)
         self._numba = None
         self._keepalive = None
 
@@ -335,16 +334,32 @@ class Target:
         return t
 
     # ------------------------------------------------------------ kernel views
-    def _reset(self):
-        self._stop[0] = 0
-
     def _cpp_spec(self):
         if self.kind == "python":
-            return ("python", self._py_call, self.has_grad, self.dim, self._stop)
+            return ("python", self._py_call, self.has_grad, self.dim)
         if self.kind == "numba" and self._address is None:
             self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
-        return ("cfunc", self._address, self._data.ctypes.data, self.dim, self._stop)
+        return ("cfunc", self._address, self._data.ctypes.data, self.dim)
+
+    def _failure_error(self, code, x):
+        """The exception for a failure of this target at x (d,) with its negative code: for an
+        ``@njit`` function that raised (code RAISED), the function's own exception, raised again
+        by calling it at x from Python; else a RuntimeError naming the code."""
+        if self.kind == "numba" and code == RAISED:
+            try:
+                self._fn(np.array(x, dtype=np.float64), np.zeros(self.dim), self._data)
+            except Exception as exc:  # the user's exception, with its traceback
+                return exc
+            return RuntimeError(f"the target's function raised an exception inside the sampler at x = {list(x)}, "
+                                "but not when called again there from Python (is it deterministic?)")
+        return RuntimeError(f"the target returned {code} (a negative code: stop) at x = {list(x)}")
+
+    def _raise_failure(self, code, x, where):
+        """Raise :meth:`_failure_error` with a note saying ``where`` it happened."""
+        exc = self._failure_error(code, x)
+        exc.add_note(f"fastmc: raised by the target when {where}")
+        raise exc
 
     def _numba_target(self) -> NumbaTarget:
         if self.kind == "python":
@@ -354,7 +369,7 @@ class Target:
             if self.kind == "numba":
                 self._numba = make_njit_target(self._fn, self.dim, self._data)
             else:
-                self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data, self._stop)
+                self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data)
         return self._numba
 
     # -------------------------------------------------------------- evaluation

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._jit import njit, njit_fn, njit_fn_parallel
 from ..core.rng import rng_uniform
+from ..core.threads import interrupted, publish, publish_release
 from ..hmc.metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_layout_size, metric_product_layout
 from ..hmc.nuts import nuts_make_work, nuts_transition
 from ..hmc.static_hmc import static_hmc_make_work, static_hmc_steps, static_hmc_transition
@@ -17,6 +18,46 @@ from .welford import welford_add, welford_metric, welford_reset
 
 TRANSITION_NUTS = 0
 TRANSITION_STATIC = 1
+# how a chain ended (records.hpp, fastmc/_schema.py)
+CHAIN_DONE = 0
+CHAIN_INTERRUPTED = 1
+CHAIN_TARGET_STOP = 2
+
+
+# A chain's whole state after an iteration, flat: STATE_SCALARS scalars, then q, g (d), A (m),
+# the Welford mean (d) and m2 (m); the scalars' slots as in warmup.hpp.
+STATE_SCALARS = 16
+STATE_T, STATE_LP, STATE_EPS, STATE_NGRAD, STATE_NW, STATE_NDIV = 0, 1, 2, 3, 4, 5
+STATE_DA_MU, STATE_DA_SBAR, STATE_DA_XBAR, STATE_DA_COUNTER, STATE_RNG = 6, 7, 8, 9, 10
+
+
+def hmc_state_size(d, kind):
+    m = d if kind == METRIC_DIAG else d * d
+    return STATE_SCALARS + 3 * d + 2 * m
+
+
+@njit
+def save_state(out, d, m, t, lp, eps, n_grad, n_w, n_div, da, s, q, g, A, mean, m2):
+    """The state after iteration t - 1 into out (hmc_state_size,)."""
+    out[STATE_T] = t
+    out[STATE_LP] = lp
+    out[STATE_EPS] = eps
+    out[STATE_NGRAD] = n_grad
+    out[STATE_NW] = n_w
+    out[STATE_NDIV] = n_div
+    out[STATE_DA_MU] = da.mu
+    out[STATE_DA_SBAR] = da.s_bar
+    out[STATE_DA_XBAR] = da.x_bar
+    out[STATE_DA_COUNTER] = da.counter
+    out[STATE_RNG:STATE_RNG + 4].view(np.uint64)[:] = s  # the generator's words, bit for bit
+    o = out[STATE_SCALARS:]
+    for i in range(d):
+        o[i] = q[i]
+        o[d + i] = g[i]
+        o[2 * d + m + i] = mean[i]
+    for i in range(m):
+        o[2 * d + i] = A[i]
+        o[3 * d + m + i] = m2[i]
 
 
 @njit
@@ -31,10 +72,14 @@ def _run_metric(kind, d, A, F, ones, Ap):
 
 
 @njit_fn
-def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, draws, stats, info, twork):
+def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0, phase, step0, state_in, A, s,
+              draws, stats, ckpt, info, stop_point, twork):
     """One chain. A (m,) and s (4,) are updated in place; draws (n_total, d) and the HMC_DRAW
-    records stats (n_total,) are filled, warm-up first, up to info.n_done (all unless
-    ``stop(tdata)`` turned true); info also gets the final step size and the gradient count."""
+    records stats (n_total,) are filled, warm-up first, up to info.n_done (all unless the run was
+    interrupted or the target failed: info.status); info also gets the final step size and the
+    gradient count, stop_point (d,) the point where the target failed. state_in: a saved state to
+    continue from (state_in[STATE_T] > 0) or zeros; ckpt (2, hmc_state_size): the saved states,
+    alternately, every cfg.checkpoint_every iterations (see warmup.hpp)."""
     cfg = config[0]  # the run's HMC_CONFIG record
     d = x0.shape[0]
     kind = cfg.metric_kind
@@ -51,27 +96,55 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
     da = np.zeros(1, DUAL_AVERAGING)[0]
     nw = nuts_make_work(d, cfg.max_depth)
     sw = static_hmc_make_work(d)
-    for i in range(d):
-        q[i] = x0[i]
-    lp = logp_grad(q, g, tdata, twork)
-    n_grad = 1
     ones = np.ones(d)
     Ap = np.empty(metric_layout_size(kind, d))
+    da_init(da, cfg.delta, cfg.gamma, cfg.kappa, cfg.t0)
     # the metric the transitions run with: A (a dense one in its product layout), or ones while
     # a dense A is the identity
-    metric_factor(kind, d, A, F)
-    run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
-    welford_reset(kind, d, mean, m2, cnt)
-    eps = step0
-    da_init(da, cfg.delta, cfg.gamma, cfg.kappa, cfg.t0)
-    if n_warmup > 0 and adapt_step:
-        eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
-        da_restart(da, math.log(10.0 * eps))
+    if state_in[STATE_T] > 0.0:  # continue a saved run
+        t0 = int(state_in[STATE_T])
+        lp = state_in[STATE_LP]
+        eps = state_in[STATE_EPS]
+        n_grad = int(state_in[STATE_NGRAD])
+        cnt[0] = int(state_in[STATE_NW])
+        n_div = int(state_in[STATE_NDIV])
+        da.mu = state_in[STATE_DA_MU]
+        da.s_bar = state_in[STATE_DA_SBAR]
+        da.x_bar = state_in[STATE_DA_XBAR]
+        da.counter = state_in[STATE_DA_COUNTER]
+        s[:] = state_in[STATE_RNG:STATE_RNG + 4].copy().view(np.uint64)
+        st_in = state_in[STATE_SCALARS:]
+        for i in range(d):
+            q[i] = st_in[i]
+            g[i] = st_in[d + i]
+            mean[i] = st_in[2 * d + m + i]
+        for i in range(m):
+            A[i] = st_in[2 * d + i]
+            m2[i] = st_in[3 * d + m + i]
+        metric_factor(kind, d, A, F)
+        run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
+    else:
+        t0 = 0
+        n_div = 0
+        for i in range(d):
+            q[i] = x0[i]
+        lp = logp_grad(q, g, tdata, twork)
+        n_grad = 1
+        metric_factor(kind, d, A, F)
+        run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
+        welford_reset(kind, d, mean, m2, cnt)
+        eps = step0
+        if n_warmup > 0 and adapt_step:
+            eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
+            da_restart(da, math.log(10.0 * eps))
     n_total = n_warmup + cfg.n_samples
     n_done = n_total
-    for t in range(n_total):
-        if stop(tdata):
+    status = CHAIN_DONE
+    n_ckpt = 0
+    for t in range(t0, n_total):
+        if interrupted(interrupt):
             n_done = t
+            status = CHAIN_INTERRUPTED
             break
         # static HMC with an integration time: the steps for this transition's step size
         n_lf = (static_hmc_steps(cfg.integration_time, eps, cfg.max_leapfrog) if cfg.integration_time > 0.0
@@ -85,8 +158,9 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
             lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps_t,
                                                                   run_kind, Ar, Fr, n_lf, sw, twork)
         n_grad += nl
-        if stop(tdata):
+        if failed(twork):
             n_done = t
+            status = CHAIN_TARGET_STOP
             break
         mv = False
         for i in range(d):
@@ -103,33 +177,49 @@ def hmc_chain(logp_grad, grad_fn, stop, tdata, config, x0, phase, step0, A, s, d
         rec.divergent = 1 if div else 0
         rec.nonfinite = 1 if nf else 0
         rec.moved = 1 if mv else 0
-        info.n_done = t + 1
-        if t >= n_warmup:
-            continue
-        if adapt_step:
-            eps = da_update(da, acc)
-        if phase[t] & 1:
-            welford_add(kind, d, q, mean, m2, cnt, delta_w)
-        if (phase[t] & 2) and cnt[0] >= 2:
-            welford_metric(kind, d, m2, cnt[0], A)
-            metric_factor(kind, d, A, F)
-            run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
-            welford_reset(kind, d, mean, m2, cnt)
+        if div:
+            n_div += 1
+            publish(info, "n_divergent", n_div)
+        publish(info, "step_size", eps_t)
+        publish(info, "n_done", t + 1)
+        if t < n_warmup:
             if adapt_step:
-                eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
-                da_restart(da, math.log(10.0 * eps))
-        if t == n_warmup - 1 and adapt_step:
-            eps = da_final_step(da)
-    info.n_done = n_done
+                eps = da_update(da, acc)
+            if phase[t] & 1:
+                welford_add(kind, d, q, mean, m2, cnt, delta_w)
+            if (phase[t] & 2) and cnt[0] >= 2:
+                welford_metric(kind, d, m2, cnt[0], A)
+                metric_factor(kind, d, A, F)
+                run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
+                welford_reset(kind, d, mean, m2, cnt)
+                if adapt_step:
+                    eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork,
+                                                 n_grad)
+                    da_restart(da, math.log(10.0 * eps))
+            if t == n_warmup - 1 and adapt_step:
+                eps = da_final_step(da)
+        if cfg.checkpoint_every > 0 and ((t + 1) % cfg.checkpoint_every == 0 or t + 1 == n_total):
+            save_state(ckpt[n_ckpt % 2], d, m, t + 1, lp, eps, n_grad, cnt[0], n_div, da, s, q, g, A, mean, m2)
+            n_ckpt += 1
+            publish_release(info, "n_checkpoints", n_ckpt)
+    if status == CHAIN_INTERRUPTED and cfg.checkpoint_every > 0 and n_done > 0:  # resumable from here
+        save_state(ckpt[n_ckpt % 2], d, m, n_done, lp, eps, n_grad, cnt[0], n_div, da, s, q, g, A, mean, m2)
+        n_ckpt += 1
+        publish_release(info, "n_checkpoints", n_ckpt)
+    publish(info, "n_done", n_done)
+    info.status = status
+    info.target_code = failure(twork, stop_point)
     info.final_step = eps
     info.n_grad = n_grad
 
 
 @njit_fn_parallel
-def hmc_run(logp_grad, grad_fn, stop, make_work, tdata, cfg, phase, x0, step0, A, rng_state, draws, stats, info):
-    """All chains (``prange``): chain c reads x0[c], step0[c] and updates A[c] (m,),
-    rng_state[c] (4,), draws[c], stats[c] and info[c]; twin of hmc_run in warmup.hpp."""
+def hmc_run(logp_grad, grad_fn, failed, failure, make_work, tdata, cfg, interrupt, phase, x0, step0, state_in, A,
+            rng_state, draws, stats, ckpt, info, stop_point):
+    """All chains (``prange``): chain c reads x0[c], step0[c], state_in[c] and updates A[c] (m,),
+    rng_state[c] (4,), draws[c], stats[c], ckpt[c], info[c] and stop_point[c]; twin of hmc_run in
+    warmup.hpp."""
     for c in numba.prange(x0.shape[0]):
         twork = make_work(tdata)
-        hmc_chain(logp_grad, grad_fn, stop, tdata, cfg, x0[c], phase, step0[c], A[c], rng_state[c], draws[c],
-                  stats[c], info[c], twork)
+        hmc_chain(logp_grad, grad_fn, failed, failure, tdata, cfg, interrupt, x0[c], phase, step0[c], state_in[c],
+                  A[c], rng_state[c], draws[c], stats[c], ckpt[c], info[c], stop_point[c], twork)

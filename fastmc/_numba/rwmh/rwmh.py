@@ -17,6 +17,12 @@ from ..core.linalg import fma
 from ..hmc.metric import METRIC_DENSE, metric_factor
 from ..adapt.welford import welford_add, welford_metric, welford_reset
 from ..core.rng import rng_normal, rng_uniform
+from ..core.threads import interrupted, publish
+
+# how a chain ended (records.hpp, fastmc/_schema.py)
+CHAIN_DONE = 0
+CHAIN_INTERRUPTED = 1
+CHAIN_TARGET_STOP = 2
 
 
 @njit
@@ -27,11 +33,13 @@ def rwmh_work(d):
 
 
 @njit_fn
-def rwmh_chain(logp, stop, tdata, config, x0, prop, s_rng, draws, stats, adapted, info, work, twork):
+def rwmh_chain(logp, failed, failure, tdata, config, interrupt, x0, prop, s_rng, draws, stats, adapted, info,
+               stop_point, work, twork):
     """One chain: fills ``draws`` (n_total, d) and the records ``stats`` (n_total,), warm-up
-    first; ``info`` (a CHAIN_INFO record) gets the non-finite proposals, the iterations completed
-    and the kind of the final proposal, whose factor (scaled by lambda) goes to ``adapted``
-    (d*d,). ``s_rng`` (4,) is the generator state, updated in place."""
+    first; ``info`` (a CHAIN_INFO record) gets the non-finite proposals, the iterations completed,
+    how the chain ended and the kind of the final proposal, whose factor (scaled by lambda) goes
+    to ``adapted`` (d*d,). ``s_rng`` (4,) is the generator state, updated in place; stop_point
+    (d,) the point where the target failed."""
     cfg = config[0]  # the run's RWMH_CONFIG record
     d = x0.shape[0]
     n_warmup = cfg.n_warmup
@@ -58,7 +66,12 @@ def rwmh_chain(logp, stop, tdata, config, x0, prop, s_rng, draws, stats, adapted
     nonfinite = 0
     total = n_warmup + n
     done = total
+    status = CHAIN_DONE
     for t in range(total):
+        if interrupted(interrupt):
+            done = t
+            status = CHAIN_INTERRUPTED
+            break
         for i in range(d):
             eps[i] = rng_normal(s_rng)
         if kind == 0:
@@ -78,8 +91,9 @@ def rwmh_chain(logp, stop, tdata, config, x0, prop, s_rng, draws, stats, adapted
             for i in range(d):
                 y[i] = x[i] + lam * s[i]
         lpy = logp(y, tdata, twork)
-        if stop(tdata):
+        if failed(twork):
             done = t
+            status = CHAIN_TARGET_STOP
             break
         u = rng_uniform(s_rng)
         acc = False
@@ -98,7 +112,7 @@ def rwmh_chain(logp, stop, tdata, config, x0, prop, s_rng, draws, stats, adapted
             draws[t, i] = x[i]
         stats[t].log_density = lp
         stats[t].accepted = 1 if acc else 0
-        info.n_done = t + 1
+        publish(info, "n_done", t + 1)
         if t < n_warmup:
             if adapt_scale:
                 m += 1
@@ -119,16 +133,19 @@ def rwmh_chain(logp, stop, tdata, config, x0, prop, s_rng, draws, stats, adapted
     for i in range(d if kind == 0 else d * d):
         adapted[i] = lam * L[i]
     info.n_nonfinite = nonfinite
-    info.n_done = done
+    info.status = status
+    info.target_code = failure(twork, stop_point)
+    publish(info, "n_done", done)
     info.adapted_kind = kind
 
 
 @njit_fn_parallel
-def rwmh_run(logp, stop, make_work, tdata, cfg, prop, x0, rng_state, draws, stats, adapted, info):
+def rwmh_run(logp, failed, failure, make_work, tdata, cfg, interrupt, prop, x0, rng_state, draws, stats, adapted,
+             info, stop_point):
     """All chains (``prange``): chain c reads x0[c] and fills rng_state[c], draws[c], stats[c],
-    adapted[c] and info[c]; twin of rwmh_run in rwmh.hpp."""
+    adapted[c], info[c] and stop_point[c]; twin of rwmh_run in rwmh.hpp."""
     for c in numba.prange(x0.shape[0]):
         work = rwmh_work(x0.shape[1])
         twork = make_work(tdata)
-        rwmh_chain(logp, stop, tdata, cfg, x0[c], prop, rng_state[c], draws[c], stats[c], adapted[c], info[c], work,
-                   twork)
+        rwmh_chain(logp, failed, failure, tdata, cfg, interrupt, x0[c], prop, rng_state[c], draws[c], stats[c],
+                   adapted[c], info[c], stop_point[c], work, twork)

@@ -19,9 +19,15 @@ from ..core.linalg import dot4, fma, symv, symv_panel
 
 
 @njit_inline
-def mixture_stop(tdata):
-    """A mixture never asks the sampler to stop."""
+def mixture_failed(work):
+    """A mixture never fails."""
     return False
+
+
+@njit_inline
+def mixture_failure(work, x):
+    """No failure: code 0, x untouched."""
+    return 0
 
 
 def _product(prec, panel, k, delta, z, d, lanes):

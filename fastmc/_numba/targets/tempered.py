@@ -20,9 +20,10 @@ def tempered_data(tdata, beta):
 
 
 @lru_cache(maxsize=None)
-def tempered_functions(logp_grad, grad, stop, make_work, data_is_tuple):
-    """Jitted (logp_grad, grad, stop, make_work) of pi^beta for the target whose functions are given,
-    on ``tempered_data`` of its data (``data_is_tuple``: whether that data is a tuple)."""
+def tempered_functions(logp_grad, grad, make_work, data_is_tuple):
+    """Jitted (logp_grad, grad, make_work) of pi^beta for the target whose functions are given,
+    on ``tempered_data`` of its data (``data_is_tuple``: whether that data is a tuple). The
+    target's failure checks read only its workspace and serve the tempered target unchanged."""
 
     if data_is_tuple:
         @njit_fn
@@ -49,11 +50,7 @@ def tempered_functions(logp_grad, grad, stop, make_work, data_is_tuple):
             g[i] = beta * g[i]
 
     @njit_fn
-    def tempered_stop(tdata):
-        return stop(inner(tdata))
-
-    @njit_fn
     def tempered_make_work(tdata):
         return make_work(inner(tdata))
 
-    return tempered_logp_grad, tempered_grad, tempered_stop, tempered_make_work
+    return tempered_logp_grad, tempered_grad, tempered_make_work

@@ -8,6 +8,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "fastmc/adapt/dual_averaging.hpp"
 #include "fastmc/adapt/step_size.hpp"
@@ -24,6 +25,37 @@ namespace fastmc {
 
 constexpr int kTransitionNuts = 0;
 constexpr int kTransitionStatic = 1;
+
+// A chain's whole state after an iteration, flat (doubles), so that a run can continue from it
+// exactly: kStateScalars scalars (below), then q, g (d), A (m), the Welford mean (d) and m2 (m).
+constexpr int64_t kStateScalars = 16;
+enum StateSlot : int64_t {
+    kStateT = 0,  // iterations completed (0: no state, start from x0)
+    kStateLp, kStateEps, kStateNGrad, kStateNW, kStateNDiv,
+    kStateDaMu, kStateDaSBar, kStateDaXBar, kStateDaCounter,
+    kStateRng,  // four generator words, their bits stored as doubles
+};
+
+inline int64_t hmc_state_size(int64_t d, int kind) {
+    const int64_t m = kind == kMetricDiag ? d : d * d;
+    return kStateScalars + 3 * d + 2 * m;
+}
+
+// The state after iteration t - 1 into out (hmc_state_size doubles).
+inline void save_state(double* out, int64_t d, int64_t m, int64_t t, double lp, double eps, int64_t n_grad,
+                       int64_t n_w, int64_t n_div, const DualAveraging& da, const Rng& rng, const double* q,
+                       const double* g, const double* A, const double* mean, const double* m2) {
+    out[kStateT] = static_cast<double>(t);
+    out[kStateLp] = lp, out[kStateEps] = eps;
+    out[kStateNGrad] = static_cast<double>(n_grad), out[kStateNW] = static_cast<double>(n_w);
+    out[kStateNDiv] = static_cast<double>(n_div);
+    out[kStateDaMu] = da.mu, out[kStateDaSBar] = da.s_bar, out[kStateDaXBar] = da.x_bar;
+    out[kStateDaCounter] = da.counter;
+    std::memcpy(out + kStateRng, rng.s, sizeof(rng.s));
+    double* o = out + kStateScalars;
+    for (int64_t i = 0; i < d; ++i) o[i] = q[i], o[d + i] = g[i], o[2 * d + m + i] = mean[i];
+    for (int64_t i = 0; i < m; ++i) o[2 * d + i] = A[i], o[3 * d + m + i] = m2[i];
+}
 
 inline int64_t hmc_work_size(int64_t d, int kind, int64_t max_depth) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
@@ -43,10 +75,18 @@ inline void run_metric(int kind, int64_t d, const double* A, const double* F, co
 
 // One chain. A_io (d,) or (d, d) in/out: the inverse metric. rng_state (4,) in/out.
 // phase (n_warmup,). draws (n_warmup + n_samples, d) and stats (n_warmup + n_samples,): warm-up
-// first. work: hmc_work_size, 64-byte aligned (Scratch), as is twork.
+// first. interrupt: the run's stop flag (threads.hpp). stop_point (d,): where the target failed,
+// if it did. work: hmc_work_size, 64-byte aligned (Scratch), as is twork (zeroed: the target keeps
+// its failure there).
+// state_in (hmc_state_size): a saved state to continue from (state_in[kStateT] > 0; draws and
+// stats then hold the rows before it), or zeros. ckpt (2, hmc_state_size): with
+// cfg.checkpoint_every > 0, the state after every that many iterations and after the last one,
+// alternately in the two rows; info.n_checkpoints counts them (state k in row k % 2), published
+// after the row is written, so another thread reads a whole state from the row of the latest.
 template <class Target>
-void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, const uint8_t* phase, double step0,
-               double* A_io, uint64_t* rng_state, double* draws, HmcDraw* stats, ChainInfo& info, double* work,
+void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interrupt, const double* x0,
+               const uint8_t* phase, double step0, const double* state_in, double* A_io, uint64_t* rng_state,
+               double* draws, HmcDraw* stats, ChainInfo& info, double* stop_point, double* ckpt, double* work,
                double* twork) {
     const int64_t d = target.dim();
     const int kind = static_cast<int>(cfg.metric_kind);
@@ -65,30 +105,54 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
     double* ones = mean + 2 * s;
     double* Ap = ones + s;  // a dense A in its product layout (metric.hpp)
     double* tw = Ap + metric_layout_size(kind, d);  // transition scratch
-    for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
     for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
     // the metric the transitions run with: A (a dense one in its product layout), or ones while
     // a dense A is the identity. Plain locals, assigned at window ends: the transitions read
     // run_kind in every leapfrog step, and a variable whose address a lambda holds lives in memory.
     int run_kind = kind;
     const double *Ar = A, *Fr = F;
-    for (int64_t i = 0; i < d; ++i) q[i] = x0[i];
-    double lp = target.logp_grad(q, g, twork);
-    int64_t n_grad = 1, n_w = 0;
-    metric_factor(kind, d, A, F);  // validated positive definite in Python
-    run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
-    welford_reset(kind, d, mean, m2, n_w);
-    double eps = step0;
+    const int64_t ns = hmc_state_size(d, kind);
+    double lp, eps;
+    int64_t n_grad, n_w, t, n_div;
     DualAveraging da{cfg.delta, cfg.gamma, cfg.kappa, cfg.t0};
-    if (n_warmup > 0 && adapt_step) {
-        eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
-        da.restart(std::log(10.0 * eps));
+    if (state_in[kStateT] > 0.0) {  // continue a saved run
+        const double* in = state_in + kStateScalars;
+        t = static_cast<int64_t>(state_in[kStateT]);
+        lp = state_in[kStateLp], eps = state_in[kStateEps];
+        n_grad = static_cast<int64_t>(state_in[kStateNGrad]), n_w = static_cast<int64_t>(state_in[kStateNW]);
+        n_div = static_cast<int64_t>(state_in[kStateNDiv]);
+        da.mu = state_in[kStateDaMu], da.s_bar = state_in[kStateDaSBar], da.x_bar = state_in[kStateDaXBar];
+        da.counter = state_in[kStateDaCounter];
+        std::memcpy(rng.s, state_in + kStateRng, sizeof(rng.s));
+        for (int64_t i = 0; i < d; ++i) q[i] = in[i], g[i] = in[d + i], mean[i] = in[2 * d + m + i];
+        for (int64_t i = 0; i < m; ++i) A[i] = in[2 * d + i], m2[i] = in[3 * d + m + i];
+        metric_factor(kind, d, A, F);
+        run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
+    } else {
+        t = 0, n_div = 0, n_grad = 1, n_w = 0;
+        for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
+        for (int64_t i = 0; i < d; ++i) q[i] = x0[i];
+        lp = target.logp_grad(q, g, twork);
+        metric_factor(kind, d, A, F);  // validated positive definite in Python
+        run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
+        welford_reset(kind, d, mean, m2, n_w);
+        eps = step0;
+        if (n_warmup > 0 && adapt_step) {
+            eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
+            da.restart(std::log(10.0 * eps));
+        }
     }
     const int64_t n_total = n_warmup + cfg.n_samples;
-    // a target that asks to stop (a C function's negative return, a Python exception) ends the
-    // chain before the transition it interrupted is recorded: draws [0, t) stay valid
-    int64_t t = 0;
-    for (; t < n_total && !target.stop_requested(); ++t) {
+    int64_t n_ckpt = 0;
+    // The chain ends before an iteration when the run is interrupted, and without recording the
+    // transition in which its target failed (a C function's negative return, a Python exception):
+    // draws [0, t) are always the first t of the full run.
+    int64_t status = kChainDone;
+    for (; t < n_total; ++t) {
+        if (interrupted(interrupt)) {
+            status = kChainInterrupted;
+            break;
+        }
         // static HMC with an integration time: the steps for this transition's step size
         // (as Stan: L from the nominal step size, so a jittered step also jitters the time)
         const int64_t n_leap = cfg.integration_time > 0.0
@@ -102,7 +166,10 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
                 ? nuts_transition(target, rng, q, g, lp, eps_t, run_kind, Ar, Fr, cfg.max_depth, tw, twork)
                 : static_hmc_transition(target, rng, q, g, lp, eps_t, run_kind, Ar, Fr, n_leap, tw, twork);
         n_grad += st.n_leapfrog;
-        if (target.stop_requested()) break;
+        if (target.failed(twork)) {
+            status = kChainTargetStop;
+            break;
+        }
         const double* prev = t == 0 ? x0 : draws + (t - 1) * d;
         bool moved = false;
         for (int64_t i = 0; i < d; ++i) {
@@ -119,43 +186,59 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const double* x0, con
         rec.divergent = st.divergent ? 1 : 0;
         rec.nonfinite = st.nonfinite ? 1 : 0;
         rec.moved = moved ? 1 : 0;
+        if (st.divergent) publish(&info.n_divergent, ++n_div);
+        publish(&info.step_size, eps_t);
         publish(&info.n_done, t + 1);
-        if (t >= n_warmup) continue;
-        if (adapt_step) eps = da.update(st.accept_stat);
-        if (phase[t] & 1) welford_add(kind, d, q, mean, m2, n_w, delta);
-        if ((phase[t] & 2) && n_w >= 2) {
-            welford_metric(kind, d, m2, n_w, A);
-            metric_factor(kind, d, A, F);  // regularised sample covariance: positive definite
-            run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
-            welford_reset(kind, d, mean, m2, n_w);
-            if (adapt_step) {
-                eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
-                da.restart(std::log(10.0 * eps));
+        if (t < n_warmup) {
+            if (adapt_step) eps = da.update(st.accept_stat);
+            if (phase[t] & 1) welford_add(kind, d, q, mean, m2, n_w, delta);
+            if ((phase[t] & 2) && n_w >= 2) {
+                welford_metric(kind, d, m2, n_w, A);
+                metric_factor(kind, d, A, F);  // regularised sample covariance: positive definite
+                run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
+                welford_reset(kind, d, mean, m2, n_w);
+                if (adapt_step) {
+                    eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
+                    da.restart(std::log(10.0 * eps));
+                }
             }
+            if (t == n_warmup - 1 && adapt_step) eps = da.final_step();
         }
-        if (t == n_warmup - 1 && adapt_step) eps = da.final_step();
+        if (cfg.checkpoint_every > 0 && ((t + 1) % cfg.checkpoint_every == 0 || t + 1 == n_total)) {
+            save_state(ckpt + (n_ckpt % 2) * ns, d, m, t + 1, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2);
+            __atomic_store_n(&info.n_checkpoints, ++n_ckpt, __ATOMIC_RELEASE);
+        }
+    }
+    if (status == kChainInterrupted && cfg.checkpoint_every > 0 && t > 0) {  // resumable from here
+        save_state(ckpt + (n_ckpt % 2) * ns, d, m, t, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2);
+        __atomic_store_n(&info.n_checkpoints, ++n_ckpt, __ATOMIC_RELEASE);
     }
     for (int64_t i = 0; i < m; ++i) A_io[i] = A[i];
     publish(&info.n_done, t);
+    info.status = status;
+    info.target_code = target.failure(twork, stop_point);
     info.final_step = eps;
     info.n_grad = n_grad;
     rng.save(rng_state);
 }
 
-// All chains on up to n_threads threads: chain c reads x0[c], step0[c], phase, and updates
-// A[c] (m,), rng_state[c] (4,), draws[c], stats[c] and info[c].
+// All chains on up to n_threads threads: chain c reads x0[c], step0[c], state_in[c], phase, and
+// updates A[c] (m,), rng_state[c] (4,), draws[c], stats[c], info[c], stop_point[c] (d,) and
+// ckpt[c] (2, hmc_state_size).
 template <class Target>
-void hmc_run(const Target& target, const HmcConfig& cfg, int64_t chains, const double* x0, const uint8_t* phase,
-             const double* step0, double* A, uint64_t* rng_state, double* draws, HmcDraw* stats, ChainInfo* info,
-             int64_t n_threads) {
+void hmc_run(const Target& target, const HmcConfig& cfg, const int64_t* interrupt, int64_t chains, const double* x0,
+             const uint8_t* phase, const double* step0, const double* state_in, double* A, uint64_t* rng_state,
+             double* draws, HmcDraw* stats, ChainInfo* info, double* stop_point, double* ckpt, int64_t n_threads) {
     const int64_t d = target.dim(), n = cfg.n_warmup + cfg.n_samples;
     const int kind = static_cast<int>(cfg.metric_kind);
     const int64_t m = kind == kMetricDiag ? d : d * d;
     parallel_chains(chains, n_threads, [&](int64_t c) {
         Scratch work(hmc_work_size(d, kind, cfg.max_depth));
         Scratch twork(target.work_size());
-        hmc_chain(target, cfg, x0 + c * d, phase, step0[c], A + c * m, rng_state + 4 * c, draws + c * n * d,
-                  stats + c * n, info[c], work.data(), twork.data());
+        const int64_t ns = hmc_state_size(d, kind);
+        hmc_chain(target, cfg, interrupt, x0 + c * d, phase, step0[c], state_in + c * ns, A + c * m, rng_state + 4 * c,
+                  draws + c * n * d, stats + c * n, info[c], stop_point + c * d, ckpt + 2 * c * ns, work.data(),
+                  twork.data());
     });
 }
 

@@ -23,6 +23,7 @@ struct HmcConfig {
                               // eps (1 + jitter (2u - 1)), u uniform; 0 draws nothing
     double delta, gamma, kappa, t0;  // dual averaging: target acceptance and the three constants
     double inv_temp;                 // sample pi^inv_temp (the binding wraps the target in Tempered)
+    int64_t checkpoint_every;        // save the chain's state every this many iterations (0: never)
 };
 
 // One HMC iteration; NumPy twin: HMC_DRAW.
@@ -54,14 +55,24 @@ struct RwmhDraw {
     uint8_t accepted;
 };
 
-// One chain's totals, every sampler; NumPy twin: CHAIN_INFO. n_done is published after every
-// iteration (relaxed stores), so another thread can read a run's progress.
+// How a chain ended (ChainInfo.status).
+constexpr int64_t kChainDone = 0;         // every iteration ran
+constexpr int64_t kChainInterrupted = 1;  // the run was asked to stop (Ctrl-C, a time limit)
+constexpr int64_t kChainTargetStop = 2;   // the target asked to stop or failed (target_code says how)
+
+// One chain's totals, every sampler; NumPy twin: CHAIN_INFO. n_done, n_divergent and step_size
+// are published after every iteration (relaxed stores), so another thread can show a run's progress.
 struct ChainInfo {
-    int64_t n_done;        // iterations completed (all unless the target asked to stop)
+    int64_t n_done;        // iterations completed (all unless the chain was stopped)
     int64_t n_grad;        // gradient evaluations, step-size searches included (HMC)
     int64_t n_nonfinite;   // proposals rejected for a non-finite log density (RWMH)
     int64_t adapted_kind;  // RWMH: the kind of the final proposal factor
+    int64_t n_divergent;   // HMC: divergent transitions so far, warm-up included
+    int64_t status;        // kChainDone, kChainInterrupted or kChainTargetStop
+    int64_t target_code;   // the target's negative return code that stopped the chain (0 if none)
+    int64_t n_checkpoints; // chain states saved so far (published with release order after each)
     double final_step;     // HMC: the step size after warm-up
+    double step_size;      // HMC: the step size of the latest transition
 };
 
 }  // namespace fastmc

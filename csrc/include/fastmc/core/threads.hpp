@@ -46,5 +46,10 @@ void parallel_chains(int64_t n_chains, int64_t n_threads, F&& run_chain) {
 
 // Progress that another thread may read while the chain runs.
 inline void publish(int64_t* counter, int64_t value) { __atomic_store_n(counter, value, __ATOMIC_RELAXED); }
+inline void publish(double* value_out, double value) { __atomic_store(value_out, &value, __ATOMIC_RELAXED); }
+
+// The run's stop request (Ctrl-C, a time limit), set by another thread: every chain checks it
+// before each iteration and ends there, so its draws are the first n_done of the full run.
+inline bool interrupted(const int64_t* flag) { return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
 
 }  // namespace fastmc

@@ -25,10 +25,12 @@ inline int64_t rwmh_work_size(int64_t d) { return 6 * d + 4 * d * d; }
 
 // One chain. prop (d,) or (d, d) as prop_kind says; rng_state (4,) in/out; draws (n_total, d) and
 // stats (n_total,), warm-up first; adapted (d * d): the final proposal factor, scaled by lambda,
-// in the layout of info.adapted_kind. work: rwmh_work_size(d) + target.work_size().
+// in the layout of info.adapted_kind. interrupt and stop_point (d,) as in hmc_chain (warmup.hpp).
+// work: rwmh_work_size(d) + target.work_size(), zeroed.
 template <class Target>
-void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, const double* prop,
-                uint64_t* rng_state, double* draws, RwmhDraw* stats, double* adapted, ChainInfo& info, double* work) {
+void rwmh_chain(const Target& target, const RwmhConfig& cfg, const int64_t* interrupt, const double* x0,
+                const double* prop, uint64_t* rng_state, double* draws, RwmhDraw* stats, double* adapted,
+                ChainInfo& info, double* stop_point, double* work) {
     const int64_t d = target.dim();
     const int64_t n_warmup = cfg.n_warmup, n = cfg.n_samples;
     const double inv_temp = cfg.inv_temp;
@@ -52,12 +54,17 @@ void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, c
     int64_t m = 0, wn = 0;  // iterations in the adaptation phase; Welford count
     const int64_t half = n_warmup / 2, quarter = n_warmup / 4;
     if (cfg.adapt_cov) welford_reset(kMetricDense, d, mean, m2, wn);
-    int64_t nonfinite = 0, t = 0;
+    int64_t nonfinite = 0, t = 0, status = kChainDone;
     const int64_t total = n_warmup + n;
     // One iteration; Warm selects the adaptation at compile time, so the sampling loop carries
-    // none of the warm-up's code. Returns false when the target asked to stop.
+    // none of the warm-up's code. Returns false when the chain stops (status says why) without
+    // recording the iteration.
     auto iterate = [&](auto warm) FASTMC_LAMBDA_INLINE -> bool {
         constexpr bool Warm = decltype(warm)::value;
+        if (interrupted(interrupt)) {
+            status = kChainInterrupted;
+            return false;
+        }
         for (int64_t i = 0; i < d; ++i) eps[i] = rng.normal();
         if (kind == 0) {
             if (lam == 1.0) {  // no warm-up: 1.0 * s == s, so this only skips a multiply
@@ -75,7 +82,10 @@ void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, c
             for (int64_t i = 0; i < d; ++i) y[i] = x[i] + lam * s[i];
         }
         const double lpy = target.logp(y, twork);
-        if (target.stop_requested()) return false;
+        if (target.failed(twork)) {
+            status = kChainTargetStop;
+            return false;
+        }
         const double u = rng.uniform();
         bool acc = false;
         double alpha = 0.0;
@@ -123,21 +133,23 @@ void rwmh_chain(const Target& target, const RwmhConfig& cfg, const double* x0, c
     for (int64_t i = 0; i < (kind == 0 ? d : d * d); ++i) adapted[i] = lam * L[i];
     info.adapted_kind = kind;
     info.n_nonfinite = nonfinite;
+    info.status = status;
+    info.target_code = target.failure(twork, stop_point);
     publish(&info.n_done, t);
     rng.save(rng_state);
 }
 
 // All chains on up to n_threads threads: chain c reads x0[c] and updates rng_state[c] (4,),
-// draws[c], stats[c], adapted[c] (d * d) and info[c].
+// draws[c], stats[c], adapted[c] (d * d), info[c] and stop_point[c] (d,).
 template <class Target>
-void rwmh_run(const Target& target, const RwmhConfig& cfg, int64_t chains, const double* x0, const double* prop,
-              uint64_t* rng_state, double* draws, RwmhDraw* stats, double* adapted, ChainInfo* info,
-              int64_t n_threads) {
+void rwmh_run(const Target& target, const RwmhConfig& cfg, const int64_t* interrupt, int64_t chains,
+              const double* x0, const double* prop, uint64_t* rng_state, double* draws, RwmhDraw* stats,
+              double* adapted, ChainInfo* info, double* stop_point, int64_t n_threads) {
     const int64_t d = target.dim(), n = cfg.n_warmup + cfg.n_samples;
     parallel_chains(chains, n_threads, [&](int64_t c) {
         Scratch work(rwmh_work_size(d) + target.work_size());
-        rwmh_chain(target, cfg, x0 + c * d, prop, rng_state + 4 * c, draws + c * n * d, stats + c * n,
-                   adapted + c * d * d, info[c], work.data());
+        rwmh_chain(target, cfg, interrupt, x0 + c * d, prop, rng_state + 4 * c, draws + c * n * d, stats + c * n,
+                   adapted + c * d * d, info[c], stop_point + c * d, work.data());
     });
 }
 

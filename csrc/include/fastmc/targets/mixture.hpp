@@ -22,8 +22,9 @@ struct Mixture {
     const double* panels; // (K, sym_panel_size(d)): prec in the panel layout, used for d >= kSymPanelMinDim
 
     int64_t dim() const { return D > 0 ? D : d_rt; }
-    // A mixture never asks to stop; the sampler's check compiles away.
-    static constexpr bool stop_requested() { return false; }
+    // A mixture never fails; the sampler's check compiles away.
+    static constexpr bool failed(const double*) { return false; }
+    static constexpr int64_t failure(const double*, double*) { return 0; }
     // work (64-byte aligned, Scratch): K arrays z_k = P_k delta_k, delta, the K component terms;
     // arrays start every s = pad4(d) doubles
     int64_t work_size() const { return (K + 1) * pad4(dim()) + K; }

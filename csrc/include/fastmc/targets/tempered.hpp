@@ -15,7 +15,8 @@ struct Tempered {
     double beta;
 
     int64_t dim() const { return target.dim(); }
-    bool stop_requested() const { return target.stop_requested(); }
+    bool failed(const double* work) const { return target.failed(work); }
+    int64_t failure(const double* work, double* x) const { return target.failure(work, x); }
     int64_t work_size() const { return target.work_size(); }
 
     FASTMC_INLINE double logp_grad(const double* x, double* grad, double* work) const {
