@@ -781,3 +781,6 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"fastmc {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # outside sampling (loading or compiling the model): nothing to keep
+        print(f"fastmc {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
