@@ -494,26 +494,54 @@ def print_report(result, out=None) -> bool:
     return True
 
 
-def _is_problem(w) -> bool:
-    from .adaptation import SamplingWarning
-    from .targets import GradientCheckWarning
+class _WarningLog:
+    """The warnings of a run, recorded for the exit code and printed as ``warning: ...``.
 
-    return issubclass(w.category, (SamplingWarning, GradientCheckWarning))
+    Warnings raised before or during sampling (a doubtful gradient at the start point, a target
+    that stopped the run, Ctrl-C) print at once, while the run may still take hours; the verdict
+    on a finished run (:class:`fastmc.SamplingWarning`) prints after the table it is about.
+    """
+
+    def __enter__(self):
+        self._saved = warnings.catch_warnings()
+        self._saved.__enter__()  # restores the filters and showwarning on exit
+        warnings.simplefilter("always")
+        warnings.showwarning = self._show
+        self.items = []
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._saved.__exit__(*exc_info)
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        from .adaptation import SamplingWarning
+
+        if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+            return
+        item = (category, str(message))
+        if item in self.items:  # "always" lets repeats through: report each once
+            return
+        self.items.append(item)
+        if not issubclass(category, SamplingWarning):
+            print(f"warning: {item[1]}", file=sys.stderr)
+
+    def print_verdict(self):
+        """Print the SamplingWarnings recorded so far."""
+        from .adaptation import SamplingWarning
+
+        for category, text in self.items:
+            if issubclass(category, SamplingWarning):
+                print(f"warning: {text}", file=sys.stderr)
+
+    def problems(self) -> bool:
+        """Whether a warning reports a sampling problem (the run's checks or a bad gradient)."""
+        from .adaptation import SamplingWarning
+        from .targets import GradientCheckWarning
+
+        return any(issubclass(c, (SamplingWarning, GradientCheckWarning)) for c, _ in self.items)
 
 
-def _print_warnings(caught, err) -> None:
-    seen = set()
-    for w in caught:
-        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-            continue
-        text = str(w.message)
-        if text in seen:
-            continue
-        seen.add(text)
-        print(f"warning: {text}", file=err)
-
-
-def _after_run(result, caught, *, checked: bool, max_treedepth=None, output=None) -> int:
+def _after_run(result, log, *, checked: bool, max_treedepth=None, output=None) -> int:
     """Report a finished (or stopped) run and decide the exit code.
 
     ``checked``: the sampler already ran the post-sampling checks (NUTS, HMC with warm-up);
@@ -524,60 +552,63 @@ def _after_run(result, caught, *, checked: bool, max_treedepth=None, output=None
     interrupted = bool(getattr(result, "interrupted", False))
     complete = _n_kept(result) == result.n_samples
     if not checked and complete and not interrupted:
-        with warnings.catch_warnings(record=True) as more:
-            warnings.simplefilter("always")
-            warn_after_sampling(result, max_treedepth=max_treedepth)
-        caught = list(caught) + list(more)
+        if max_treedepth is None:
+            max_treedepth = (result.settings or {}).get("max_treedepth")
+        warn_after_sampling(result, max_treedepth=max_treedepth)
     if output is not None:
         save_npz(result, output)
     print_report(result)
-    _print_warnings(caught, sys.stderr)
+    log.print_verdict()
     if output is not None:
         print(f"draws written to {output}", file=sys.stderr)
     if interrupted:
         print("interrupted: the table summarises the draws made before Ctrl-C", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if not complete or any(_is_problem(w) for w in caught):
+    if not complete or log.problems():
         return EXIT_PROBLEMS
     return EXIT_OK
 
 
-def _from_model_file(exc, model_path) -> bool:
-    """Whether the exception passed through the user's model file (then its traceback helps)."""
+def _model_traceback(exc, model_path):
+    """The exception's traceback from its first frame in the user's model file, or None."""
     if model_path is None:
-        return False
+        return None
     model_path = os.path.abspath(model_path)
     tb = exc.__traceback__
-    while tb is not None:
-        if os.path.abspath(tb.tb_frame.f_code.co_filename) == model_path:
-            return True
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != model_path:
         tb = tb.tb_next
-    return False
+    return tb
+
+
+def _print_target_error(exc, model_path):
+    """The user's error as Python would show it, without fastmc's own frames."""
+    tb = _model_traceback(exc, model_path)
+    if tb is not None:
+        lines = traceback.format_exception(type(exc), exc, tb)
+    else:  # the type, the message and fastmc's note (chain, iteration)
+        lines = traceback.format_exception_only(type(exc), exc)
+    sys.stderr.write("".join(lines))
 
 
 def _run(call, *, model_path=None, checked, max_treedepth=None, output=None, name="sample") -> int:
     """Run a sampling call under the command line's rules for warnings, errors and Ctrl-C."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _WarningLog() as log:
         try:
             result = call()
         except KeyboardInterrupt as exc:
             # an engine that raises instead of returning the partial run
             partial = getattr(exc, "partial_result", None)
-            _print_warnings(caught, sys.stderr)
             if partial is not None:
                 partial.interrupted = True
-                return _after_run(partial, [], checked=True, output=output)
+                return _after_run(partial, log, checked=True, output=output)
             print(f"fastmc {name}: interrupted before any draws were kept", file=sys.stderr)
             return EXIT_INTERRUPTED
         except Exception as exc:
             partial = getattr(exc, "partial_result", None)
             if partial is None and not isinstance(exc, (ValueError, TypeError)):
                 raise
-            _print_warnings(caught, sys.stderr)
-            if partial is not None or _from_model_file(exc, model_path):
-                # the user's target failed: its traceback is what they need
-                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            if partial is not None or _model_traceback(exc, model_path) is not None:
+                _print_target_error(exc, model_path)  # the user's target failed
             else:
                 print(f"fastmc {name}: error: {exc}", file=sys.stderr)
             if partial is None:
@@ -588,7 +619,7 @@ def _run(call, *, model_path=None, checked, max_treedepth=None, output=None, nam
                 save_npz(partial, output)
             print_report(partial)
             return EXIT_PROBLEMS
-    return _after_run(result, caught, checked=checked, max_treedepth=max_treedepth, output=output)
+        return _after_run(result, log, checked=checked, max_treedepth=max_treedepth, output=output)
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -718,17 +749,16 @@ def cmd_summary(args) -> int:
         except (ValueError, TypeError, OSError) as exc:
             raise UsageError(f"PATH: cannot read {path!r}: {exc}") from None
     interrupted = bool(getattr(result, "interrupted", False))
-    caught = []
-    if _n_kept(result) == result.n_samples and not interrupted:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    complete = _n_kept(result) == result.n_samples
+    with _WarningLog() as log:
+        if complete and not interrupted:
             warn_after_sampling(result, max_treedepth=(result.settings or {}).get("max_treedepth"))
     print_report(result)
-    _print_warnings(caught, sys.stderr)
+    log.print_verdict()
     if interrupted:
         print("this run was interrupted: the table summarises the draws made before Ctrl-C "
               "(fastmc resume continues a stored run)", file=sys.stderr)
-    if interrupted or _n_kept(result) < result.n_samples or caught:
+    if interrupted or not complete or log.problems():
         return EXIT_PROBLEMS
     return EXIT_OK
 

@@ -137,6 +137,36 @@ def test_rwmh_is_judged_like_the_others(tmp_path, capsys):
     assert "R-hat above 1.01" in capsys.readouterr().err
 
 
+def test_a_wrong_gradient_is_a_problem(tmp_path, capsys):
+    model = _model(tmp_path, """
+        import fastmc
+        target = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -3.0 * x), dim=2)
+    """)
+    assert main(["sample", str(model), "--chains", "2", "--draws", "100", "--warmup", "100", "--seed", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert "warning: the gradient of Target" in err and "x[1]" in out
+
+
+def test_a_failing_target_keeps_its_draws_and_exits_1(tmp_path, capsys):
+    model = _model(tmp_path, """
+        import fastmc
+        calls = [0]
+
+        def logp_grad(x):
+            calls[0] += 1
+            if calls[0] > 3000:
+                raise ZeroDivisionError("boom in the model")
+            return -0.5 * float(x @ x), -x
+
+        target = fastmc.Target.from_python(logp_grad, dim=2)
+    """)
+    assert main(["sample", str(model), "--chains", "1", "--draws", "2000", "--warmup", "50", "--seed", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert "ZeroDivisionError: boom in the model" in err and "the target failed during sampling" in err
+    assert "stopped early" in out and "x[1]" in out  # the draws made before the error
+    assert len(err) < 2000  # one report, not one per call
+
+
 @pytest.mark.skipif("interrupted" not in {f.name for f in dataclasses.fields(fastmc.SamplingResult)},
                     reason="the engine does not return interrupted runs yet")
 def test_sigint_exits_130_with_a_partial_summary(tmp_path):
