@@ -276,9 +276,7 @@ def load_model(path):
         sys.path.insert(0, folder)
     try:
         ns = runpy.run_path(path, run_name="__fastmc_model__")
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # the user's code failed: show them where, from their file on
+    except Exception as exc:  # the user's code failed: show them where, from their file on
         tb = exc.__traceback__
         while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != os.path.abspath(path):
             tb = tb.tb_next
@@ -381,7 +379,7 @@ def load_npz(path):
         raise ValueError(f"{os.fspath(path)!r} is not an .npz file")
     try:
         z = np.load(path, allow_pickle=False)
-    except Exception as exc:  # zipfile and pickle errors alike: not one of ours
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # damaged or not ours
         raise ValueError(f"{os.fspath(path)!r} is not an .npz file ({exc})") from None
     if not hasattr(z, "files"):
         raise ValueError(f"{os.fspath(path)!r} holds one array, not the .npz archive fastmc sample --output writes")
@@ -713,12 +711,14 @@ def cmd_sample(args) -> int:
     target, x0 = load_model(args.model)
     fn, kw = sample_kwargs(args, target)
     kw["seed"] = as_seed(kw["seed"])  # drawn here when not given: the default start points use it too
-    if x0 is None:
-        x0 = _default_start(target, args.chains, kw["seed"])
     checked = args.sampler == "nuts" or (args.sampler == "hmc" and args.warmup > 0)
     max_depth = kw.get("max_treedepth", 10) if args.sampler == "nuts" else None
-    return _run(lambda: fn(target, x0, args.draws, **kw), model_path=args.model, checked=checked,
-                max_treedepth=max_depth, output=args.output)
+
+    def call():  # the default start points evaluate the target: its errors are handled as the run's
+        start = _default_start(target, args.chains, kw["seed"]) if x0 is None else x0
+        return fn(target, start, args.draws, **kw)
+
+    return _run(call, model_path=args.model, checked=checked, max_treedepth=max_depth, output=args.output)
 
 
 def _missing(name):
