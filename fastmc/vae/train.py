@@ -135,6 +135,7 @@ def train(
     eval_seed=12345,
     callback=None,
     binarize_data=True,
+    batch_callback=None,
 ):
     """Train ``model`` in place with Adam, reshuffling every epoch.
 
@@ -176,6 +177,11 @@ def train(
         epoch.
     binarize_data : bool, optional
         Dynamic binarisation (Bernoulli likelihood only).
+    batch_callback : callable, optional
+        Called as ``batch_callback(epoch, batches_done, n_batches, objective)`` after every
+        minibatch: ``epoch`` 1-based, ``objective`` the mean training objective over the epoch's
+        minibatches so far (what :class:`EpochInfo` reports at the epoch's end). For progress
+        displays within an epoch; its time counts in ``EpochInfo.seconds``.
 
     Returns
     -------
@@ -205,6 +211,8 @@ def train(
         test_data = model.check_data(test_data, "test_data")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if batch_callback is not None and not callable(batch_callback):
+        raise TypeError(f"batch_callback must be callable, got {type(batch_callback).__name__}")
     binarize_data = bool(binarize_data) and model.likelihood == "bernoulli"
 
     rng = np.random.default_rng(seed)
@@ -212,6 +220,7 @@ def train(
     n_data = data.shape[0]
     dz = model.n_latent
     history = []
+    n_batches = -(-n_data // batch_size)
     for epoch in range(epochs):
         opt.lr = lrs[epoch]
         t0 = time.perf_counter()
@@ -240,6 +249,8 @@ def train(
                 opt.step(grads)
             total += value * n
             count += n
+            if batch_callback is not None:
+                batch_callback(epoch + 1, start // batch_size + 1, n_batches, total / count)
         seconds = time.perf_counter() - t0
         info = EpochInfo(epoch=epoch + 1, epochs=epochs, lr=lrs[epoch], train_objective=total / count, seconds=seconds)
         if test_data is not None:
