@@ -402,6 +402,15 @@ class Target:
             t._py_call = transformed_python(t._py_call, layout, t.has_grad)
         return t
 
+    @classmethod
+    def from_pymc(cls, model, *, freeze=True, jitter=True, fastmath=False, check_gradient=False):
+        """A PyMC model's joint log density in the unconstrained space, compiled to fastmc's C ABI
+        through PyTensor's Numba backend; see :func:`fastmc.targets.pymc.from_pymc` (the ``pymc``
+        extra)."""
+        from .pymc import from_pymc
+
+        return from_pymc(model, freeze=freeze, jitter=jitter, fastmath=fastmath, check_gradient=check_gradient)
+
     # ------------------------------------------------------------ kernel views
     def _reset(self):
         self._stop[0] = 0
