@@ -317,7 +317,13 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
         repl[v] = x[k:k + n].reshape(shape).astype(v.dtype)
         k += n
     logp = model_c.logp()
-    grad = pt.concatenate([g.ravel() for g in pytensor.gradient.grad(logp, values_c)])
+    _check_numba_ops(model, logp)
+    try:
+        grads = pytensor.gradient.grad(logp, values_c)
+    except NotImplementedError as exc:  # an Op without a gradient
+        op = str(exc).split("for Op ")[-1]
+        raise ValueError(_unsupported(model, op, "has no gradient in PyTensor (HMC needs one)")) from None
+    grad = pt.concatenate([g.ravel() for g in grads])
     logp, grad = pytensor.clone_replace([logp, grad], repl)
 
     # every constrained free variable and every deterministic, as functions of the value vars
@@ -334,7 +340,8 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
         fn_expand = pymc.pytensorf.compile([x], [expanded], mode="NUMBA")
     objmode = [str(w.message) for w in caught if "object mode" in str(w.message)]
     if objmode:
-        raise ValueError(_objmode_error(model, objmode[0]))
+        op = objmode[0].split("Numba will use object mode to run ")[-1].split("'s perform method")[0]
+        raise ValueError(_unsupported(model, op, _NO_NUMBA))
     for w in caught:  # anything else (deprecations, ...) is the user's to see
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
@@ -484,19 +491,34 @@ def _make_glue(jit_logp, jit_expand, shared_logp, shared_expand, d, n_expanded, 
     return logp, c_logp, expand
 
 
-def _objmode_error(model, message: str) -> str:
-    """Name the model term whose graph holds the op Numba cannot compile."""
+_NO_NUMBA = ("cannot be compiled by PyTensor's Numba backend (it would run in Python, holding the GIL): "
+             "write it with PyTensor operations")
+
+
+def _check_numba_ops(model, logp) -> None:
+    """A ValueError naming the model term whose graph holds an Op without a Numba implementation
+    (PyTensor would fall back to Python's object mode)."""
+    from pytensor.graph.basic import io_toposort
+    from pytensor.graph.basic import graph_inputs
+    from pytensor.link.numba.dispatch.basic import numba_funcify
+
+    fallback = numba_funcify.dispatch(object)
+    for node in io_toposort(list(graph_inputs([logp])), [logp]):
+        if numba_funcify.dispatch(type(node.op)) is fallback:
+            raise ValueError(_unsupported(model, str(node.op), _NO_NUMBA))
+
+
+def _unsupported(model, op: str, why: str) -> str:
+    """Name the model term (Potential, variable, deterministic) whose graph holds ``op``."""
     try:
         from pytensor.graph.traversal import ancestors
     except ImportError:  # PyTensor < 2.32
         from pytensor.graph.basic import ancestors
 
-    op = message.split("Numba will use object mode to run ")[-1].split("'s perform method")[0]
     terms = [("pm.Potential", p) for p in model.potentials] + [("variable", v) for v in model.basic_RVs] + \
             [("pm.Deterministic", v) for v in model.deterministics]
     for kind, var in terms:
         for node_var in ancestors([var]):
             if node_var.owner is not None and str(node_var.owner.op) == op:
-                return (f"model's {kind} {var.name!r} uses {op}, which PyTensor cannot compile to Numba "
-                        "(it would run in Python, holding the GIL): write it with PyTensor operations")
-    return f"the model uses {op}, which PyTensor cannot compile to Numba: write it with PyTensor operations"
+                return f"model's {kind} {var.name!r} uses {op}, which {why}"
+    return f"the model uses {op}, which {why}"
