@@ -20,7 +20,7 @@ from helpers import CSIG, NUMBA_NONFINITE, assert_within_mcse
 
 @numba.njit(error_model="numpy")
 def all_kinds_nb(x, grad, data):
-    mu, tau, p, w, v = x[0], x[1], x[2], x[3], x[4]
+    mu, tau, p, v = x[0], x[1], x[2], x[4]  # w = x[3] is uniform: no term
     lp = -0.5 * mu * mu - tau + math.log(p) + 2.0 * math.log1p(-p) + (v - 2.0)
     grad[0] = -mu
     grad[1] = -1.0

@@ -78,14 +78,13 @@ def test_initial_points_follow_pymc_with_jitter():
 def _z(a, b, kind):
     """|mean or sd of a - that of b| over their combined Monte Carlo standard error, per element;
     a, b (chains, draws, ...)."""
-    fa, fb = (np.mean if kind == "mean" else lambda x, axis: np.std(x, axis=axis, ddof=1)), None
+    fa = np.mean if kind == "mean" else (lambda x, axis: np.std(x, axis=axis, ddof=1))
     a2 = a.reshape(a.shape[0], a.shape[1], -1)
     b2 = b.reshape(b.shape[0], b.shape[1], -1)
     ea = fastmc.mcse(a2, method=kind)
     eb = fastmc.mcse(b2, method=kind)
     da = fa(a2.reshape(-1, a2.shape[2]), axis=0)
     db = fa(b2.reshape(-1, b2.shape[2]), axis=0)
-    del fb
     return np.abs(da - db) / np.sqrt(ea ** 2 + eb ** 2)
 
 
@@ -280,15 +279,36 @@ def test_bad_models_are_named():
         fastmc.Target.from_pymc(empty)
 
     from pytensor.compile.ops import wrap_py
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
 
     @wrap_py(itypes=[pt.dscalar], otypes=[pt.dscalar])
     def python_term(a):
         return np.asarray(-a ** 2)
 
-    with pm.Model() as potential:
+    with pm.Model() as no_grad:
         a = pm.Normal("a")
         pm.Potential("my_potential", python_term(a))
-    with pytest.raises(ValueError, match="pm.Potential 'my_potential' uses .*python_term.*cannot be compiled by PyTensor's Numba"):
-        fastmc.Target.from_pymc(potential)
+    with pytest.raises(ValueError, match="pm.Potential 'my_potential' uses .*python_term.*has no gradient"):
+        fastmc.Target.from_pymc(no_grad)
+
+    class PythonSquare(Op):
+        """An Op with a gradient but only a Python implementation."""
+
+        def make_node(self, x):
+            x = pt.as_tensor_variable(x)
+            return Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = np.asarray(inputs[0] ** 2)
+
+        def grad(self, inputs, g):
+            return [2.0 * inputs[0] * g[0]]
+
+    with pm.Model() as no_numba:
+        a = pm.Normal("a")
+        pm.Potential("python_potential", -PythonSquare()(a))
+    with pytest.raises(ValueError, match="pm.Potential 'python_potential' uses PythonSquare.*Numba backend"):
+        fastmc.Target.from_pymc(no_numba)
     with pytest.raises(TypeError, match="freeze must be a bool"):
         fastmc.Target.from_pymc(empty, freeze=1)

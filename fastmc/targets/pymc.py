@@ -317,7 +317,6 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
         repl[v] = x[k:k + n].reshape(shape).astype(v.dtype)
         k += n
     logp = model_c.logp()
-    _check_numba_ops(model, logp)
     try:
         grads = pytensor.gradient.grad(logp, values_c)
     except NotImplementedError as exc:  # an Op without a gradient
@@ -493,19 +492,6 @@ def _make_glue(jit_logp, jit_expand, shared_logp, shared_expand, d, n_expanded, 
 
 _NO_NUMBA = ("cannot be compiled by PyTensor's Numba backend (it would run in Python, holding the GIL): "
              "write it with PyTensor operations")
-
-
-def _check_numba_ops(model, logp) -> None:
-    """A ValueError naming the model term whose graph holds an Op without a Numba implementation
-    (PyTensor would fall back to Python's object mode)."""
-    from pytensor.graph.basic import io_toposort
-    from pytensor.graph.basic import graph_inputs
-    from pytensor.link.numba.dispatch.basic import numba_funcify
-
-    fallback = numba_funcify.dispatch(object)
-    for node in io_toposort(list(graph_inputs([logp])), [logp]):
-        if numba_funcify.dispatch(type(node.op)) is fallback:
-            raise ValueError(_unsupported(model, str(node.op), _NO_NUMBA))
 
 
 def _unsupported(model, op: str, why: str) -> str:
