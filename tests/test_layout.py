@@ -213,12 +213,13 @@ def test_result_without_layout_has_one_vector_x(backend):
 
 def test_acceptance_rate_is_the_mean_acceptance_statistic(backend):
     """NUTS: the mean of accept_prob per chain (dual averaging aims it at target_accept; on a
-    Gaussian it ends above), well below the fraction of transitions that moved, which is near 1;
+    Gaussian it ends above), clearly below the fraction of transitions that moved, near 1;
     RWMH: the fraction accepted."""
     t = fastmc.models.gaussian(np.zeros(5), np.diag(np.arange(1.0, 6.0)))
     r = fastmc.nuts(t, np.zeros(5), 1000, chains=2, seed=3, target_accept=0.7, backend=backend, warn=False)
     np.testing.assert_array_equal(r.acceptance_rate, r.accept_prob.mean(axis=1))
     assert np.all((r.acceptance_rate > 0.6) & (r.acceptance_rate < 0.92)), r.acceptance_rate
-    assert np.all(r.accepted.mean(axis=1) > 0.97), r.accepted.mean(axis=1)
+    moved = r.accepted.mean(axis=1)
+    assert np.all(moved > 0.95) and np.all(moved - r.acceptance_rate > 0.05), (moved, r.acceptance_rate)
     q = fastmc.rwmh(t, np.zeros(5), 1000, scale=1.0, chains=2, seed=3, backend=backend)
     np.testing.assert_array_equal(q.acceptance_rate, q.accepted.mean(axis=1))
