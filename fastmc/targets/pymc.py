@@ -286,6 +286,7 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
     pymc, pytensor = _import_pymc()
     import pytensor.tensor as pt
     from pymc.model.transform.optimization import freeze_dims_and_data
+    from pytensor.graph.replace import clone_replace
 
     if not isinstance(model, pymc.Model):
         raise TypeError(f"model must be a pymc.Model, got {type(model).__name__}")
@@ -323,7 +324,7 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
         op = str(exc).split("for Op ")[-1]
         raise ValueError(_unsupported(model, op, "has no gradient in PyTensor (HMC needs one)")) from None
     grad = pt.concatenate([g.ravel() for g in grads])
-    logp, grad = pytensor.clone_replace([logp, grad], repl)
+    logp, grad = clone_replace([logp, grad], repl)
 
     # every constrained free variable and every deterministic, as functions of the value vars
     wanted = set(names) | {det.name for det in model_c.deterministics}
@@ -331,7 +332,7 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
     order = names + [det.name for det in model_c.deterministics]
     outs = sorted(outs, key=lambda v: order.index(v.name))
     expanded = pt.concatenate([pt.as_tensor(o).ravel().astype("float64") for o in outs])
-    expanded = pytensor.clone_replace(expanded, repl)
+    expanded = clone_replace(expanded, repl)
 
     with pytensor.config.change_flags(numba__fastmath=fastmath), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -367,7 +368,7 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
     jit_logp, jit_expand = fn_logp.vm.jit_fn, fn_expand.vm.jit_fn
     shapes = {}
     sample = fn_expand(np.zeros(d))[0]
-    shape_fn = pytensor.function([x], [pt.as_tensor(o).shape for o in pytensor.clone_replace(outs, repl)],
+    shape_fn = pytensor.function([x], [pt.as_tensor(o).shape for o in clone_replace(outs, repl)],
                                  on_unused_input="ignore", mode="FAST_COMPILE")
     for o, s in zip(outs, shape_fn(np.zeros(d))):
         shapes[o.name] = tuple(int(i) for i in s)
