@@ -7,6 +7,7 @@ Samplers (:func:`rwmh`, :func:`hmc`) run many chains in parallel threads in C++ 
 """
 from ._backends import available_backends
 from .results import SamplingResult
+from .layout import Layout, Param
 from .adaptation import AdaptedState, SamplingWarning
 from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, autocov, ess, integrated_time, mcse,
                           rhat, summary)
@@ -29,6 +30,8 @@ __all__ = [
     "SamplingWarning",
     "SamplingResult",
     "Target",
+    "Param",
+    "Layout",
     "stack_array",
     "ess",
     "rhat",

@@ -5,7 +5,8 @@ Kernels: ``csrc/include/fastmc/{hmc,adapt}/`` and their Numba twins in ``fastmc/
 from __future__ import annotations
 
 from ._hmc_engine import run_hmc
-from .results import SamplingResult
+from .results import SamplingResult, layout_of
+from .targets._base import default_start
 
 __all__ = ["nuts"]
 
@@ -21,7 +22,9 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     target : GaussianMixture or Target
         The distribution to sample.
     x0 : array_like, shape (d,) or (chains, d), or None
-        Start point(s), each with a finite log density; ``None`` only with ``resume``.
+        Start point(s) of the unconstrained vector, each with a finite log density; ``None``
+        with ``resume``, or for a target with its own initial points (``Target.from_pymc``:
+        the model's initial point, jittered per chain from ``seed``).
     n_samples : int
         Kept draws per chain, >= 1.
     n_warmup : int, optional
@@ -106,10 +109,14 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     ``result.n_nonfinite`` (per chain, kept draws; the warm-up's in ``result.warmup``). The U-turn
     criterion is Betancourt's generalisation, checked on every merged subtree and across the joins.
     """
-    return run_hmc("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
-                         step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
-                         target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
-                         term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
-                         n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
-                         backend=backend, n_threads=n_threads, progress=progress, store=store,
-                         store_every=store_every)
+    x0, seed = default_start(target, x0, 4 if chains is None else chains, seed, resume)
+    with layout_of(target):
+        res = run_hmc("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
+                      step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
+                      target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
+                      term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
+                      n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
+                      backend=backend, n_threads=n_threads, progress=progress, store=store,
+                      store_every=store_every)
+    res._set_layout(target.layout)
+    return res

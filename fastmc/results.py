@@ -1,11 +1,26 @@
 """The object every sampler returns."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["SamplingResult"]
+
+
+@contextmanager
+def layout_of(target):
+    """Around a sampler's run: a target's exception leaves ``target.layout`` on its
+    ``partial_result`` (a context manager adds no stack frame, so warnings still point at the
+    user's call)."""
+    try:
+        yield
+    except Exception as exc:
+        part = getattr(exc, "partial_result", None)
+        if isinstance(part, SamplingResult):
+            part._set_layout(getattr(target, "layout", None))
+        raise
 
 
 @dataclass(repr=False)
@@ -59,6 +74,10 @@ class SamplingResult:
     state : AdaptedState, optional
         Adapted step size and inverse metric, last position and generator state of every chain:
         pass it as ``resume=`` to continue the run, or its step size and metric to a new run.
+    layout : Layout, optional
+        The target's parameter layout (names, shapes, dims/coords, transforms), which gives
+        :attr:`posterior`, :meth:`summary` labels and :meth:`to_arviz` its names; set by the
+        samplers from ``target.layout``.
     """
 
     sampler: str
@@ -80,6 +99,8 @@ class SamplingResult:
     state: object = None
     adapted_scale: np.ndarray | None = None
     interrupted: bool = False
+    layout: object = None
+    _posterior: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_chains(self) -> int:
@@ -95,7 +116,19 @@ class SamplingResult:
 
     @property
     def acceptance_rate(self) -> np.ndarray:
-        """Fraction of accepted proposals per chain, shape (chains,)."""
+        """Mean acceptance per chain, shape (chains,).
+
+        HMC and NUTS: the mean of the acceptance statistic ``accept_prob`` (Stan's
+        ``accept_stat__``, ArviZ's ``acceptance_rate``), the quantity the step-size adaptation
+        targets; not the fraction of transitions that moved, which for NUTS is close to 1 on any
+        run. RWMH: the fraction of accepted proposals. Rows after a stopped chain's ``n_done``
+        are left out.
+        """
+        if self.sampler in ("hmc", "nuts") and self.accept_prob is not None:
+            a = self.accept_prob
+            ok = np.isfinite(a)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(ok, a, 0.0).sum(axis=1) / ok.sum(axis=1)
         return self.accepted.mean(axis=1)
 
     @property
@@ -115,6 +148,38 @@ class SamplingResult:
         """Kept draws (all chains) per second of kernel time."""
         return self.n_chains * self.n_samples / self.wall_time if self.wall_time > 0 else float("inf")
 
+    # ------------------------------------------------------------ named draws
+    def _set_layout(self, layout):
+        self.layout = layout
+        if self.warmup is not None:
+            self.warmup.layout = layout
+
+    def _layout(self):
+        if self.layout is None:
+            from .layout import Layout
+
+            self.layout = Layout.default(self.dim)
+        return self.layout
+
+    @property
+    def names(self) -> list:
+        """Labels of the d coordinates of ``draws`` (the unconstrained vector), e.g.
+        ``["mu", "tau_log__", "theta[0]", ...]``; ``x[i]`` without a layout."""
+        return self._layout().unconstrained_labels()
+
+    @property
+    def unconstrained(self) -> np.ndarray:
+        """The raw draws of the unconstrained vector, shape (chains, n, d) (same as ``draws``)."""
+        return self.draws
+
+    @property
+    def posterior(self) -> dict:
+        """Named draws in the constrained space: ``{name: (chains, n, *shape)}``, parameters in
+        layout order, then deterministics (PyMC models). Computed once, on first access."""
+        if self._posterior is None:
+            self._posterior = self._layout().constrain(self.draws)
+        return self._posterior
+
     def flat_draws(self) -> np.ndarray:
         """All chains concatenated, shape (chains * n, d)."""
         return self.draws.reshape(-1, self.dim)
@@ -131,11 +196,40 @@ class SamplingResult:
 
         return rhat(self.draws, method=method, **kwargs)
 
-    def summary(self, **kwargs):
-        """Per-dimension summary table; see :func:`fastmc.summary`."""
+    def summary(self, var_names=None, **kwargs):
+        """Summary of the named, constrained draws, one row per element: ``mu``, ``theta[3]``.
+
+        Parameters
+        ----------
+        var_names : sequence of str, optional
+            The quantities to summarise (default every one in :attr:`posterior`).
+        **kwargs
+            Passed to :func:`fastmc.summary` (``hdi_prob``, ``kind``, ...).
+
+        Returns
+        -------
+        Summary
+            Rows in the order of :attr:`posterior` (elements in C order); ``fastmc.summary(
+            result)`` summarises the unconstrained ``draws`` instead.
+        """
         from .diagnostics import summary
 
-        return summary(self.draws, **kwargs)
+        post = self.posterior
+        if var_names is not None:
+            if isinstance(var_names, str):
+                var_names = [var_names]
+            unknown = [v for v in var_names if v not in post]
+            if unknown:
+                raise ValueError(f"var_names {unknown} are not in the posterior; it has {list(post)}")
+            post = {v: post[v] for v in var_names}
+        names, cols = self._layout().labels(post)
+        return summary(np.concatenate(cols, axis=2), names=names, **kwargs)
+
+    def to_arviz(self, **kwargs):
+        """The run as an ArviZ ``xarray.DataTree``; see :func:`fastmc.arviz.to_datatree`."""
+        from .arviz import to_datatree
+
+        return to_datatree(self, **kwargs)
 
     def __repr__(self) -> str:
         acc = ", ".join(f"{a:.3f}" for a in self.acceptance_rate[:8])

@@ -14,7 +14,8 @@ from ._hmc_engine import run_hmc, static_hmc_steps
 from ._schema import RWMH_CONFIG, RWMH_DRAW, record
 from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
 from .adaptation import rng_states
-from .results import SamplingResult
+from .results import SamplingResult, layout_of
+from .targets._base import default_start
 
 __all__ = ["rwmh", "hmc"]
 
@@ -46,8 +47,9 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     ----------
     target : GaussianMixture or Target
         The distribution pi to sample.
-    x0 : array_like, shape (d,) or (chains, d)
-        Start point(s); each must have a finite log density.
+    x0 : array_like, shape (d,) or (chains, d), or None
+        Start point(s); each must have a finite log density. ``None`` for a target with its
+        own initial points (``Target.from_pymc``: the model's, jittered per chain from ``seed``).
     n_samples : int
         Iterations per chain (all kept), >= 1.
     scale : float, array_like of shape (d,), or array_like of shape (d, d)
@@ -91,6 +93,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     -----
     A proposal with a non-finite log density is rejected and counted in ``n_nonfinite``.
     """
+    x0, seed = default_start(target, x0, chains, seed, None)
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
     chains = as_int("chains", chains, minimum=1)
@@ -130,6 +133,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     if nw > 0:
         res.warmup = part(0, nw)
         res.adapted_scale = _adapted_scales(adapted, info["adapted_kind"], d)
+    res._set_layout(target.layout)
     return runtime.finish(res, out, info, n_warmup=nw, target=target)
 
 
@@ -158,8 +162,9 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     ----------
     target : GaussianMixture or Target
         The distribution pi to sample; U(q) = -log pi(q).
-    x0 : array_like, shape (d,) or (chains, d)
-        Start point(s); each must have a finite log density.
+    x0 : array_like, shape (d,) or (chains, d), or None
+        Start point(s); each must have a finite log density. ``None`` for a target with its
+        own initial points (``Target.from_pymc``: the model's, jittered per chain from ``seed``).
     n_samples : int
         Iterations per chain (all kept), >= 1.
     step_size : float
@@ -221,6 +226,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     A trajectory ending at a non-finite energy is rejected, counted in ``n_nonfinite`` and
     flagged divergent; an energy error above 1000 is flagged divergent (as in Stan).
     """
+    x0, seed = default_start(target, x0, 1 if chains is None else chains, seed, adapt_kwargs.get("resume"))
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
     resume = adapt_kwargs.get("resume")
@@ -255,11 +261,13 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     kw = dict(gamma=0.05, kappa=0.75, t0=10.0, init_buffer=75, term_buffer=50, base_window=25,
               adapt_step_size=True, resume=None)
     kw.update(adapt_kwargs)
-    res = run_hmc("hmc", target, x0, n, n_warmup=nw, metric=metric, chains=chains, seed=seed, step_size=step,
-                  inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
-                  integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
-                  n_threads=n_threads, temperature=temperature, progress=progress, store=store,
-                  store_every=store_every, **kw)
+    with layout_of(target):
+        res = run_hmc("hmc", target, x0, n, n_warmup=nw, metric=metric, chains=chains, seed=seed, step_size=step,
+                      inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
+                      integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
+                      n_threads=n_threads, temperature=temperature, progress=progress, store=store,
+                      store_every=store_every, **kw)
+    res._set_layout(target.layout)
     if plain:
         s = res.settings
         steps = static_hmc_steps(int_time, step, max_leap) if int_time is not None else L

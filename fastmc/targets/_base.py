@@ -40,3 +40,17 @@ def logp_grad_batch(target, x, backend: str):
     if n_ok < X.shape[0]:
         target._raise_failure(code, X[n_ok], f"evaluating x[{n_ok}]" if not single else "evaluating x")
     return (float(lp[0]), g[0]) if single else (lp, g)
+
+
+def default_start(target, x0, chains, seed, resume):
+    """x0 for a run: the given one, or, when it is None, the target's own initial points (PyMC
+    targets: the model's initial point with per-chain jitter), seeded from the run's seed.
+
+    Returns (x0, seed) with ``seed`` fixed to an integer when a start point was drawn, so the run
+    and its start points share it."""
+    if x0 is not None or resume is not None or not hasattr(target, "initial_points"):
+        return x0, seed
+    from .._validation import as_int, as_seed
+
+    seed = as_seed(seed)
+    return target.initial_points(as_int("chains", chains, minimum=1), seed=seed), seed

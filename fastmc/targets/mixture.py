@@ -147,6 +147,13 @@ class GaussianMixture:
         return self.means.shape[1]
 
     @property
+    def layout(self):
+        """One unconstrained vector ``x`` of shape (d,) (:class:`fastmc.Layout`)."""
+        from ..layout import Layout
+
+        return Layout.default(self.dim)
+
+    @property
     def n_components(self) -> int:
         """Number of components K."""
         return self.means.shape[0]

@@ -10,9 +10,10 @@ import numba
 import numpy as np
 
 from .._validation import as_float_array, as_int, as_positive_float, cholesky_or_raise, require_finite
+from ..layout import Param
 from .user import Target
 
-__all__ = ["gaussian", "rosenbrock", "funnel", "logistic_regression"]
+__all__ = ["gaussian", "rosenbrock", "funnel", "logistic_regression", "eight_schools"]
 
 
 # The log densities use plain ``numba.njit`` rather than fastmc's internal decorators
@@ -154,3 +155,60 @@ def logistic_regression(X, y, prior_scale: float = 1.0, *, check_gradient=True) 
     n, p = X.shape
     data = np.concatenate([[n, p, s], X.ravel(), y])
     return Target.from_numba(logistic_regression_logp, p, data, check_gradient=check_gradient)
+
+
+@numba.njit(cache=True, nogil=True)
+def eight_schools_logp(x, grad, data):
+    """x = [mu, tau, theta (J)] (tau > 0: the library maps it from the real line);
+    data = [y (J), sigma (J)]. mu ~ N(0, 5), tau ~ HalfCauchy(5), theta_j ~ N(mu, tau),
+    y_j ~ N(theta_j, sigma_j), normalised as PyMC's."""
+    J = x.size - 2
+    mu = x[0]
+    tau = x[1]
+    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+    lp = -0.5 * mu * mu / 25.0 - math.log(5.0) - half_log_2pi
+    g_mu = -mu / 25.0
+    r = tau / 5.0
+    lp += math.log(2.0 / (math.pi * 5.0)) - math.log1p(r * r)
+    g_tau = -2.0 * r / (5.0 * (1.0 + r * r))
+    for j in range(J):
+        th = x[2 + j]
+        e = (th - mu) / tau
+        lp += -0.5 * e * e - math.log(tau) - half_log_2pi
+        g_mu += e / tau
+        g_tau += (e * e - 1.0) / tau
+        s = data[J + j]
+        f = (data[j] - th) / s
+        lp += -0.5 * f * f - math.log(s) - half_log_2pi
+        grad[2 + j] = -e / tau + f / s
+    grad[0] = g_mu
+    grad[1] = g_tau
+    return lp
+
+
+def eight_schools(y=None, sigma=None, *, check_gradient=True) -> Target:
+    """Eight schools, centred, written by hand with named parameters: ``mu``, ``tau`` (declared
+    ``"log"``: the function sees tau > 0 and the library adds the Jacobian) and ``theta`` (J,).
+    The same model, and the same unconstrained density, as
+    ``fastmc.models.eight_schools_pymc(centered=True)``.
+
+    Parameters
+    ----------
+    y, sigma : array_like, shape (J,), optional
+        Estimates and their standard errors (default Rubin's eight schools).
+    """
+    from .pymc_models import EIGHT_SCHOOLS
+
+    y = EIGHT_SCHOOLS["y"] if y is None else as_float_array("y", y, ndim=1)
+    sigma = EIGHT_SCHOOLS["sigma"] if sigma is None else as_float_array("sigma", sigma, ndim=1)
+    require_finite("y", y)
+    if sigma.shape != y.shape:
+        raise ValueError(f"sigma must have the shape of y, {y.shape}, got {sigma.shape}")
+    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        raise ValueError("sigma must be finite and > 0")
+    J = y.size
+    coords = {"school": list(EIGHT_SCHOOLS["schools"])} if J == 8 else None
+    dims = "school" if coords else None
+    params = {"mu": (), "tau": ((), "log"), "theta": Param((J,), dims=dims)}
+    return Target.from_numba(eight_schools_logp, data=np.concatenate([y, sigma]), params=params, coords=coords,
+                             check_gradient=check_gradient)

@@ -7,6 +7,7 @@ entry keyed by a closure's identity is never hit again) and inlined into the ker
 level, with the kernels' floating-point options.
 """
 import numba
+import numba.extending
 import numpy as np
 from numba import types
 
@@ -134,6 +135,21 @@ def make_cfunc(fn, data_shape):
         return 0
 
     return c_logp
+
+
+@numba.extending.intrinsic
+def address_as_void_pointer(typingctx, addr):
+    """An integer address as a ``void*``, for ``numba.carray(ptr, shape, dtype)`` over memory the
+    caller keeps alive (a target's data arrays, whose addresses travel in its data buffer)."""
+    from numba.core import cgutils
+
+    if not isinstance(addr, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(addr), codegen
 
 
 def _make_stack_array():

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _backends
 from .._validation import as_int
+from ..layout import Layout
 from ._base import NumbaTarget, logp_grad_batch
 from .numba_glue import RAISED, make_cfunc, make_cfunc_target, make_njit_target
 
@@ -69,6 +70,20 @@ def _check_cfunc_signature(fn) -> None:
 
 
 _FLOAT_TYPES = (float, np.float64)
+
+
+def _layout_and_dim(params, dim, coords):
+    """(Layout or None, dim) from a constructor's ``params``, ``dim`` and ``coords``."""
+    if params is None:
+        if coords is not None:
+            raise ValueError("coords needs params (the dims it labels are declared there)")
+        if dim is None:
+            raise TypeError("dim is required (or params, whose sizes give it)")
+        return None, dim
+    if dim is not None:
+        dim = as_int("dim", dim, minimum=1)
+    layout = Layout.from_params(params, dim, coords)
+    return layout, layout.dim
 
 
 def _as_logp(value, what: str) -> float:
@@ -233,11 +248,17 @@ class Target:
     check_gradient : bool
         Whether samplers compare the gradient with central differences at the start point and warn
         (:class:`GradientCheckWarning`) naming the worst coordinate.
+    layout : Layout
+        Names, shapes, dims/coords and transforms of the parameters (from ``params``; one vector
+        ``x`` of shape (dim,) without). Samplers move the unconstrained vector; results give the
+        named, constrained draws (``result.posterior``).
     """
 
-    def __init__(self, kind, dim, *, address=None, data=None, fn=None, with_grad=True, check_gradient=True):
+    def __init__(self, kind, dim, *, address=None, data=None, fn=None, with_grad=True, check_gradient=True,
+                 layout=None):
         self.kind = kind
         self.dim = as_int("dim", dim, minimum=1)
+        self.layout = Layout.default(self.dim) if layout is None else layout
         self.check_gradient = bool(check_gradient)
         self.has_grad = with_grad
         self._address = address
@@ -252,7 +273,8 @@ class Target:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_cfunc(cls, cfunc_or_address, dim, data=None, *, check_gradient=True) -> "Target":
+    def from_cfunc(cls, cfunc_or_address, dim=None, data=None, *, params=None, coords=None,
+                   check_gradient=True) -> "Target":
         """A target from a C function pointer ``int logp(size_t dim, const double* x, double* grad,
         double* lp, void* data)``.
 
@@ -264,15 +286,32 @@ class Target:
             Dimension d.
         data : ndarray of float64, optional
             Passed to the function as ``void* data`` (its buffer address); kept alive by the Target.
+        params : dict, optional
+            Named parameters in the order of x, ``{name: shape | (shape, transform) |
+            fastmc.Param}``, e.g. ``{"mu": (), "tau": ((), "log"), "theta": (8,)}``; their sizes
+            must add up to ``dim`` (which may then be omitted). With a transform (``"log"``,
+            ``"logit"``, or ``Param(lower=, upper=)``) the function receives the constrained
+            values and the library samples the unconstrained ones, adding the log Jacobian and
+            applying the chain rule in compiled code. See :class:`fastmc.Layout`.
+        coords : dict, optional
+            ``{dim_name: labels}`` for the ``dims`` of the params (ArviZ coordinates).
         check_gradient : bool
             Compare the gradient with central differences at the start point (warning).
         """
-        t = cls("cfunc", dim, address=_address(cfunc_or_address), data=data, check_gradient=check_gradient)
-        t._keepalive = cfunc_or_address
+        address = _address(cfunc_or_address)
+        layout, dim = _layout_and_dim(params, dim, coords)
+        keep = cfunc_or_address
+        if layout is not None and layout.has_transforms:
+            from .transformed import transformed_cfunc
+
+            keep = (cfunc_or_address, transformed_cfunc(address, layout))
+            address = keep[1].address
+        t = cls("cfunc", dim, address=address, data=data, check_gradient=check_gradient, layout=layout)
+        t._keepalive = keep
         return t
 
     @classmethod
-    def from_numba(cls, fn, dim, data=None, *, check_gradient=True) -> "Target":
+    def from_numba(cls, fn, dim=None, data=None, *, params=None, coords=None, check_gradient=True) -> "Target":
         """A target from a Numba ``@njit`` function ``fn(x, grad, data) -> logp``.
 
         ``x`` and ``grad`` are float64 arrays of shape (dim,); ``fn`` writes the gradient into
@@ -282,16 +321,36 @@ class Target:
         Parameters
         ----------
         fn : numba dispatcher
-        dim : int
+        dim : int, optional
+            Required unless ``params`` gives it.
         data : ndarray of float64, optional
             Passed as the third argument (a length-1 array of zeros when None).
+        params, coords : dict, optional
+            Named, shaped and transformed parameters, as in :meth:`from_cfunc`: with a
+            transform, ``fn`` receives the constrained values (the ones it names) and returns
+            their log density and its gradient; the library adds the Jacobian.
         check_gradient : bool
+
+        Examples
+        --------
+        Eight schools, centred, with tau > 0 written as the user thinks of it::
+
+            @numba.njit
+            def logp(x, grad, data):      # x = [mu, tau, theta[0..7]], tau > 0
+                ...
+            t = fastmc.Target.from_numba(logp, data=y_and_sigma,
+                                         params={"mu": (), "tau": ((), "log"), "theta": (8,)})
         """
         from numba.core.registry import CPUDispatcher
 
         if not isinstance(fn, CPUDispatcher):
             raise TypeError(f"fn must be a numba @njit function fn(x, grad, data) -> float, got {type(fn).__name__}")
-        t = cls("numba", dim, fn=fn, data=data, check_gradient=check_gradient)
+        layout, dim = _layout_and_dim(params, dim, coords)
+        if layout is not None and layout.has_transforms:
+            from .transformed import transformed_njit
+
+            fn = transformed_njit(fn, layout)
+        t = cls("numba", dim, fn=fn, data=data, check_gradient=check_gradient, layout=layout)
         x = np.zeros(t.dim)
         g = np.zeros(t.dim)
         try:
@@ -304,16 +363,20 @@ class Target:
         return t
 
     @classmethod
-    def from_python(cls, logp_and_grad=None, dim=None, *, logp=None, check_gradient=True) -> "Target":
+    def from_python(cls, logp_and_grad=None, dim=None, *, logp=None, params=None, coords=None,
+                    check_gradient=True) -> "Target":
         """A target from plain Python: the slow path, for quick experiments.
 
         Parameters
         ----------
         logp_and_grad : callable, optional
             ``f(x (d,)) -> (logp, grad (d,))``. Needed by HMC.
-        dim : int
+        dim : int, optional
+            Required unless ``params`` gives it.
         logp : callable, optional
             ``f(x (d,)) -> logp`` instead, enough for RWMH.
+        params, coords : dict, optional
+            Named, shaped and transformed parameters, as in :meth:`from_cfunc`.
         check_gradient : bool
 
         Notes
@@ -327,11 +390,25 @@ class Target:
         fn = logp_and_grad if logp_and_grad is not None else logp
         if not callable(fn):
             raise TypeError(f"{'logp_and_grad' if logp is None else 'logp'} must be callable")
-        if dim is None:
-            raise TypeError("dim is required")
-        t = cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient)
+        if dim is None and params is None:
+            raise TypeError("dim is required (or params, whose sizes give it)")
+        layout, dim = _layout_and_dim(params, dim, coords)
+        t = cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient, layout=layout)
         t._py_call = _checked_python_fn(fn, t.dim, t.has_grad)
+        if layout is not None and layout.has_transforms:
+            from .transformed import transformed_python
+
+            t._py_call = transformed_python(t._py_call, layout, t.has_grad)
         return t
+
+    @classmethod
+    def from_pymc(cls, model, *, freeze=True, jitter=True, fastmath=False, check_gradient=False):
+        """A PyMC model's joint log density in the unconstrained space, compiled to fastmc's C ABI
+        through PyTensor's Numba backend; see :func:`fastmc.targets.pymc.from_pymc` (the ``pymc``
+        extra)."""
+        from .pymc import from_pymc
+
+        return from_pymc(model, freeze=freeze, jitter=jitter, fastmath=fastmath, check_gradient=check_gradient)
 
     # ------------------------------------------------------------ kernel views
     def _cpp_spec(self):
