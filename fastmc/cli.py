@@ -366,7 +366,7 @@ def load_npz(path):
     Returns
     -------
     fastmc.SamplingResult
-        With ``names`` and ``interrupted`` attributes set from the file.
+        With the saved labels (``_file_names``) and ``interrupted`` set from the file.
 
     Raises
     ------
@@ -405,7 +405,7 @@ def load_npz(path):
         accept_prob=a.get("accept_prob"), energy=a.get("energy"), divergent=a.get("divergent"),
         n_grad_evals=a.get("n_grad_evals"), n_done=a.get("n_done"), sample_stats=stats,
     )
-    res.names = meta.get("names")
+    res._file_names = meta.get("names")  # the saved labels (the file keeps no layout)
     res.interrupted = bool(meta.get("interrupted", False))
     return res
 
@@ -426,6 +426,20 @@ def _check_output_path(path, option, suffix=None):
 
 
 # --------------------------------------------------------------------------- reporting
+def _kept(result):
+    """(chains, m): the chains with at least two draws and the draws all of them completed; every
+    chain and all its draws unless the run stopped early (a Python target's later chains may not
+    have started)."""
+    n_done = getattr(result, "n_done", None)
+    if n_done is None or np.size(n_done) == 0:
+        return np.arange(result.n_chains), result.n_samples
+    done = np.minimum(np.asarray(n_done), result.n_samples)
+    chains = np.flatnonzero(done >= 2)
+    if chains.size == 0:
+        return np.arange(result.n_chains), int(max(0, done.min()))
+    return chains, int(done[chains].min())
+
+
 def _n_kept(result) -> int:
     """Draws every chain completed (all of them unless the run stopped early)."""
     n_done = getattr(result, "n_done", None)
@@ -435,7 +449,7 @@ def _n_kept(result) -> int:
 
 
 def _names(result, d):
-    names = getattr(result, "names", None)
+    names = getattr(result, "_file_names", None) or getattr(result, "names", None)
     if names is not None and len(names) == d:
         return [str(n) for n in names]
     return None
@@ -458,21 +472,23 @@ def print_report(result, out=None) -> bool:
     from .diagnostics import summary
 
     out = sys.stdout if out is None else out
-    m = _n_kept(result)
+    keep, m = _kept(result)
     settings = result.settings or {}
     warm = settings.get("n_warmup")
-    head = f"{result.sampler}: {result.n_chains} chains x {result.n_samples} draws"
+    asked = int(settings.get("n_samples", result.n_samples))  # a stopped run's arrays end early
+    head = f"{result.sampler}: {result.n_chains} chains x {asked} draws"
     if warm:
         head += f" after {warm} warm-up"
     head += f", backend {result.backend}, seed {result.seed}, {result.wall_time:.3g} s"
     print(head, file=out)
-    if m < result.n_samples:
-        print(f"stopped early: the table uses the first {m} draws of every chain "
+    if m < asked:
+        which = "every chain" if keep.size == result.n_chains else f"chains {keep.tolist()}"
+        print(f"stopped early: the table uses the first {m} draws of {which} "
               f"(draws done per chain: {np.asarray(result.n_done).tolist()})", file=out)
     if m < 2:
         print("too few draws for a diagnostics table", file=out)
         return False
-    draws = result.draws[:, :m]
+    draws = result.draws[keep, :m]
     with warnings.catch_warnings():
         # the run's own checks report what matters; the table's NaN cells speak for themselves
         warnings.simplefilter("ignore")
@@ -480,10 +496,10 @@ def print_report(result, out=None) -> bool:
     print(table, file=out)
     extra = []
     if result.divergent is not None:
-        extra.append(f"divergent {int(result.divergent[:, :m].sum())} of {result.divergent[:, :m].size}")
+        extra.append(f"divergent {int(result.divergent[keep, :m].sum())} of {result.divergent[keep, :m].size}")
     acc = result.accept_prob if result.accept_prob is not None else result.accepted
     if acc is not None and np.size(acc):
-        extra.append(f"mean acceptance {float(np.mean(acc[:, :m])):.3f}")
+        extra.append(f"mean acceptance {float(np.mean(acc[keep, :m])):.3f}")
     state = getattr(result, "state", None)
     if state is not None and getattr(state, "step_size", None) is not None:
         extra.append("step size " + ", ".join(f"{s:.3g}" for s in np.ravel(state.step_size)[:8]))
@@ -548,7 +564,7 @@ def _after_run(result, log, *, checked: bool, max_treedepth=None, output=None) -
     from .adaptation import warn_after_sampling
 
     interrupted = bool(getattr(result, "interrupted", False))
-    complete = _n_kept(result) == result.n_samples
+    complete = _n_kept(result) == int((result.settings or {}).get("n_samples", result.n_samples))
     if not checked and complete and not interrupted:
         if max_treedepth is None:
             max_treedepth = (result.settings or {}).get("max_treedepth")
@@ -749,7 +765,7 @@ def cmd_summary(args) -> int:
         except (ValueError, TypeError, OSError) as exc:
             raise UsageError(f"PATH: cannot read {path!r}: {exc}") from None
     interrupted = bool(getattr(result, "interrupted", False))
-    complete = _n_kept(result) == result.n_samples
+    complete = _n_kept(result) == int((result.settings or {}).get("n_samples", result.n_samples))
     with _WarningLog() as log:
         if complete and not interrupted:
             warn_after_sampling(result, max_treedepth=(result.settings or {}).get("max_treedepth"))
