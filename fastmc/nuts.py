@@ -5,6 +5,8 @@ Kernels: ``csrc/include/fastmc/{hmc,adapt}/`` and their Numba twins in ``fastmc/
 from __future__ import annotations
 
 from ._hmc_engine import run_hmc
+from ._validation import as_bool, as_probability, as_temperature, normal_diagonal
+from .adaptation import check_resume
 from .results import SamplingResult
 
 __all__ = ["nuts"]
@@ -95,6 +97,17 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     ``result.n_nonfinite`` (per chain, kept draws; the warm-up's in ``result.warmup``). The U-turn
     criterion is Betancourt's generalisation, checked on every merged subtree and across the joins.
     """
+    # checked here, not only by the engine, so that a corrupted resume state is named as such
+    # (not as a bad step_size or x0) and out-of-range numbers give a ValueError naming them
+    resume = None if resume is None else check_resume(resume)
+    warn = as_bool("warn", warn)
+    adapt_step_size = as_bool("adapt_step_size", adapt_step_size)
+    target_accept = as_probability("target_accept", target_accept)
+    step_size_jitter = None if step_size_jitter is None else as_probability("step_size_jitter", step_size_jitter,
+                                                                              closed=True)
+    temperature = None if temperature is None else as_temperature(temperature)
+    if inv_metric is not None:
+        normal_diagonal("inv_metric", inv_metric, dense=metric == "dense")
     return run_hmc("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
                          step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
                          target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
