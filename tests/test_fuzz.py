@@ -456,7 +456,7 @@ def test_fuzz_python_target(cpp_only, fn, dim, sampler, backend_arg):
         kw = dict(rwmh=dict(scale=1.0), hmc=dict(step_size=0.1, n_leapfrog=2), nuts=dict(n_warmup=10))[sampler]
         return getattr(fastmc, sampler)(t, X0, 5, chains=1, seed=1, backend=backend, warn=False, **kw)
 
-    names = {"dim", "backend", "logp_and_grad", "logp", "x0", "grad"}
+    names = {"dim", "backend", "logp_and_grad", "logp", "x0", "x", "grad"}
     out = judge(call, dict(fn=fn, dim=dim, backend=backend_arg), names)
     if backend_arg == "numba" and type(dim) is int and dim == 2:
         assert isinstance(out, Rejected) and out.type is ValueError and "backend='numba'" in out.msg, out
@@ -487,12 +487,15 @@ MODELS = {
 }
 
 
-@fuzz_settings(40)
-@pytest.mark.parametrize("model", sorted(MODELS))
-@given(data=st.data())
-def test_fuzz_models(backend, model, data):
+@st.composite
+def model_case(draw, model=None):
+    model = draw(st.sampled_from(sorted(MODELS))) if model is None else model
+    return model, draw(replacements(MODELS[model][1]))
+
+
+def check_model(backend, case):
+    model, replaced = case
     f, base = MODELS[model]
-    replaced = data.draw(replacements(base))
 
     def build(**kw):
         t = f(**kw)
@@ -500,6 +503,13 @@ def test_fuzz_models(backend, model, data):
 
     fuzz_call(build, base, replaced, counts=("dim",),
               compare=lambda a, b: (same_array(a[0], b[0]), same_array(a[1], b[1])))
+
+
+@fuzz_settings(40)
+@pytest.mark.parametrize("model", sorted(MODELS))
+@given(data=st.data())
+def test_fuzz_models(backend, model, data):
+    check_model(backend, data.draw(model_case(model)))
 
 
 @fuzz_settings(40)
@@ -545,40 +555,57 @@ PROBS = [0.3, (0.1, 0.9), [0.2, 0.8], np.array(0.5), "a", [1, 2], 10**400, 1j, N
          (0.1, 0.2, 0.3), 1.0, 0.0, 5e-324, [[0.1], [0.2, 0.3]], np.array([0.1, 0.9])]
 
 
-@fuzz_settings(60)
-@pytest.mark.parametrize("name", sorted(DIAG))
-@given(data=st.data())
-@example(data=None)  # placeholder replaced below by the explicit reproducers
-def test_fuzz_diagnostics(backend, name, data):
+@st.composite
+def diag_case(draw, name):
+    """One or two arguments of DIAG[name] replaced."""
+    keys = [k for k in DIAG[name][1]] + ["x"]
+    chosen = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
+    case = {}
+    for k in chosen:
+        if k == "x":
+            case[k] = draw(diag_x)
+        elif k == "method":
+            case[k] = draw(st.one_of(st.sampled_from(METHODS[name]), scalar_hostile))
+        elif k in ("prob", "hdi_prob"):
+            case[k] = draw(st.one_of(st.sampled_from(PROBS), scalar_hostile))
+        else:
+            case[k] = draw(hostile(DIAG[name][1][k]))
+    return case
+
+
+def check_diagnostic(name, backend, case):
     f, base = DIAG[name]
     base = dict(base, x=DRAWS)
     if name in ("ess", "rhat", "mcse", "summary"):
         base["backend"] = backend
-    if data is None:  # D10, D15, D16 reproducers
-        cases = [{"x": Layout("readonly", _readonly(DRAWS2))}, {"x": _diag_variants()[1]}, {"x": DRAWS * 1e200}]
-        if name in ("ess", "mcse"):
-            cases += [{"prob": "a", "method": "quantile"}, {"prob": 10**400, "method": "quantile"},
-                      {"prob": 1j, "method": "tail" if name == "ess" else "quantile"}]
-        if name == "summary":
-            cases += [{"hdi_prob": "a"}, {"hdi_prob": [1, 2]}, {"hdi_prob": None}, {"names": 5}]
-        if name == "integrated_time":
-            cases += [{"c": 10**400}, {"tol": 1e-320}]
-    else:
-        keys = [k for k in base if k != "backend"]
-        chosen = data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True))
-        case = {}
-        for k in chosen:
-            if k == "x":
-                case[k] = data.draw(diag_x)
-            elif k == "method":
-                case[k] = data.draw(st.one_of(st.sampled_from(METHODS[name]), scalar_hostile))
-            elif k in ("prob", "hdi_prob"):
-                case[k] = data.draw(st.one_of(st.sampled_from(PROBS), scalar_hostile))
-            else:
-                case[k] = data.draw(hostile(base[k]))
-        cases = [case]
-    for case in cases:
-        fuzz_call(f, base, case, compare=lambda a, b: np.testing.assert_array_equal(a, b))
+    fuzz_call(f, base, case, compare=lambda a, b: np.testing.assert_array_equal(a, b))
+
+
+def _diag_reproducers(name):
+    """D10 (read-only draws), D15 (NumPy warnings from NaN/inf/huge draws), D16 (raw float()
+    errors for prob and hdi_prob) for one diagnostic."""
+    cases = [{"x": Layout("readonly", _readonly(DRAWS2))}, {"x": _diag_variants()[1]}, {"x": DRAWS * 1e200}]
+    if name in ("ess", "mcse"):
+        cases += [{"prob": "a", "method": "quantile"}, {"prob": 10**400, "method": "quantile"},
+                  {"prob": 1j, "method": "tail" if name == "ess" else "quantile"}]
+    if name == "summary":
+        cases += [{"hdi_prob": "a"}, {"hdi_prob": [1, 2]}, {"hdi_prob": None}, {"names": 5}]
+    if name == "integrated_time":
+        cases += [{"c": 10**400}, {"tol": 1e-320}]
+    return cases
+
+
+@pytest.mark.parametrize("name", sorted(DIAG))
+def test_diagnostics_reproducers(backend, name):
+    for case in _diag_reproducers(name):
+        check_diagnostic(name, backend, case)
+
+
+@fuzz_settings(60)
+@pytest.mark.parametrize("name", sorted(DIAG))
+@given(data=st.data())
+def test_fuzz_diagnostics(backend, name, data):
+    check_diagnostic(name, backend, data.draw(diag_case(name)))
 
 
 # ---------------------------------------------------------------- the VAE
@@ -592,39 +619,52 @@ def _vae():
 VAE_X = (np.arange(18).reshape(3, 6) % 2).astype(np.float64)
 
 
-@fuzz_settings(40)
-@given(data=st.data(), entry=st.sampled_from(["elbo", "iwae_bound", "log_likelihood", "paired_se", "log_mean_exp",
-                                              "VAE", "train", "schedules"]))
-def test_fuzz_vae(entry, data):
+VAE_ENTRIES = ("elbo", "iwae_bound", "log_likelihood", "paired_se", "log_mean_exp", "VAE", "train", "schedules")
+
+
+def _vae_entry(entry):
     from fastmc import vae
 
-    model = _vae()
     if entry == "elbo":
-        f, base = (lambda x, k, kl, rng: vae.elbo(model, x, k=k, kl=kl, rng=rng)), dict(x=VAE_X, k=2, kl="mc", rng=0)
-    elif entry == "iwae_bound":
-        f, base = (lambda x, k, rng: vae.iwae_bound(model, x, k, rng=rng)), dict(x=VAE_X, k=3, rng=0)
-    elif entry == "log_likelihood":
-        f, base = (lambda x, k, max_rows, batch_size: vae.log_likelihood(model, x, k=k, rng=0, max_rows=max_rows,
-                                                                         batch_size=batch_size)), \
-            dict(x=VAE_X, k=4, max_rows=2, batch_size=2)
-    elif entry == "paired_se":
-        f, base = vae.paired_se, dict(a=np.array([1.0, 2.0, 4.0]), b=np.array([0.5, 1.0, 1.0]))
-    elif entry == "log_mean_exp":
-        f, base = vae.log_mean_exp, dict(a=np.array([[1.0, -2.0], [0.5, 3.0]]), axis=0)
-    elif entry == "VAE":
-        f, base = (lambda **kw: vae.VAE(**kw).elbo(VAE_X, rng=0)), dict(n_visible=6, hidden=(4,), n_latent=2,
-                                                                          activation="tanh", seed=0)
-    elif entry == "train":
-        f, base = (lambda **kw: vae.train(_vae(), **kw)[-1].train_bound), dict(data=VAE_X, objective="iwae", k=2,
-                                                                              epochs=1, batch_size=2, lr=1e-3,
-                                                                              seed=0)
-    else:
-        f, base = (lambda n_stages, lr: vae.paper_schedule(n_stages, lr)), dict(n_stages=2, lr=1e-3)
-    replaced = data.draw(replacements(base))
+        return (lambda x, k, kl, rng: vae.elbo(_vae(), x, k=k, kl=kl, rng=rng)), dict(x=VAE_X, k=2, kl="mc", rng=0)
+    if entry == "iwae_bound":
+        return (lambda x, k, rng: vae.iwae_bound(_vae(), x, k, rng=rng)), dict(x=VAE_X, k=3, rng=0)
+    if entry == "log_likelihood":
+        return ((lambda x, k, max_rows, batch_size: vae.log_likelihood(_vae(), x, k=k, rng=0, max_rows=max_rows,
+                                                                       batch_size=batch_size)),
+                dict(x=VAE_X, k=4, max_rows=2, batch_size=2))
+    if entry == "paired_se":
+        return vae.paired_se, dict(a=np.array([1.0, 2.0, 4.0]), b=np.array([0.5, 1.0, 1.0]))
+    if entry == "log_mean_exp":
+        return vae.log_mean_exp, dict(a=np.array([[1.0, -2.0], [0.5, 3.0]]), axis=0)
+    if entry == "VAE":
+        return ((lambda **kw: vae.VAE(**kw).elbo(VAE_X, rng=0)),
+                dict(n_visible=6, hidden=(4,), n_latent=2, activation="tanh", seed=0))
+    if entry == "train":
+        return ((lambda **kw: vae.train(_vae(), **kw)[-1].train_bound),
+                dict(data=VAE_X, objective="iwae", k=2, epochs=1, batch_size=2, lr=1e-3, seed=0))
+    return (lambda n_stages, lr: vae.paper_schedule(n_stages, lr)), dict(n_stages=2, lr=1e-3)
+
+
+@st.composite
+def vae_case(draw):
+    entry = draw(st.sampled_from(VAE_ENTRIES))
+    return entry, draw(replacements(_vae_entry(entry)[1]))
+
+
+def check_vae(case):
+    entry, replaced = case
+    f, base = _vae_entry(entry)
     fuzz_call(f, base, replaced, counts=("k", "epochs", "batch_size", "n_stages", "max_rows", "n_visible",
                                          "n_latent"),
               compare=lambda a, b: np.testing.assert_array_equal(np.asarray(a, dtype=float),
                                                                  np.asarray(b, dtype=float)))
+
+
+@fuzz_settings(40)
+@given(case=vae_case())
+def test_fuzz_vae(case):
+    check_vae(case)
 
 
 @fuzz_settings(40)
