@@ -196,3 +196,18 @@ def normal_diagonal(name: str, value, dense: bool) -> None:
     if np.any(small):
         raise ValueError(f"{name} must be at least {TINY:.3g} (the smallest normal float64) on its diagonal, "
                          f"got {diag[small].min():.3g}")
+
+
+def refuse_if_too_large(chains: int, iterations: int, d: int) -> None:
+    """A MemoryError naming the counts when the draws alone (chains x iterations x d doubles)
+    exceed the machine's memory, before anything of size chains or iterations is allocated (NumPy
+    would otherwise fail first, with "array is too big" or "Maximum allowed size exceeded"). The
+    sampling runtime's allocation makes the exact check later."""
+    from ._runtime import _available_memory
+
+    need = chains * iterations * d * 8
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"the draws of this run need {need / 2**30:.3g} GiB ({chains} chains x {iterations} "
+                          f"iterations x {d} dimensions) and the machine has {avail / 2**30:.1f} GiB: run fewer "
+                          "chains or iterations, or several shorter runs with resume=")

@@ -5,11 +5,22 @@ Kernels: ``csrc/include/fastmc/{hmc,adapt}/`` and their Numba twins in ``fastmc/
 from __future__ import annotations
 
 from ._hmc_engine import run_hmc
-from ._validation import as_bool, as_probability, as_temperature, normal_diagonal
+from ._validation import as_bool, as_int, as_probability, as_temperature, normal_diagonal, refuse_if_too_large
 from .adaptation import check_resume
 from .results import SamplingResult
 
 __all__ = ["nuts"]
+
+
+def _refuse_huge_runs(target, n_samples, n_warmup, chains, resume):
+    """A MemoryError before the engine allocates anything of size chains or n_warmup (its
+    per-chain arrays and warm-up schedule come before the runtime's exact check)."""
+    d = getattr(target, "dim", None)
+    if not isinstance(d, int):
+        return  # the engine names a bad target
+    c = (resume.n_chains if resume is not None else 4) if chains is None else as_int("chains", chains, minimum=1)
+    w = (0 if resume is not None else 1000) if n_warmup is None else as_int("n_warmup", n_warmup, minimum=0)
+    refuse_if_too_large(c, w + as_int("n_samples", n_samples, minimum=1), d)
 
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
@@ -108,6 +119,7 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     temperature = None if temperature is None else as_temperature(temperature)
     if inv_metric is not None:
         normal_diagonal("inv_metric", inv_metric, dense=metric == "dense")
+    _refuse_huge_runs(target, n_samples, n_warmup, chains, resume)
     return run_hmc("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,
                          step_size=step_size, inv_metric=inv_metric, resume=resume, adapt_step_size=adapt_step_size,
                          target_accept=target_accept, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,

@@ -15,7 +15,8 @@ from . import _runtime as runtime
 from ._hmc_engine import run_hmc, static_hmc_steps
 from ._schema import RWMH_CONFIG, RWMH_DRAW, record
 from ._validation import (as_bool, as_choice, as_float_array, as_int, as_positive_float, as_probability, as_seed,
-                          as_temperature, cholesky_or_raise, normal_diagonal, positive_vector)
+                          as_temperature, cholesky_or_raise, normal_diagonal, positive_vector,
+                          refuse_if_too_large)
 from .adaptation import SamplingWarning, check_resume, rng_states
 from .results import SamplingResult
 
@@ -110,6 +111,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     if target_accept is None:
         target_accept = 0.44 if d == 1 else 0.234
     target_accept = as_probability("target_accept", target_accept)
+    refuse_if_too_large(chains, nw + n, d)
     seed = as_seed(seed)
     threads = runtime.n_threads(n_threads, chains)
     be = _backends.for_target(target, backend)
@@ -275,6 +277,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     if bad:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
     nw = as_int("n_warmup", n_warmup, minimum=0)
+    refuse_if_too_large(resume.n_chains if chains is None else chains, nw + n, target.dim)
     inv_metric = adapt_kwargs.pop("inv_metric", None)
     if inv_metric is not None:
         normal_diagonal("inv_metric", inv_metric, dense=metric == "dense")

@@ -235,9 +235,23 @@ MUST_COUNT = {"nan_gradient": ("hmc", "nuts"), "inf_gradient": ("hmc", "nuts"),
               "start_on_the_boundary": ("rwmh", "hmc", "nuts")}
 
 
+_HOSTILE_DATA = {}
+
+
+def _hostile_target(d, mode, sd):
+    """One Target per dimension, its data (mode, sd) set in place: the sampler kernels compile once
+    per Numba target (seconds each), not once per case."""
+    if d not in _HOSTILE_DATA:
+        data = np.zeros(2)
+        _HOSTILE_DATA[d] = (fastmc.Target.from_numba(_hostile, d, data), data)
+    t, data = _HOSTILE_DATA[d]
+    data[:] = (mode, sd)
+    return t
+
+
 def _hostile_run(name, sampler, backend, chains=2):
     mode, sd, d, x0 = HOSTILE[name]
-    t = fastmc.Target.from_numba(_hostile, d, np.array([mode, sd]))
+    t = _hostile_target(d, mode, sd)
     x0 = np.full(d, 0.1) if x0 is None else np.asarray(x0)
     n = 40 if d > 100 else 150
     if sampler == "rwmh":
