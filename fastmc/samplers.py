@@ -39,6 +39,9 @@ def _proposal(scale, d: int):
     return np.ascontiguousarray(L.T), 1
 
 
+#: Largest n_leapfrog and max_leapfrog of static HMC (2**max_treedepth for NUTS's cap of 30).
+MAX_LEAPFROG = 2**30
+
 #: A chain that accepted none of this many kept proposals is reported: at an acceptance rate of
 #: 0.234 that happens by chance with probability 0.766^50 = 1.6e-6.
 STUCK_MIN_DRAWS = 50
@@ -188,7 +191,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         Leapfrog step, > 0; required unless ``resume`` is given (then it defaults to the resumed
         state's step size).
     n_leapfrog : int, optional
-        Leapfrog steps per iteration, >= 1. Give exactly one of ``n_leapfrog`` and
+        Leapfrog steps per iteration, in [1, 2**30]. Give exactly one of ``n_leapfrog`` and
         ``integration_time``.
     integration_time : float, optional
         Length of every trajectory in time, finite and > 0, as Stan's static HMC
@@ -198,7 +201,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         both are fixed. Warm-up runs record L per iteration in ``sample_stats["n_leapfrog"]``;
         a run without warm-up has it in ``settings["n_leapfrog"]``.
     max_leapfrog : int
-        Cap on L with ``integration_time``, >= 1 (default 1024; unused with ``n_leapfrog``).
+        Cap on L with ``integration_time``, in [1, 2**30] (default 1024; unused with ``n_leapfrog``).
         The initial step-size search and dual averaging can make eps orders of magnitude smaller
         than its final value, mostly early in warm-up, and integration_time / eps has no bound:
         the cap bounds the cost of one iteration, at the price of a trajectory shorter than
@@ -267,9 +270,11 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         raise ValueError("give exactly one of n_leapfrog and integration_time, not both")
     if n_leapfrog is None and integration_time is None:
         raise ValueError("give exactly one of n_leapfrog and integration_time (neither was given)")
-    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
+    # at most 2**30 leapfrog steps per transition, NUTS's bound at max_treedepth=30: beyond it one
+    # iteration would run for hours (2**62 steps is a hang, not a request)
+    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1, maximum=MAX_LEAPFROG)
     if integration_time is None:
-        L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1), None
+        L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1, maximum=MAX_LEAPFROG), None
     else:
         L, int_time = None, as_positive_float("integration_time", integration_time)
     bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
