@@ -7,17 +7,16 @@ and their Numba twins.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._validation import as_choice, as_float_array, as_probability, as_temperature, cholesky_or_raise, positive_vector
 from .diagnostics import ess, rhat
 
-__all__ = ["AdaptedState", "SamplingWarning", "warmup_schedule"]
-
-_M64 = (1 << 64) - 1
-
+__all__ = ["AdaptedState", "SamplingWarning", "check_resume", "warmup_schedule"]
 
 class SamplingWarning(UserWarning):
     """A run finished but its diagnostics suggest the draws may not be trustworthy.
@@ -71,20 +70,86 @@ class AdaptedState:
                 f"step_size=[{steps}{', ...' if self.n_chains > 4 else ''}]{temp})")
 
 
-def _splitmix64_mix(z: int) -> int:
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
+def check_resume(state) -> AdaptedState:
+    """A copy of the ``resume=`` state with every field checked and in the form the engine takes,
+    or a TypeError/ValueError naming ``resume.<field>``, so that a damaged state is not reported
+    as a bad ``step_size`` or ``x0`` of the call.
+
+    Parameters
+    ----------
+    state : AdaptedState
+
+    Returns
+    -------
+    AdaptedState
+        Float64 C-contiguous ``step_size`` (chains,), ``inv_metric`` (chains, d) or (chains, d, d),
+        ``position`` (chains, d), uint64 ``rng_state`` (chains, 4), an int ``seed`` and float
+        ``step_size_jitter`` and ``temperature``.
+    """
+    if not isinstance(state, AdaptedState):
+        raise TypeError(f"resume must be an AdaptedState (result.state), got {type(state).__name__}")
+    metric = as_choice("resume.metric", state.metric, ("diag", "dense", "unit"))
+    pos = as_float_array("resume.position", state.position, ndim=2)
+    chains, d = pos.shape
+    if chains < 1 or d < 1:
+        raise ValueError(f"resume.position must have shape (chains, d) with chains, d >= 1, got {pos.shape}")
+    if not np.all(np.isfinite(pos)):
+        raise ValueError("resume.position must be finite, found NaN or inf")
+    step = positive_vector("resume.step_size", state.step_size, chains, "chains")
+    A = as_float_array("resume.inv_metric", state.inv_metric)
+    want = (chains, d, d) if metric == "dense" else (chains, d)
+    if A.shape != want:
+        raise ValueError(f"resume.inv_metric must have shape {want} for metric={metric!r}, got {A.shape}")
+    if metric == "dense":
+        for c in range(chains):
+            cholesky_or_raise(f"resume.inv_metric[{c}]", A[c])
+    else:
+        positive_vector("resume.inv_metric", A.reshape(-1), A.size, "chains * d")
+    rng = np.asarray(state.rng_state)
+    if rng.dtype == object:  # Python integers beyond int64 (a state read back from text)
+        if not all(isinstance(v, numbers.Integral) and 0 <= v < 2**64 for v in rng.flat):
+            raise TypeError(f"resume.rng_state must hold integers in [0, 2**64), shape ({chains}, 4)")
+        rng = rng.astype(np.uint64)
+    if rng.dtype.kind not in "iu":
+        raise TypeError(f"resume.rng_state must be a uint64 array of shape ({chains}, 4), got dtype {rng.dtype}")
+    if rng.dtype.kind == "i" and np.any(rng < 0):
+        raise ValueError("resume.rng_state must hold integers in [0, 2**64), found a negative one")
+    rng = rng.astype(np.uint64)
+    if rng.shape != (chains, 4):
+        raise ValueError(f"resume.rng_state must have shape ({chains}, 4), got {rng.shape}")
+    dead = np.flatnonzero(~rng.any(axis=1))
+    if dead.size:  # xoshiro256** never leaves the all-zero state: every draw would be 0
+        raise ValueError(f"resume.rng_state[{int(dead[0])}] is all zeros, which is not a generator state")
+    seed = state.seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"resume.seed must be an integer, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError("resume.seed must be in [0, 2**64)")
+    jitter = as_probability("resume.step_size_jitter", state.step_size_jitter, closed=True)
+    try:
+        temperature = as_temperature(state.temperature)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"resume.{exc}") from None
+    return replace(state, metric=metric, step_size=step, inv_metric=np.ascontiguousarray(A), position=pos,
+                   rng_state=np.array(rng, order="C"), seed=int(seed), step_size_jitter=jitter,
+                   temperature=temperature)
+
+
+def _splitmix64_mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on uint64 arrays (NumPy's uint64 arithmetic wraps mod 2^64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def rng_states(seed: int, chains: int) -> np.ndarray:
-    """Initial xoshiro256** states (chains, 4) uint64, exactly as ``Rng(seed, chain)`` seeds them."""
+    """Initial xoshiro256** states (chains, 4) uint64, exactly as ``Rng(seed, chain)`` seeds them.
+    Vectorised over chains, so that an absurd chain count reaches the memory check at once."""
     out = np.empty((chains, 4), dtype=np.uint64)
-    for c in range(chains):
-        z = (seed + _splitmix64_mix(c + 1)) & _M64
-        for i in range(4):
-            z = (z + 0x9E3779B97F4A7C15) & _M64
-            out[c, i] = _splitmix64_mix(z)
+    z = np.uint64(seed) + _splitmix64_mix(np.arange(1, chains + 1, dtype=np.uint64))
+    for i in range(4):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        out[:, i] = _splitmix64_mix(z)
     return out
 
 
@@ -115,18 +180,19 @@ def warmup_schedule(n_warmup: int, init_buffer: int = 75, term_buffer: int = 50,
         term_buffer = int(0.1 * n_warmup)
         base_window = n_warmup - (init_buffer + term_buffer)
     last = n_warmup - term_buffer - 1
+    phase[init_buffer:n_warmup - term_buffer] = 1
+    # window ends: one step per window (their sizes double), not one per iteration, so that a huge
+    # n_warmup costs no Python loop before the run's memory check
     size = base_window
-    next_end = init_buffer + size - 1
-    for t in range(n_warmup):
-        if init_buffer <= t < n_warmup - term_buffer:
-            phase[t] |= 1
-        if t == next_end:
-            phase[t] |= 2
-            if next_end != last:
-                size *= 2
-                next_end = t + size
-                if next_end != last and next_end + 2 * size >= n_warmup - term_buffer:
-                    next_end = last
+    end = init_buffer + size - 1
+    while 0 <= end < n_warmup:
+        phase[end] |= 2
+        if end == last:
+            break
+        size *= 2
+        end += size
+        if end != last and end + 2 * size >= n_warmup - term_buffer:
+            end = last
     return phase
 
 

@@ -5,10 +5,23 @@ Kernels: ``csrc/include/fastmc/{hmc,adapt}/`` and their Numba twins in ``fastmc/
 from __future__ import annotations
 
 from ._hmc_engine import run_hmc
+from ._validation import as_bool, as_int, as_probability, as_temperature, normal_diagonal, refuse_if_too_large
+from .adaptation import check_resume
 from .results import SamplingResult, layout_of
 from .targets._base import default_start
 
 __all__ = ["nuts"]
+
+
+def _refuse_huge_runs(target, n_samples, n_warmup, chains, resume):
+    """A MemoryError before the engine allocates anything of size chains or n_warmup (its
+    per-chain arrays and warm-up schedule come before the runtime's exact check)."""
+    d = getattr(target, "dim", None)
+    if not isinstance(d, int):
+        return  # the engine names a bad target
+    c = (resume.n_chains if resume is not None else 4) if chains is None else as_int("chains", chains, minimum=1)
+    w = (0 if resume is not None else 1000) if n_warmup is None else as_int("n_warmup", n_warmup, minimum=0)
+    refuse_if_too_large(c, w + as_int("n_samples", n_samples, minimum=1), d)
 
 
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
@@ -96,10 +109,11 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     Raises
     ------
     Exception
-        Whatever a Python target raised, with the chain and iteration in a note and the draws done
-        so far as ``.partial_result`` (chains 0..failed chain; rows after ``n_done`` are NaN). A
-        C function's negative return instead ends every chain after its current iteration, with a
-        RuntimeWarning.
+        Whatever a Python or ``@njit`` target raised, once, with the chain and iteration in a note
+        and the draws done so far as ``.partial_result`` (rows after ``n_done`` are NaN). A C
+        function's negative return instead ends its own chain after the current iteration, with a
+        RuntimeWarning; Ctrl-C ends every chain there and returns the draws so far
+        (``result.interrupted``).
 
     Notes
     -----
@@ -109,6 +123,18 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     ``result.n_nonfinite`` (per chain, kept draws; the warm-up's in ``result.warmup``). The U-turn
     criterion is Betancourt's generalisation, checked on every merged subtree and across the joins.
     """
+    # checked here, not only by the engine, so that a corrupted resume state is named as such
+    # (not as a bad step_size or x0) and out-of-range numbers give a ValueError naming them
+    resume = None if resume is None else check_resume(resume)
+    warn = as_bool("warn", warn)
+    adapt_step_size = as_bool("adapt_step_size", adapt_step_size)
+    target_accept = as_probability("target_accept", target_accept)
+    step_size_jitter = None if step_size_jitter is None else as_probability("step_size_jitter", step_size_jitter,
+                                                                              closed=True)
+    temperature = None if temperature is None else as_temperature(temperature)
+    if inv_metric is not None:
+        normal_diagonal("inv_metric", inv_metric, dense=metric == "dense")
+    _refuse_huge_runs(target, n_samples, n_warmup, chains, resume)
     x0, seed = default_start(target, x0, 4 if chains is None else chains, seed, resume)
     with layout_of(target):
         res = run_hmc("nuts", target, x0, n_samples, n_warmup=n_warmup, metric=metric, chains=chains, seed=seed,

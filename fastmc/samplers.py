@@ -6,14 +6,18 @@ NUTS runs too. The kernels live in ``csrc/include/fastmc`` (C++) and ``fastmc/_n
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import _backends
 from . import _runtime as runtime
 from ._hmc_engine import run_hmc, static_hmc_steps
 from ._schema import RWMH_CONFIG, RWMH_DRAW, record
-from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
-from .adaptation import rng_states
+from ._validation import (as_bool, as_choice, as_float_array, as_int, as_positive_float, as_probability, as_seed,
+                          as_temperature, cholesky_or_raise, normal_diagonal, positive_vector,
+                          refuse_if_too_large)
+from .adaptation import SamplingWarning, check_resume, rng_states
 from .results import SamplingResult, layout_of
 from .targets._base import default_start
 
@@ -29,18 +33,24 @@ def _proposal(scale, d: int):
     if s.ndim == 1:
         if s.shape != (d,):
             raise ValueError(f"scale must be a scalar, shape (d,) = ({d},) or (d, d), got {s.shape}")
-        if not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise ValueError("scale must be finite and > 0 in every dimension")
-        return s, 0
+        return positive_vector("scale", s, d, "d", per=" in every dimension"), 0
     if s.shape != (d, d):
         raise ValueError(f"scale must be a scalar, shape (d,) = ({d},) or (d, d), got {s.shape}")
     L = cholesky_or_raise("scale (proposal covariance)", s)
     return np.ascontiguousarray(L.T), 1
 
 
+#: Largest n_leapfrog and max_leapfrog of static HMC (2**max_treedepth for NUTS's cap of 30).
+MAX_LEAPFROG = 2**30
+
+#: A chain that accepted none of this many kept proposals is reported: at an acceptance rate of
+#: 0.234 that happens by chance with probability 0.766^50 = 1.6e-6.
+STUCK_MIN_DRAWS = 50
+
+
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
          n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None,
-         progress=None) -> SamplingResult:
+         warn=True, progress=None) -> SamplingResult:
     """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
 
     Parameters
@@ -80,6 +90,10 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         covariance of the draws of the warm-up's second quarter, then keep tuning lambda.
     target_accept : float, optional
         In (0, 1); default 0.234, or 0.44 in one dimension.
+    warn : bool
+        Emit a :class:`~fastmc.SamplingWarning` when a chain accepted none of at least 50 kept
+        proposals (it never moved from its start: the proposal scale is far too large or too
+        small for the target).
 
     Returns
     -------
@@ -97,21 +111,23 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
     chains = as_int("chains", chains, minimum=1)
-    inv_temp = 1.0 / as_positive_float("temperature", temperature)
+    inv_temp = 1.0 / as_temperature(temperature)
     prop, kind = _proposal(scale, target.dim)
     nw = as_int("n_warmup", n_warmup, minimum=0)
+    adapt_scale = as_bool("adapt_scale", adapt_scale)
+    adapt_cov = as_bool("adapt_cov", adapt_cov)
+    warn = as_bool("warn", warn)
     d = target.dim
     if target_accept is None:
         target_accept = 0.44 if d == 1 else 0.234
-    target_accept = as_positive_float("target_accept", target_accept)
-    if not target_accept < 1.0:
-        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
+    target_accept = as_probability("target_accept", target_accept)
+    refuse_if_too_large(chains, nw + n, d)
     seed = as_seed(seed)
     threads = runtime.n_threads(n_threads, chains)
     be = _backends.for_target(target, backend)
     x = runtime.start_points(target, x0, chains)
-    config = record(RWMH_CONFIG, n_warmup=nw, n_samples=n, prop_kind=kind, adapt_scale=bool(adapt_scale) and nw > 0,
-                    adapt_cov=bool(adapt_cov) and nw > 0, target_accept=target_accept, inv_temp=inv_temp)
+    config = record(RWMH_CONFIG, n_warmup=nw, n_samples=n, prop_kind=kind, adapt_scale=adapt_scale and nw > 0,
+                    adapt_cov=adapt_cov and nw > 0, target_accept=target_accept, inv_temp=inv_temp)
     draws, stats, info = runtime.allocate(RWMH_DRAW, chains, nw + n, d)
     adapted = np.zeros((chains, d * d))
     out = runtime.run("rwmh", target, be, threads, config, (prop,), (x, rng_states(seed, chains), draws, stats,
@@ -121,7 +137,7 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         draws, stats, info, adapted = (a[:out.failed + 1] for a in (draws, stats, info, adapted))
     draws, stats = runtime.trim(info["n_done"], draws, stats)
     settings = dict(scale=scale, temperature=1.0 / inv_temp, chains=chains, n_samples=n, n_threads=threads,
-                    n_warmup=nw, adapt_scale=bool(adapt_scale), adapt_cov=bool(adapt_cov), target_accept=target_accept)
+                    n_warmup=nw, adapt_scale=adapt_scale, adapt_cov=adapt_cov, target_accept=target_accept)
 
     def part(lo, hi):
         return SamplingResult("rwmh", np.ascontiguousarray(draws[:, lo:hi]),
@@ -134,7 +150,22 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         res.warmup = part(0, nw)
         res.adapted_scale = _adapted_scales(adapted, info["adapted_kind"], d)
     res._set_layout(target.layout)
+    n_done = np.maximum(info["n_done"] - nw, 0)
+    if warn and out.error is None:
+        _warn_stuck_chains(res.accepted, n_done)
     return runtime.finish(res, out, info, n_warmup=nw, target=target)
+
+
+def _warn_stuck_chains(accepted, n_done):
+    """SamplingWarning for the chains that accepted none of their (at least STUCK_MIN_DRAWS) kept
+    proposals: their draws all equal the start point, which no diagnostic computed from one chain
+    would flag."""
+    stuck = [c for c in range(accepted.shape[0])
+             if n_done[c] >= STUCK_MIN_DRAWS and not accepted[c, :n_done[c]].any()]
+    if stuck:
+        warnings.warn(f"chain(s) {stuck} accepted none of their {int(n_done[stuck[0]])} proposals and never moved "
+                      "from the start point: the proposal scale is probably far too large or too small for the "
+                      "target (try n_warmup= to adapt it)", SamplingWarning, stacklevel=3)
 
 
 def _adapted_scales(adapted, kinds, d):
@@ -171,7 +202,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         Leapfrog step, > 0; required unless ``resume`` is given (then it defaults to the resumed
         state's step size).
     n_leapfrog : int, optional
-        Leapfrog steps per iteration, >= 1. Give exactly one of ``n_leapfrog`` and
+        Leapfrog steps per iteration, in [1, 2**30]. Give exactly one of ``n_leapfrog`` and
         ``integration_time``.
     integration_time : float, optional
         Length of every trajectory in time, finite and > 0, as Stan's static HMC
@@ -181,7 +212,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         both are fixed. Warm-up runs record L per iteration in ``sample_stats["n_leapfrog"]``;
         a run without warm-up has it in ``settings["n_leapfrog"]``.
     max_leapfrog : int
-        Cap on L with ``integration_time``, >= 1 (default 1024; unused with ``n_leapfrog``).
+        Cap on L with ``integration_time``, in [1, 2**30] (default 1024; unused with ``n_leapfrog``).
         The initial step-size search and dual averaging can make eps orders of magnitude smaller
         than its final value, mostly early in warm-up, and integration_time / eps has no bound:
         the cap bounds the cost of one iteration, at the price of a trajectory shorter than
@@ -232,7 +263,18 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     resume = adapt_kwargs.get("resume")
     if chains is not None or resume is None:
         chains = as_int("chains", 1 if chains is None else chains, minimum=1)
-    temperature = None if temperature is None else as_positive_float("temperature", temperature)
+    temperature = None if temperature is None else as_temperature(temperature)
+    warn = as_bool("warn", warn)
+    if resume is not None:
+        adapt_kwargs["resume"] = resume = check_resume(resume)
+    # checked here as well as by the engine: the decision below on a plain run reads them
+    metric = None if metric is None else as_choice("metric", metric, ("diag", "dense", "unit"))
+    target_accept = as_probability("target_accept", target_accept)
+    if "adapt_step_size" in adapt_kwargs:
+        adapt_kwargs["adapt_step_size"] = as_bool("adapt_step_size", adapt_kwargs["adapt_step_size"])
+    if adapt_kwargs.get("step_size_jitter") is not None:
+        adapt_kwargs["step_size_jitter"] = as_probability("step_size_jitter", adapt_kwargs["step_size_jitter"],
+                                                          closed=True)
     if step_size is None and resume is None:
         raise ValueError("step_size is required (a float > 0) unless resume is given")
     step = None if step_size is None else as_positive_float("step_size", step_size)
@@ -240,9 +282,11 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         raise ValueError("give exactly one of n_leapfrog and integration_time, not both")
     if n_leapfrog is None and integration_time is None:
         raise ValueError("give exactly one of n_leapfrog and integration_time (neither was given)")
-    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1)
+    # at most 2**30 leapfrog steps per transition, NUTS's bound at max_treedepth=30: beyond it one
+    # iteration would run for hours (2**62 steps is a hang, not a request)
+    max_leap = as_int("max_leapfrog", max_leapfrog, minimum=1, maximum=MAX_LEAPFROG)
     if integration_time is None:
-        L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1), None
+        L, int_time = as_int("n_leapfrog", n_leapfrog, minimum=1, maximum=MAX_LEAPFROG), None
     else:
         L, int_time = None, as_positive_float("integration_time", integration_time)
     bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
@@ -250,7 +294,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     if bad:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
     nw = as_int("n_warmup", n_warmup, minimum=0)
+    refuse_if_too_large(resume.n_chains if chains is None else chains, nw + n, target.dim)
     inv_metric = adapt_kwargs.pop("inv_metric", None)
+    if inv_metric is not None:
+        normal_diagonal("inv_metric", inv_metric, dense=metric == "dense")
     im = None if inv_mass is None else positive_vector("inv_mass", inv_mass, target.dim, "d", per=" in every dimension")
     if im is not None:
         if inv_metric is not None:

@@ -39,6 +39,16 @@ def cpp_only():
         pytest.skip("Python targets run on the C++ backend")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", action="store_true", default=False,
+                     help="run tests/test_fuzz.py with many times more examples (also FASTMC_FUZZ_LONG=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--fuzz-long"):
+        os.environ["FASTMC_FUZZ_LONG"] = "1"
+
+
 def pytest_report_header(config):
     return f"fastmc backends: {fastmc.available_backends()}"
 

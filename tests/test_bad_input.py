@@ -90,7 +90,7 @@ def test_bad_target_and_start_point():
 
 @pytest.mark.parametrize("kw, match", [(dict(n_warmup=-1), "n_warmup must be >= 0"),
                                        (dict(target_accept=1.0), r"target_accept must be in \(0, 1\)"),
-                                       (dict(target_accept=0.0), "target_accept must be finite and > 0")])
+                                       (dict(target_accept=0.0), r"target_accept must be in \(0, 1\)")])
 def test_bad_rwmh_warmup_input(kw, match):
     with pytest.raises(ValueError, match=match):
         fastmc.rwmh(fastmc.default_mixture(), [0.0, 0.0], 10, scale=1.0, **kw)
@@ -388,3 +388,188 @@ def test_gradient_check_at_the_edge_of_the_support_is_one_sided_and_leaks_no_num
     rec = _start_warnings(_scaled(edge=0.5, wrong=(3.0, 1.0)), x0)
     assert [w.category for w in rec] == [fastmc.GradientCheckWarning], [str(w.message) for w in rec]
     assert "coordinate 0" in str(rec[0].message) and "one-sided difference" in str(rec[0].message)
+
+
+# ---------------------------------------------------------------- out-of-range numbers (issue 22 D11, D12, D17)
+
+_HUGE = [
+    (fastmc.rwmh, dict(scale=1.0, n_threads=2**70), "n_threads must be <= 2\\*\\*63 - 1"),
+    (fastmc.rwmh, dict(scale=1.0, chains=2**64), "chains must be <= 2\\*\\*63 - 1"),
+    (fastmc.rwmh, dict(scale=1.0, n_warmup=2**70), "n_warmup must be <= 2\\*\\*63 - 1"),
+    (fastmc.rwmh, dict(scale=10**400), "scale holds an integer beyond the range of float64"),
+    (fastmc.rwmh, dict(scale=1.0, temperature=10**400), "temperature must be finite, got an integer beyond"),
+    (fastmc.rwmh, dict(scale=1.0, target_accept=10**400), r"target_accept must be in \(0, 1\), got an integer"),
+    (fastmc.hmc, dict(step_size=10**400, n_leapfrog=2), "step_size must be finite, got an integer beyond"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2**70), "n_leapfrog must be <= 1073741824"),
+    (fastmc.hmc, dict(step_size=0.1, integration_time=1.0, max_leapfrog=2**70), "max_leapfrog must be <="),
+    (nuts, dict(n_threads=2**70), "n_threads must be <= 2\\*\\*63 - 1"),
+    (nuts, dict(init_buffer=2**70), "init_buffer must be <= 2\\*\\*63 - 1"),
+    (nuts, dict(gamma=10**400), "gamma must be finite, got an integer beyond"),
+    (nuts, dict(target_accept=10**400), r"target_accept must be in \(0, 1\), got an integer"),
+    (nuts, dict(step_size_jitter=10**400), r"step_size_jitter must be in \[0, 1\], got an integer"),
+    (nuts, dict(step_size=[10**400, 1]), "step_size holds an integer beyond the range of float64"),
+]
+
+
+@pytest.mark.parametrize("f, kw, match", _HUGE)
+def test_numbers_beyond_64_bits_name_the_argument(backend, f, kw, match):
+    """D11: pybind11's "incompatible function arguments" on C++, OverflowError on Numba, and the
+    backends disagreed on n_threads=2**70: now the same ValueError on both."""
+    if f is nuts:
+        kw = dict(n_warmup=10, **kw)
+    with pytest.raises(ValueError, match=match):
+        f(fastmc.default_mixture(), [0.0, 0.0], 10, backend=backend, **kw)
+
+
+_SUBNORMAL = [
+    (fastmc.rwmh, dict(scale=1.0, temperature=1e-320), "temperature must be at least 2.23e-308"),
+    (fastmc.rwmh, dict(scale=1e-320), "scale must be at least 2.23e-308"),
+    (fastmc.rwmh, dict(scale=[1.0, 1e-320]), "scale must be at least 2.23e-308"),
+    (fastmc.hmc, dict(step_size=1e-320, n_leapfrog=2), "step_size must be at least 2.23e-308"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2, temperature=1e-320), "temperature must be at least"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2, temperature=1.7e308), "temperature must be at most"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2, inv_mass=[1e-320, 1.0]), "inv_mass must be at least"),
+    (nuts, dict(temperature=1e-320), "temperature must be at least 2.23e-308"),
+    (nuts, dict(kappa=5e-324), "kappa must be at least 2.23e-308"),
+    (nuts, dict(inv_metric=[1e-320, 1.0]), "inv_metric must be at least 2.23e-308"),
+    (nuts, dict(step_size=[1e-320, 1.0], chains=2), "step_size must be at least 2.23e-308"),
+]
+
+
+@pytest.mark.parametrize("f, kw, match", _SUBNORMAL)
+def test_subnormal_and_absurd_values_are_rejected(backend, f, kw, match):
+    """D12: temperature=1e-320 was recorded as 0 and NUTS returned NaN log densities with NumPy
+    warnings; subnormal steps and scales froze the chains."""
+    if f is nuts:
+        kw = dict(n_warmup=10, **kw)
+    with pytest.raises(ValueError, match=match):
+        f(fastmc.default_mixture(), [0.0, 0.0], 10, backend=backend, **kw)
+
+
+def test_tiny_and_huge_normal_values_are_still_accepted(backend):
+    mix = fastmc.default_mixture()
+    r = nuts(mix, [0.0, 0.0], 10, n_warmup=10, temperature=4e307, chains=1, backend=backend, warn=False)
+    assert np.all(np.isfinite(r.log_density))
+    r = fastmc.hmc(mix, [0.0, 0.0], 10, step_size=2.3e-308, n_leapfrog=2, backend=backend)
+    assert np.all(r.draws == 0.0) or np.all(np.isfinite(r.draws))
+
+
+@pytest.mark.parametrize("f, kw, match", [
+    (fastmc.rwmh, dict(scale=1.0, n_warmup=10, adapt_scale="no"), "adapt_scale must be True or False"),
+    (fastmc.rwmh, dict(scale=1.0, n_warmup=10, adapt_cov=1), "adapt_cov must be True or False"),
+    (fastmc.rwmh, dict(scale=1.0, warn="yes"), "warn must be True or False"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2, warn="no"), "warn must be True or False"),
+    (fastmc.hmc, dict(step_size=0.1, n_leapfrog=2, n_warmup=10, adapt_step_size="no"), "adapt_step_size must be"),
+    (nuts, dict(n_warmup=10, warn=None), "warn must be True or False"),
+])
+def test_flags_must_be_bools(backend, f, kw, match):
+    """D17: adapt_scale="no" counted as True."""
+    with pytest.raises(TypeError, match=match):
+        f(fastmc.default_mixture(), [0.0, 0.0], 10, backend=backend, **kw)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(target_accept=7.5), ValueError, r"target_accept must be in \(0, 1\)"),
+    (dict(metric="bogus"), ValueError, "metric must be one of"),
+    (dict(metric=np.array(["diag", "dense"])), TypeError, "metric must be one of"),
+    (dict(step_size_jitter=np.array([0.1, 0.2])), TypeError, "step_size_jitter must be a real number"),
+    (dict(gamma=-1.0), ValueError, "gamma must be finite and > 0"),
+])
+def test_hmc_without_warmup_rejects_unused_adaptation_settings(backend, kw, exc, match):
+    """D17: without warm-up HMC silently ignored target_accept=7.5 and metric="bogus"."""
+    with pytest.raises(exc, match=match):
+        fastmc.hmc(fastmc.default_mixture(), [0.0, 0.0], 10, step_size=0.1, n_leapfrog=2, backend=backend, **kw)
+
+
+def test_hmc_step_size_jitter_zero_is_valid(backend):
+    """D17: step_size_jitter=0.0, a valid value, raised TypeError; it is the plain run."""
+    mix = fastmc.default_mixture()
+    a = fastmc.hmc(mix, [0.0, 0.0], 20, step_size=0.3, n_leapfrog=3, seed=2, backend=backend,
+                   step_size_jitter=0.0)
+    b = fastmc.hmc(mix, [0.0, 0.0], 20, step_size=0.3, n_leapfrog=3, seed=2, backend=backend)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    assert a.settings == b.settings or a.settings.keys() == b.settings.keys()
+
+
+# ---------------------------------------------------------------- errors that blamed the wrong argument (D16)
+
+def _resume_state(backend):
+    return nuts(fastmc.default_mixture(), [0.0, 0.0], 5, n_warmup=20, chains=2, seed=1, warn=False,
+                backend=backend).state
+
+
+@pytest.mark.parametrize("field, value, exc, match", [
+    ("step_size", np.array([np.nan, 1.0]), ValueError, r"resume\.step_size must be finite"),
+    ("position", np.full((2, 2), np.nan), ValueError, r"resume\.position must be finite"),
+    ("position", np.zeros(2), ValueError, r"resume\.position must have 2 dimension"),
+    ("inv_metric", -np.ones((2, 2)), ValueError, r"resume\.inv_metric must be finite and > 0"),
+    ("inv_metric", np.ones((2, 3)), ValueError, r"resume\.inv_metric must have shape \(2, 2\)"),
+    ("metric", "bogus", ValueError, r"resume\.metric must be one of"),
+    ("rng_state", np.zeros((2, 4), np.uint64), ValueError, r"resume\.rng_state\[0\] is all zeros"),
+    ("rng_state", np.ones((2, 4)), TypeError, r"resume\.rng_state must be a uint64 array"),
+    ("rng_state", np.ones((2, 3), np.uint64), ValueError, r"resume\.rng_state must have shape \(2, 4\)"),
+    ("seed", "a", TypeError, r"resume\.seed must be an integer"),
+    ("step_size_jitter", 5.0, ValueError, r"resume\.step_size_jitter must be in \[0, 1\]"),
+    ("temperature", 1e-320, ValueError, r"resume\.temperature must be at least"),
+])
+@pytest.mark.parametrize("sampler", ["nuts", "hmc"])
+def test_corrupted_resume_state_is_named(backend, sampler, field, value, exc, match):
+    """D16: a bad resume state was reported as a bad step_size or x0 (or an IndexError)."""
+    import copy
+
+    s = copy.deepcopy(_resume_state(backend))
+    setattr(s, field, value)
+    kw = dict(n_leapfrog=3) if sampler == "hmc" else {}
+    with pytest.raises(exc, match=match):
+        getattr(fastmc, sampler)(fastmc.default_mixture(), None, 5, resume=s, backend=backend, **kw)
+
+
+def test_resume_accepts_a_state_written_as_lists(backend):
+    """Integer lists (a state read back from text) convert, and continue exactly."""
+    import copy
+
+    s = _resume_state(backend)
+    t = copy.deepcopy(s)
+    t.rng_state = [[int(v) for v in row] for row in s.rng_state]
+    t.position = s.position.tolist()
+    a = nuts(fastmc.default_mixture(), None, 5, resume=s, backend=backend, warn=False)
+    b = nuts(fastmc.default_mixture(), None, 5, resume=t, backend=backend, warn=False)
+    np.testing.assert_array_equal(a.draws, b.draws)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda x, be: fastmc.ess(x, method="quantile", prob="a", backend=be), ValueError, "prob must be a single"),
+    (lambda x, be: fastmc.ess(x, method="quantile", prob=1j, backend=be), TypeError, "prob must be a real number"),
+    (lambda x, be: fastmc.ess(x, method="quantile", prob=10**400, backend=be), ValueError, r"prob must lie in"),
+    (lambda x, be: fastmc.ess(x, method="tail", prob=(0.1, "b"), backend=be), TypeError, r"prob\[1\] must be a"),
+    (lambda x, be: fastmc.ess(x, method="tail", prob=(0.1, 0.2, 0.3), backend=be), ValueError, "prob must be a pair"),
+    (lambda x, be: fastmc.ess(x, method="local", prob=[[0.1], [0.2, 0.3]], backend=be), TypeError, r"prob\[0\]"),
+    (lambda x, be: fastmc.ess(x, relative="yes", backend=be), TypeError, "relative must be True or False"),
+    (lambda x, be: fastmc.mcse(x, method="quantile", prob=None, backend=be), ValueError, "prob must be a single"),
+    (lambda x, be: fastmc.mcse(x, sd_variant=np.array(["a", "b"]), backend=be), TypeError, "sd_variant must be"),
+    (lambda x, be: fastmc.summary(x, hdi_prob="a", backend=be), TypeError, "hdi_prob must be a real number"),
+    (lambda x, be: fastmc.summary(x, hdi_prob=[1, 2], backend=be), TypeError, "hdi_prob must be a real number"),
+    (lambda x, be: fastmc.summary(x, hdi_prob=None, backend=be), TypeError, "hdi_prob must be a real number"),
+    (lambda x, be: fastmc.summary(x, names=5, backend=be), TypeError, "names must be a sequence of str"),
+    (lambda x, be: fastmc.integrated_time(x, c=10**400), ValueError, "c must be finite"),
+])
+def test_diagnostics_probabilities_name_the_argument(backend, call, exc, match):
+    """D16: prob / hdi_prob gave float()'s raw errors ("could not convert string to float")."""
+    x = np.random.default_rng(0).standard_normal((2, 50))
+    with pytest.raises(exc, match=match):
+        call(x, backend)
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc", "nuts", "logpdf"])
+def test_python_target_with_numba_backend_is_the_same_error_everywhere(cpp_only, sampler):
+    """D16: RuntimeError in rwmh and hmc, while NUTS silently ran on C++."""
+    t = fastmc.Target.from_python(lambda x: (-0.5 * float(x @ x), -x), 2)
+    with pytest.raises(ValueError, match=r"backend='numba' cannot run a Python target"):
+        if sampler == "logpdf":
+            t.logpdf_and_grad(np.zeros(2), backend="numba")
+        elif sampler == "rwmh":
+            fastmc.rwmh(t, np.zeros(2), 10, scale=1.0, backend="numba")
+        elif sampler == "hmc":
+            fastmc.hmc(t, np.zeros(2), 10, step_size=0.1, n_leapfrog=2, backend="numba")
+        else:
+            nuts(t, np.zeros(2), 10, n_warmup=10, backend="numba")

@@ -512,3 +512,43 @@ def test_autocov_warns_for_non_finite_draws():
         D.autocorr(_NUMPY_WARNING_CASES["huge"])
     with pytest.warns(D.DiagnosticWarning, match="integrated_time.*NaN"):
         assert np.isnan(D.integrated_time(_NUMPY_WARNING_CASES["one_nan"], quiet=True))
+
+
+def test_score_table_cache_is_bounded_by_bytes(backend, monkeypatch):
+    """D9: one table per data size, up to 8, kept 785 MB after nine large ess calls. The cache
+    holds at most its budget, or only the newest table when that alone is larger, and still
+    reuses a table for repeated calls on draws of one size."""
+    monkeypatch.setattr(_blocks._ztable, "_budget", 3 * 8 * 50_000)
+    _blocks._ztable.cache_clear()
+    try:
+        for N in range(100_000, 109_000, 1_000):  # nine sizes of 800 kB each
+            z = _blocks._ztable(N, backend)
+            assert _blocks._ztable(N, backend) is z
+            assert _blocks._ztable.nbytes() == z.nbytes  # alone over the budget: only the newest
+        small = [_blocks._ztable(N, backend) for N in (10_000, 20_000, 30_000)]  # 480 kB together
+        assert all(_blocks._ztable(N, backend) is z for N, z in zip((10_000, 20_000, 30_000), small))
+        assert _blocks._ztable.nbytes() <= 3 * 8 * 50_000
+    finally:
+        _blocks._ztable.cache_clear()
+
+
+def test_integrated_time_memory_is_bounded():
+    """D9: integrated_time peaked at 10x its input (every chain's autocorrelation at once); it
+    now sums the chain average block by block."""
+    import tracemalloc
+
+    x = np.random.default_rng(3).standard_normal((4, 400_000))
+    tau_ref = D.integrated_time(x[:, :4000], quiet=True)
+    tracemalloc.start()
+    try:
+        D.integrated_time(x, quiet=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * x.nbytes, peak / x.nbytes
+    # same estimate as one FFT over all chains (emcee's function on the chain-averaged autocorrelation)
+    rho = np.fft.irfft(np.abs(np.fft.rfft(x[:, :4000] - x[:, :4000].mean(axis=1, keepdims=True), n=8192)) ** 2)
+    rho = (rho[:, :4000] / rho[:, :1]).mean(axis=0)
+    taus = 2.0 * np.cumsum(rho) - 1.0
+    w = int(np.argmin(np.arange(4000) < 5 * taus))
+    assert tau_ref == pytest.approx(taus[w], rel=1e-10)

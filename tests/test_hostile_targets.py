@@ -3,6 +3,8 @@ divergences, proposals outside the support, stop requests and exceptions raised 
 The run completes (or stops cleanly where asked), rejects and counts what went wrong, and keeps
 the draws made before a stop or an exception.
 """
+import warnings
+
 import numba
 import numpy as np
 import pytest
@@ -177,3 +179,143 @@ def test_python_exception_in_nuts_keeps_partial_draws(cpp_only):
     clean = fastmc.nuts(_std_normal_raising_after(np.inf), np.zeros(2), 200,
                         n_warmup=100, chains=c, seed=1, warn=False)
     np.testing.assert_array_equal(part.draws[:c], clean.draws)
+
+
+# ---------------------------------------------------------------- the hostile-target matrix
+# Targets that misbehave in one way each, on every sampler and both backends: the run finishes,
+# what went wrong is counted (n_nonfinite, divergences) and warned about where a user must know,
+# no NumPy warning escapes, and the twins give the same draws.
+
+@numba.njit
+def _hostile(x, grad, data):
+    """A Gaussian N(0, data[1]^2 I) whose misbehaviour is chosen by data[0]:
+    0 plain; 1 NaN gradient beyond x[0] > 1; 2 inf gradient beyond x[0] > 1; 3 gradient 3x too
+    large; 4 log density +inf beyond x[0] > 1.5; 5 -inf outside the box |x_i| < 0.05;
+    6 -inf for x[0] <= 0 (a boundary)."""
+    mode = data[0]
+    sd = data[1]
+    lp = 0.0
+    for i in range(x.size):
+        z = x[i] / sd
+        lp -= 0.5 * z * z
+        grad[i] = -z / sd
+    if mode == 1.0 and x[0] > 1.0:
+        grad[0] = np.nan
+    elif mode == 2.0 and x[0] > 1.0:
+        grad[0] = np.inf
+    elif mode == 3.0:
+        for i in range(x.size):
+            grad[i] *= 3.0
+    elif mode == 4.0 and x[0] > 1.5:
+        return np.inf
+    elif mode == 5.0:
+        for i in range(x.size):
+            if abs(x[i]) >= 0.05:
+                return -np.inf
+    elif mode == 6.0 and x[0] <= 0.0:
+        return -np.inf
+    return lp
+
+
+HOSTILE = {  # name -> (mode, sd, d, x0)
+    "nan_gradient": (1.0, 1.0, 2, [0.0, 0.0]),
+    "inf_gradient": (2.0, 1.0, 2, [0.0, 0.0]),
+    "wrong_gradient": (3.0, 1.0, 2, [0.3, 0.7]),
+    "plus_inf_density": (4.0, 1.0, 2, [0.0, 0.0]),
+    "minus_inf_almost_everywhere": (5.0, 1.0, 2, [0.0, 0.0]),
+    "start_on_the_boundary": (6.0, 1.0, 2, [1e-300, 0.0]),
+    "sd_1e-8": (0.0, 1e-8, 2, [1e-8, -1e-8]),
+    "sd_1e8": (0.0, 1e8, 2, [1e8, -1e8]),
+    "d_1": (0.0, 1.0, 1, [0.5]),
+    "d_1000": (0.0, 1.0, 1000, None),
+}
+# where a count must be non-zero: the trajectories or proposals do reach the bad region
+MUST_COUNT = {"nan_gradient": ("hmc", "nuts"), "inf_gradient": ("hmc", "nuts"),
+              "plus_inf_density": ("rwmh", "hmc", "nuts"), "minus_inf_almost_everywhere": ("rwmh", "hmc", "nuts"),
+              "start_on_the_boundary": ("rwmh", "hmc", "nuts")}
+
+
+_HOSTILE_DATA = {}
+
+
+def _hostile_target(d, mode, sd):
+    """One Target per dimension, its data (mode, sd) set in place: the sampler kernels compile once
+    per Numba target (seconds each), not once per case."""
+    if d not in _HOSTILE_DATA:
+        data = np.zeros(2)
+        _HOSTILE_DATA[d] = (fastmc.Target.from_numba(_hostile, d, data), data)
+    t, data = _HOSTILE_DATA[d]
+    data[:] = (mode, sd)
+    return t
+
+
+def _hostile_run(name, sampler, backend, chains=2):
+    mode, sd, d, x0 = HOSTILE[name]
+    t = _hostile_target(d, mode, sd)
+    x0 = np.full(d, 0.1) if x0 is None else np.asarray(x0)
+    n = 40 if d > 100 else 150
+    if sampler == "rwmh":
+        f = lambda: fastmc.rwmh(t, x0, n, scale=2.4 * sd / np.sqrt(d), n_warmup=n, chains=chains, seed=7,
+                                backend=backend)
+    elif sampler == "hmc":
+        f = lambda: fastmc.hmc(t, x0, n, step_size=0.5 * sd, integration_time=2.0 * sd, n_warmup=n, chains=chains,
+                               seed=7, backend=backend)
+    else:
+        f = lambda: nuts(t, x0, n, n_warmup=n, step_size=sd, chains=chains, seed=7, backend=backend)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = f()
+    leaked = [str(w.message) for w in rec
+              if not issubclass(w.category, (SamplingWarning, fastmc.GradientCheckWarning))]
+    assert not leaked, leaked
+    return r, rec
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "hmc", "nuts"])
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_target_matrix(both_backends, name, sampler):
+    runs = [_hostile_run(name, sampler, be) for be in both_backends]
+    for r, rec in runs:
+        assert np.all(np.isfinite(r.draws)) and np.all(np.isfinite(r.log_density))
+        assert np.all(r.n_done == r.n_samples)
+        if name in MUST_COUNT and sampler in MUST_COUNT[name]:
+            assert r.n_nonfinite.sum() + r.warmup.n_nonfinite.sum() > 0
+        if name == "minus_inf_almost_everywhere":
+            assert np.all(np.abs(r.draws) < 0.05)
+        if name == "start_on_the_boundary":
+            assert np.all(r.draws[..., 0] > 0)
+        if name == "plus_inf_density":  # a proposal at +inf is rejected, never a state
+            assert np.all(r.draws[..., 0] <= 1.5)
+        cats = {w.category for w in rec}
+        if name == "wrong_gradient" and sampler != "rwmh":
+            assert fastmc.GradientCheckWarning in cats
+    (a, _), (b, _) = runs
+    for field in ("draws", "log_density", "accepted", "n_nonfinite"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    if sampler != "rwmh":
+        np.testing.assert_array_equal(a.divergent, b.divergent)
+        np.testing.assert_array_equal(a.warmup.n_nonfinite, b.warmup.n_nonfinite)
+
+
+@pytest.mark.parametrize("sampler", ["rwmh", "nuts"])
+def test_64_chains_twins_agree(both_backends, sampler):
+    runs = [_hostile_run("plus_inf_density", sampler, be, chains=64)[0] for be in both_backends]
+    assert runs[0].draws.shape[0] == 64
+    np.testing.assert_array_equal(runs[0].draws, runs[1].draws)
+    np.testing.assert_array_equal(runs[0].n_nonfinite, runs[1].n_nonfinite)
+    # the chains differ from each other: 64 streams, not one repeated
+    assert len({runs[0].draws[c, -1, 0] for c in range(64)}) == 64
+
+
+def test_rwmh_warns_when_a_chain_never_moves(backend):
+    """D14: 80,000 draws all equal to the start point and no word about it."""
+    mix = fastmc.default_mixture()
+    with pytest.warns(SamplingWarning, match=r"chain\(s\) \[0, 1\] accepted none of their 8000 proposals"):
+        r = fastmc.rwmh(mix, [0.0, 0.0], 8000, scale=1e300, chains=2, seed=1, backend=backend)
+    assert np.all(r.draws == 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastmc.rwmh(mix, [0.0, 0.0], 8000, scale=1e300, chains=2, seed=1, backend=backend, warn=False)
+        # a short run, or one whose chains move, is not reported
+        fastmc.rwmh(mix, [0.0, 0.0], 49, scale=1e300, seed=1, backend=backend)
+        fastmc.rwmh(mix, [0.0, 0.0], 2000, scale=1.0, chains=2, seed=1, backend=backend)

@@ -60,13 +60,18 @@ def get(backend: str = "auto"):
     if name == "cpp":
         from .cpp import BACKEND
     else:
+        from .._numba._threading import check_fork
         from .numba import BACKEND
+
+        check_fork()  # a clear error where Numba's threads would kill a forked process
     return BACKEND
 
 
 def for_target(target, backend: str = "auto"):
     """The backend that runs ``target``: :func:`get`, except for a Python target, which holds the
-    GIL on every call and runs on the C++ driver only (one chain at a time)."""
+    GIL on every call and runs on the C++ driver only (one chain at a time): for it an explicit
+    ``backend="numba"`` (or ``FASTMC_BACKEND=numba`` with "auto") is a ValueError naming the
+    backend, and a missing extension a RuntimeError."""
     if getattr(target, "kind", None) != "python":
         return get(backend)
     if _core is None:
@@ -75,8 +80,8 @@ def for_target(target, backend: str = "auto"):
             f"fastmc._core could not be imported ({_CORE_ERROR}); reinstall fastmc with a C++17 compiler, "
             "or write the target with Target.from_numba, which runs on both backends")
     name = resolve_backend(backend) if backend != "auto" else "cpp"
-    if name != "cpp":
-        raise RuntimeError("a Python target (Target.from_python) runs on the C++ backend only: "
-                           "use backend='auto' or 'cpp', or write the target with Target.from_numba")
+    if name != "cpp":  # the argument is wrong for this target: the same ValueError in every sampler
+        raise ValueError(f"backend={backend!r} cannot run a Python target (Target.from_python), which runs on the "
+                         "C++ backend only: use backend='auto' or 'cpp', or write the target with Target.from_numba")
     return get("cpp")
 

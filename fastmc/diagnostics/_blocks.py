@@ -3,7 +3,7 @@ splitting, rank normalisation, the Geyer ESS core, moments, the R-hat core, FFT 
 order statistics of the sorted draws. They call the kernels through the backend object only."""
 from __future__ import annotations
 
-import functools
+import collections
 import math
 
 import numpy as np
@@ -30,13 +30,46 @@ def _split(X):
     return np.ascontiguousarray(np.concatenate((X[:, :, :h], X[:, :, n - h:]), axis=1))
 
 
-@functools.lru_cache(maxsize=8)
-def _ztable(N, backend="cpp"):
+class _TableCache:
+    """The normal-score tables by (N, backend), least recently used first out, holding at most
+    ``budget`` bytes, or only the table last asked for when that alone is larger: repeated
+    diagnostics of one run reuse their table, while a series of large inputs of different sizes
+    keeps one large table, not eight."""
+
+    def __init__(self, make, budget: int):
+        self._make = make
+        self._budget = budget
+        self._tables: collections.OrderedDict = collections.OrderedDict()
+
+    def __call__(self, N, backend="cpp"):
+        key = (int(N), backend)
+        z = self._tables.pop(key, None)
+        if z is None:
+            z = self._make(*key)
+        self._tables[key] = z  # most recent last
+        total = sum(t.nbytes for t in self._tables.values())
+        while total > self._budget and len(self._tables) > 1:
+            total -= self._tables.popitem(last=False)[1].nbytes
+        return z
+
+    def cache_clear(self):
+        self._tables.clear()
+
+    def nbytes(self) -> int:
+        """Bytes held now."""
+        return sum(t.nbytes for t in self._tables.values())
+
+
+def _make_ztable(N, backend):
     """Normal scores of the integer ranks 1..N, Phi^-1((r - 3/8) / (N + 1/4)) (Blom), as ArviZ
     computes them; by AS241 in the kernels, on all threads, within 1.3e-15 of scipy's ndtri."""
     z = _backends.get(backend).normal_score_table(N, _n_threads(backend))
     z.setflags(write=False)
     return z
+
+
+#: 64 MiB: the tables of 8 million draws (a summary of 4 x 2M draws recomputes nothing)
+_ztable = _TableCache(_make_ztable, budget=64 * 2**20)
 
 
 def _rank_normalize(Y, backend, center=None, want_sorted=True, want_folded=False, nan_free=False):

@@ -1,6 +1,7 @@
 """Input layout and validation, and the warning every diagnostic emits for an undefined result."""
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -101,7 +102,16 @@ def _valid_mask(X, min_draws=4, min_chains=1):
 
 
 def _check_prob(prob, name="prob"):
-    p = float(prob)
+    """A probability in (0, 1) as a float; a TypeError naming ``name`` for anything that is not a
+    real number (a string, None, a list), a ValueError for one outside (0, 1)."""
+    if isinstance(prob, np.ndarray) and prob.ndim == 0:
+        prob = prob[()]
+    if isinstance(prob, (bool, np.bool_)) or not isinstance(prob, numbers.Real):
+        raise TypeError(f"{name} must be a real number in (0, 1), got {type(prob).__name__}")
+    try:
+        p = float(prob)
+    except OverflowError:
+        raise ValueError(f"{name} must lie in (0, 1), got an integer beyond the range of float64") from None
     if not (0.0 < p < 1.0):
-        raise ValueError(f"{name} must lie in (0, 1), got {prob!r}")
+        raise ValueError(f"{name} must lie in (0, 1), got {p!r}")
     return p

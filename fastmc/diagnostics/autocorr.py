@@ -24,23 +24,41 @@ class AutocorrError(Exception):
         super().__init__(msg)
 
 
-def _autocov(X, what):
-    """Biased autocovariances (d, m, n) of every chain of X (d, m, n) at every lag. NumPy's warnings
-    (a NaN or infinite draw, a square that overflows) become one DiagnosticWarning naming ``what``
-    and the dimensions whose result is not finite."""
+#: Elements (chains x draws) transformed per FFT call: temporaries of a few times this many
+#: doubles instead of a few times the whole input (an (m, n) block's spectrum and inverse are 2n long).
+_FFT_BLOCK = 2**18
+
+
+def _row_blocks(m, n):
+    """Slices of the m chains of one variable, each of at most _FFT_BLOCK elements (one chain at
+    least)."""
+    rows = max(1, _FFT_BLOCK // max(n, 1))
+    return [slice(c, min(c + rows, m)) for c in range(0, m, rows)]
+
+
+def _each_autocov(X):
+    """Yield (v, chains, biased autocovariances (k, n)) of X (d, m, n) block by block: the same
+    values as one FFT over all of X (each row's transform is independent), in a bounded space."""
+    d, m, n = X.shape
+    for v in range(d):
+        for rows in _row_blocks(m, n):
+            x = X[v, rows]
+            yield v, rows, _autocov_fft(x - x.mean(axis=1, keepdims=True))
+
+
+def _autocov(X, what, normalise=False):
+    """Biased autocovariances (d, m, n) of every chain of X (d, m, n) at every lag, divided by the
+    lag-0 value with ``normalise`` (NaN for a constant chain, 0 / 0, documented and not warned
+    about). NumPy's warnings (a NaN or infinite draw, a square that overflows) become one
+    DiagnosticWarning naming ``what`` and the dimensions whose autocovariance is not finite."""
+    out = np.empty(X.shape)
+    bad = np.zeros(X.shape[0], dtype=bool)
     with np.errstate(all="ignore"):
-        acov = _autocov_fft(X - X.mean(axis=2, keepdims=True))
-    bad = ~np.isfinite(acov).reshape(acov.shape[0], -1).all(axis=1)
+        for v, rows, acov in _each_autocov(X):
+            bad[v] |= not np.isfinite(acov).all()
+            out[v, rows] = acov / acov[:, :1] if normalise else acov
     _warn_nan(np.where(bad, np.nan, 0.0), X, what, min_draws=1, undefined="not finite", stacklevel=4)
-    return acov
-
-
-def _autocorr(X, what):
-    """Normalised autocorrelations (d, m, n) of every chain of X (d, m, n); NaN for a constant chain
-    (0 / 0, documented, not warned about)."""
-    acov = _autocov(X, what)
-    with np.errstate(all="ignore"):
-        return acov / acov[:, :, :1]
+    return out
 
 
 def autocov(x):
@@ -74,7 +92,7 @@ def autocorr(x):
         ``autocov(x) / autocov(x)[:, :1]``; NaN for a constant chain.
     """
     X, scalar = _as_draws(x)
-    rho = np.moveaxis(_autocorr(X, "autocorr"), 0, 2)
+    rho = np.moveaxis(_autocov(X, "autocorr", normalise=True), 0, 2)
     return rho[:, :, 0] if scalar else rho
 
 
@@ -109,9 +127,16 @@ def integrated_time(x, c=5, tol=50, quiet=False):
     tol = as_positive_float("tol", tol)
     X, scalar = _as_draws(x)
     d, m, n = X.shape
-    rho = _autocorr(X, "integrated_time")
+    # only the chain average of the autocorrelations is needed: summed block by block, so the
+    # memory beyond the input is one (n,) sum per variable and one block's FFT temporaries
+    rho_sum = np.zeros((d, n))
+    bad = np.zeros(d, dtype=bool)
     with np.errstate(all="ignore"):
-        taus = 2.0 * np.cumsum(rho.mean(axis=1), axis=1) - 1.0  # (d, n)
+        for v, rows, acov in _each_autocov(X):
+            bad[v] |= not np.isfinite(acov).all()
+            rho_sum[v] += (acov / acov[:, :1]).sum(axis=0)
+        taus = 2.0 * np.cumsum(rho_sum / m, axis=1) - 1.0  # (d, n)
+    _warn_nan(np.where(bad, np.nan, 0.0), X, "integrated_time", min_draws=1, undefined="not finite", stacklevel=3)
     tau = np.empty(d)
     for v in range(d):
         below = np.arange(n) < c * taus[v]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backends
+from .._validation import as_bool
 from ._blocks import (_BELOW, _INSIDE, _SQUARE_DEV, _ess_core, _fold, _median_sorted, _quantiles_sorted,
                       _rank_normalize, _sorted_full, _split)
 from ._input import _as_draws, _check_prob, _out, _valid_mask, _warn_nan
@@ -105,12 +106,23 @@ def _ess_batch(X, method, prob, relative, backend):
     return out
 
 
+def _is_scalar(prob):
+    return not isinstance(prob, (str, bytes)) and (np.isscalar(prob) or (isinstance(prob, np.ndarray)
+                                                                          and prob.ndim == 0))
+
+
+def _prob_pair(prob, method):
+    """``prob`` as a validated pair (lower, upper), or an error naming prob."""
+    if isinstance(prob, (str, bytes)) or not hasattr(prob, "__len__") or len(prob) != 2:
+        raise ValueError(f"prob must be a pair (lower, upper) for method={method!r}, got {prob!r}")
+    return (_check_prob(prob[0], "prob[0]"), _check_prob(prob[1], "prob[1]"))
+
+
 def _tail_probs(prob):
-    if np.ndim(prob) == 0:
+    if _is_scalar(prob):
         p = _check_prob(prob)
         return (p, 1.0 - p)
-    lo, hi = prob
-    return (_check_prob(lo, "prob[0]"), _check_prob(hi, "prob[1]"))
+    return _prob_pair(prob, "tail")
 
 
 def ess(x, method="bulk", *, prob=None, relative=False, backend="auto"):
@@ -142,14 +154,13 @@ def ess(x, method="bulk", *, prob=None, relative=False, backend="auto"):
     X, scalar = _as_draws(x)
     if not isinstance(method, str) or method not in _ESS:
         raise ValueError(f"method must be one of {ESS_METHODS}, got {method!r}")
+    relative = as_bool("relative", relative)
     if method == "quantile":
-        if prob is None or np.ndim(prob) != 0:
+        if prob is None or not _is_scalar(prob):
             raise ValueError("prob must be a single probability for method='quantile'")
         prob = _check_prob(prob)
     elif method == "local":
-        if prob is None or np.ndim(prob) != 1 or len(prob) != 2:
-            raise ValueError("prob must be a pair (lower, upper) for method='local'")
-        prob = (_check_prob(prob[0], "prob[0]"), _check_prob(prob[1], "prob[1]"))
+        prob = _prob_pair(prob, "local")
     elif method == "tail" and prob is not None:
         prob = _tail_probs(prob)
     res = _ess_batch(X, method, prob, relative, _backends.resolve_backend(backend))

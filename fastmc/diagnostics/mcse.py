@@ -7,9 +7,10 @@ import numpy as np
 from scipy import stats
 
 from .. import _backends
+from .._validation import as_choice
 from ._blocks import _ABS_DEV, _ess_core, _split
 from ._input import _as_draws, _check_prob, _out, _valid_mask, _warn_nan
-from .ess import _ess_mean, _ess_quantile, _ess_sd
+from .ess import _ess_mean, _ess_quantile, _ess_sd, _is_scalar
 
 
 MCSE_METHODS = ("mean", "sd", "median", "quantile")
@@ -87,10 +88,9 @@ def mcse(x, method="mean", *, prob=None, sd_variant="arviz", backend="auto"):
     X, scalar = _as_draws(x)
     if not isinstance(method, str) or method not in MCSE_METHODS:
         raise ValueError(f"method must be one of {MCSE_METHODS}, got {method!r}")
-    if sd_variant not in ("arviz", "stan"):
-        raise ValueError(f"sd_variant must be 'arviz' or 'stan', got {sd_variant!r}")
+    as_choice("sd_variant", sd_variant, ("arviz", "stan"))
     if method == "quantile":
-        if prob is None or np.ndim(prob) != 0:
+        if prob is None or not _is_scalar(prob):
             raise ValueError("prob must be a single probability for method='quantile'")
         prob = _check_prob(prob)
     be = _backends.resolve_backend(backend)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import _backends
+from .._validation import as_choice
 from ._blocks import _median_sorted, _moments, _quantiles_sorted, _rank_normalize, _sorted_full, _split
 from ._input import _as_draws, _check_prob, _warn_nan
 from .ess import _ess_bulk, _ess_tail
@@ -114,15 +115,15 @@ def summary(x, *, names=None, hdi_prob=0.94, kind="hdi", sd_variant="arviz", bac
     if names is None and hasattr(x, "draws") and hasattr(x, "names"):
         names = list(x.names)
     X, _ = _as_draws(x)
-    if kind not in ("hdi", "eti"):
-        raise ValueError(f"kind must be 'hdi' or 'eti', got {kind!r}")
+    as_choice("kind", kind, ("hdi", "eti"))
     hdi_prob = _check_prob(hdi_prob, "hdi_prob")
-    if sd_variant not in ("arviz", "stan"):
-        raise ValueError(f"sd_variant must be 'arviz' or 'stan', got {sd_variant!r}")
+    as_choice("sd_variant", sd_variant, ("arviz", "stan"))
     be = _backends.resolve_backend(backend)
     d, m, n = X.shape
     if names is None:
         names = [f"x[{i}]" for i in range(d)]
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise TypeError(f"names must be a sequence of str, got {type(names).__name__}")
     names = [str(s) for s in names]
     if len(names) != d:
         raise ValueError(f"names must have length d = {d}, got {len(names)}")

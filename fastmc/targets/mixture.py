@@ -7,7 +7,8 @@ from scipy.linalg import solve_triangular
 from .. import _backends
 from .._numba.core.linalg import SYM_PANEL_MIN_DIM
 from .._numba.targets import mixture as _numba_mixture
-from .._validation import as_float_array, as_int, as_points, cholesky_or_raise, require_finite
+from .._validation import (as_float_array, as_int, as_points, as_seed, cholesky_or_raise, refuse_if_too_large,
+                           require_finite)
 from ._base import NumbaTarget, logp_grad_batch
 
 __all__ = ["GaussianMixture", "default_mixture"]
@@ -228,13 +229,16 @@ class GaussianMixture:
         ----------
         n : int
             Number of draws (>= 0).
-        seed : int, numpy.random.Generator or None
+        seed : int in [0, 2**64), numpy.random.Generator or None
 
         Returns
         -------
         ndarray, shape (n, d)
         """
         n = as_int("n", n, minimum=0)
+        if not (seed is None or isinstance(seed, np.random.Generator)):
+            seed = as_seed(seed)
+        refuse_if_too_large(1, n, self.dim)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         comp = rng.choice(self.n_components, size=n, p=self.weights)
         eps = rng.standard_normal((n, self.dim))

@@ -257,7 +257,9 @@ class Target:
     def __init__(self, kind, dim, *, address=None, data=None, fn=None, with_grad=True, check_gradient=True,
                  layout=None):
         self.kind = kind
-        self.dim = as_int("dim", dim, minimum=1)
+        # a point of more than 2**31 - 1 coordinates (16 GiB) is beyond any run: refused here rather
+        # than by NumPy ("array is too big") when the first point is allocated
+        self.dim = as_int("dim", dim, minimum=1, maximum=2**31 - 1)
         self.layout = Layout.default(self.dim) if layout is None else layout
         self.check_gradient = bool(check_gradient)
         self.has_grad = with_grad

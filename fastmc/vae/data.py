@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 
 import numpy as np
@@ -61,7 +62,7 @@ def read_idx(path):
     if ndim == 0 or len(raw) < header:
         raise ValueError(f"path: {path!r} has a truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: dimensions up to 2^32 - 1 never wrap
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "longer than its header says"
         raise ValueError(
@@ -81,11 +82,24 @@ def write_idx(path, array, compress=None):
         uint8, int8, int16, int32, float32 or float64 data.
     compress : bool, optional
         gzip the file; default: if ``path`` ends in ``.gz``.
+
+    Raises
+    ------
+    TypeError
+        For a dtype IDX cannot hold.
+    ValueError
+        For a 0-d array (IDX needs 1 to 255 dimensions, so :func:`read_idx` could not read it
+        back) or a dimension beyond 2^32 - 1.
     """
     array = np.asarray(array)
     code = {np.dtype(v).newbyteorder("="): c for c, v in _IDX_DTYPES.items()}.get(array.dtype.newbyteorder("="))
     if code is None:
         raise TypeError(f"array: unsupported dtype {array.dtype} for IDX")
+    # the format stores 1 to 255 dimensions of at most 2^32 - 1 each (read_idx rejects the rest)
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"array must have 1 to 255 dimensions for IDX, got {array.ndim}")
+    if max(array.shape) > 2**32 - 1:
+        raise ValueError(f"array: IDX dimensions are at most 2**32 - 1, got shape {array.shape}")
     body = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     body += np.ascontiguousarray(array, dtype=_IDX_DTYPES[code]).tobytes()
     path = os.fspath(path)

@@ -13,6 +13,8 @@ sample-major, ``(k * n, .)`` with row ``r`` belonging to image ``r % n``.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import kernels
@@ -127,12 +129,23 @@ def log_mean_exp(a, axis=0):
     ndarray, float64
         ``a`` with ``axis`` removed.
     """
-    a = np.asarray(a, dtype=np.float64)
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"a must be an array of real numbers ({exc})") from None
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"axis {axis} is out of range for a of shape {a.shape}")
+    if a.shape[axis] == 0:
+        raise ValueError(f"a must have at least one value along axis {axis}, got shape {a.shape}")
     m = np.max(a, axis=axis, keepdims=True)
     # an all -inf slice would give nan from (-inf) - (-inf); shift by 0 instead
     m = np.where(np.isfinite(m), m, 0.0)
-    s = np.mean(np.exp(a - m), axis=axis)
-    with np.errstate(divide="ignore"):  # all weights zero: log 0 = -inf is the right answer
+    # a - m may overflow to -inf (a = -1e308, m = 1e308): its exp, 0, is the right term;
+    # all weights zero: log 0 = -inf is the right answer
+    with np.errstate(over="ignore", divide="ignore"):
+        s = np.mean(np.exp(a - m), axis=axis)
         return np.log(s) + np.squeeze(m, axis=axis)
 
 
