@@ -76,7 +76,7 @@ inline void with_mixture(const CArray& logc, const CArray& means, const CArray& 
 
 // A target as the Python layer describes it:
 //   ("mixture", logc (K,), means (K, d), prec (K, d, d))
-//   ("cfunc", function address, data address, dim)
+//   ("cfunc", function address, data address, dim[, checked])
 //   ("python", callable, with_grad, dim)
 // f(target) runs with the GIL held; the Python target's error, if any, lands in *error.
 template <class F>
@@ -89,7 +89,8 @@ inline void with_target(const py::tuple& spec, py::object* error, F&& f) {
     if (kind == "cfunc") {
         auto fn = reinterpret_cast<fastmc::LogpFn>(spec[1].cast<uintptr_t>());
         auto* data = reinterpret_cast<void*>(spec[2].cast<uintptr_t>());
-        return f(fastmc::CFuncTarget{fn, data, spec[3].cast<int64_t>()});
+        const bool checked = spec.size() > 4 && spec[4].cast<bool>();
+        return f(fastmc::CFuncTarget{fn, data, spec[3].cast<int64_t>(), checked});
     }
     if (kind == "python") {
         py::function fn = spec[1].cast<py::function>();

@@ -87,7 +87,7 @@ def _as_nonneg_int(name, value):
 def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric, resume,
             adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer, base_window, max_treedepth,
             n_leapfrog, warn, backend, n_threads, integration_time=None, max_leapfrog=1, step_size_jitter=None,
-            temperature=None, progress=None, store=None, store_every=None, _load=False):
+            temperature=None, progress=None, store=None, store_every=None, check=False, _load=False):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
@@ -196,7 +196,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     else:
         out = runtime.run("hmc", target, be, threads, config, (phase,),
                           (x, steps, state_in, A, state, draws, stats, ckpt, info), progress=progress,
-                          sampler=sampler, on_poll=on_poll)
+                          sampler=sampler, on_poll=on_poll, check=check)
     wall = out.wall
     if out.failed is not None:  # a Python target raised: chains 0..failed ran
         draws, stats, info, A, state = (a[:out.failed + 1] for a in (draws, stats, info, A, state))

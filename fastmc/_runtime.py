@@ -18,7 +18,9 @@ import numpy as np
 from . import _backends
 from ._progress import REFRESH, Display, wanted
 from ._schema import CHAIN_INFO, CHAIN_INTERRUPTED, CHAIN_TARGET_STOP
-from .targets.numba_glue import RAISED
+from .targets.numba_glue import CHECK_GRAD, CHECK_LOGP, CHECK_OUT_OF_BOUNDS, RAISED
+
+_ERROR_CODES = (RAISED, CHECK_OUT_OF_BOUNDS, CHECK_LOGP, CHECK_GRAD)
 from ._validation import as_float_array, as_int, require_finite
 from .targets import GaussianMixture, Target
 
@@ -103,10 +105,10 @@ class Outcome:
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="fastmc-run")
 
 
-def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, out):
+def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, out, check):
     try:
         if target.kind != "python":
-            out.error = run_fn(target, config, shared, per_chain, threads)
+            out.error = run_fn(target, config, shared, per_chain, threads, check)
             return
         # A Python target holds the GIL anyway: its chains run one by one, so the chain whose
         # function raised is known and later chains never start.
@@ -114,7 +116,7 @@ def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, 
             if interrupt[0]:
                 info["status"][c:] = CHAIN_INTERRUPTED
                 return
-            err = run_fn(target, config, shared, tuple(a[c:c + 1] for a in per_chain), 1)
+            err = run_fn(target, config, shared, tuple(a[c:c + 1] for a in per_chain), 1, check)
             if err is not None:
                 out.error, out.failed = err, c
                 return
@@ -122,7 +124,8 @@ def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, 
         out.exception = exc
 
 
-def run(kind, target, backend, threads, config, shared, per_chain, *, progress=None, sampler=None, on_poll=None):
+def run(kind, target, backend, threads, config, shared, per_chain, *, progress=None, sampler=None, on_poll=None,
+        check=False):
     """Run every chain: ``backend.<kind>_run(target, config, (interrupt, *shared),
     (*per_chain, stop_point), threads)``, where ``shared`` are inputs all chains read and
     ``per_chain`` the inputs and outputs with the chain as first axis (x0 first, the CHAIN_INFO
@@ -130,6 +133,7 @@ def run(kind, target, backend, threads, config, shared, per_chain, *, progress=N
     turns Ctrl-C into the run's stop flag: every chain then ends after its current iteration, and
     the draws so far are kept (a second Ctrl-C raises KeyboardInterrupt at once).
 
+    ``check``: every call of a compiled target through a guarded gradient buffer (checked mode).
     ``on_poll()`` (optional) runs on this thread about ten times a second while the chains run, and
     once after they end (the store writes what the chains have saved).
 
@@ -143,7 +147,7 @@ def run(kind, target, backend, threads, config, shared, per_chain, *, progress=N
     run_fn = getattr(backend, f"{kind}_run")
     t0 = time.perf_counter()
     job = _POOL.submit(_drive, run_fn, target, config, (interrupt, *shared), (*per_chain, out.stop_point), threads,
-                       interrupt, info, out)
+                       interrupt, info, out, check)
     poll = on_poll or (lambda: None)
     try:
         try:
@@ -218,7 +222,8 @@ def finish(res, out, info, n_warmup: int = 0, target=None, stacklevel: int = 3):
     error, failed = out.error, out.failed
     if error is None:
         codes = np.asarray(info["target_code"])
-        raised = np.flatnonzero((np.asarray(info["status"]) == CHAIN_TARGET_STOP) & (codes == RAISED))
+        # an exception inside the target, or what the checked mode found: errors, raised once
+        raised = np.flatnonzero((np.asarray(info["status"]) == CHAIN_TARGET_STOP) & np.isin(codes, _ERROR_CODES))
         if raised.size and target is not None:
             failed = int(raised[0])
             error = target._failure_error(int(codes[failed]), out.stop_point[failed])

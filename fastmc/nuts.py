@@ -27,7 +27,8 @@ def _refuse_huge_runs(target, n_samples, n_warmup, chains, resume):
 def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accept=0.8, metric=None, chains=None,
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
          t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, temperature=None,
-         warn=True, backend="auto", n_threads=None, progress=None, store=None, store_every=None) -> SamplingResult:
+         warn=True, backend="auto", n_threads=None, progress=None, store=None, store_every=None,
+         check=False) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
     Parameters
@@ -94,6 +95,13 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         :func:`fastmc.load` reads it. Needs the ``store`` extra (zarr).
     store_every : int, optional
         Iterations between two saved states (default 250): the most a crash can cost.
+    check : bool
+        Checked mode for a compiled target (``from_numba``, ``from_cfunc``): every call goes
+        through a gradient buffer guarded past its end, and a write past ``grad[d - 1]``, a NaN
+        or +inf log density returned as a number, or a non-finite gradient where the log density
+        is finite stops the chain with a ValueError naming the coordinate, instead of corrupting
+        memory or sampling garbage. Costs a copy of the gradient per call; off by default (the
+        start point is always checked this way).
 
     Returns
     -------
@@ -143,6 +151,6 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
                       term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
                       n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
                       backend=backend, n_threads=n_threads, progress=progress, store=store,
-                      store_every=store_every)
+                      store_every=store_every, check=as_bool("check", check))
     res._set_layout(target.layout)
     return res

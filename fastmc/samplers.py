@@ -50,7 +50,7 @@ STUCK_MIN_DRAWS = 50
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
          n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None,
-         warn=True, progress=None) -> SamplingResult:
+         warn=True, progress=None, check=False) -> SamplingResult:
     """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
 
     Parameters
@@ -80,6 +80,13 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         Show a live progress display (draws per chain, divergences, step size, time left) on
         stderr; None (default): when a person is watching (a terminal or a notebook), never in
         pipes, files or logs (``FASTMC_PROGRESS=0`` also turns it off).
+    check : bool
+        Checked mode for a compiled target (``from_numba``, ``from_cfunc``): every call goes
+        through a gradient buffer guarded past its end, and a write past ``grad[d - 1]``, a NaN
+        or +inf log density returned as a number, or a non-finite gradient where the log density
+        is finite stops the chain with a ValueError naming the coordinate, instead of corrupting
+        memory or sampling garbage. Costs a copy of the gradient per call; off by default (the
+        start point is always checked this way).
     n_warmup : int
         Warm-up iterations before the kept ones (default 0), returned in ``result.warmup``.
     adapt_scale : bool
@@ -131,7 +138,8 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     draws, stats, info = runtime.allocate(RWMH_DRAW, chains, nw + n, d)
     adapted = np.zeros((chains, d * d))
     out = runtime.run("rwmh", target, be, threads, config, (prop,), (x, rng_states(seed, chains), draws, stats,
-                                                                      adapted, info), progress=progress)
+                                                                      adapted, info), progress=progress,
+                      check=as_bool("check", check))
     wall = out.wall
     if out.failed is not None:  # a Python target raised: chains 0..failed ran
         draws, stats, info, adapted = (a[:out.failed + 1] for a in (draws, stats, info, adapted))
@@ -184,7 +192,7 @@ def _adapted_scales(adapted, kinds, d):
 
 def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
         inv_mass=None, chains=None, seed=None, temperature=None, backend="auto", n_threads=None, n_warmup=0,
-        metric=None, target_accept=0.8, warn=True, progress=None, store=None, store_every=None,
+        metric=None, target_accept=0.8, warn=True, progress=None, store=None, store_every=None, check=False,
         **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
     many chains in parallel.
@@ -219,7 +227,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         ``integration_time`` while eps * max_leapfrog < integration_time.
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
-    chains, seed, temperature, backend, n_threads, progress, store, store_every
+    chains, seed, temperature, backend, n_threads, progress, store, store_every, check
         As in :func:`rwmh` and :func:`fastmc.nuts` (``chains`` defaults to 1, or to the resumed state's chains;
         ``temperature`` to 1, or to the resumed state's). The Metropolis correction uses
         H = U(q)/T + K(p), so the chain targets pi^(1/T); ``log_density`` stays log pi.
@@ -313,7 +321,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
                       inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
                       integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
                       n_threads=n_threads, temperature=temperature, progress=progress, store=store,
-                      store_every=store_every, **kw)
+                      store_every=store_every, check=as_bool("check", check), **kw)
     res._set_layout(target.layout)
     if plain:
         s = res.settings

@@ -274,3 +274,57 @@ def test_progress_shows_in_a_terminal_and_not_in_a_pipe(backend, tmp_path):
 def test_progress_argument_is_checked():
     with pytest.raises(TypeError, match="progress"):
         fastmc.rwmh(fastmc.default_mixture(), np.zeros(2), 10, scale=1.0, progress="yes")
+
+
+# ------------------------------------------------------------------------------ checked mode
+
+@njit
+def _writes_past_grad(x, grad, data):
+    for i in range(x.size + 1):  # one element past the end: heap corruption without the guard
+        grad[i] = -x[i] if i < x.size else 7.0
+    return -0.5 * np.sum(x * x)
+
+
+@njit
+def _nan_grad_beyond_1(x, grad, data):
+    for i in range(x.size):
+        grad[i] = -x[i]
+    if x[0] > 1.0:
+        grad[1] = np.nan
+    return -0.5 * np.sum(x * x)
+
+
+@njit
+def _nan_logp_beyond_1(x, grad, data):
+    for i in range(x.size):
+        grad[i] = -x[i]
+    return np.nan if x[0] > 1.0 else -0.5 * np.sum(x * x)
+
+
+def test_a_write_past_the_gradient_is_caught_at_the_start_point(backend):
+    """Seen before: the run looked fine, then the process aborted at exit (free(): invalid next size)."""
+    t = fastmc.Target.from_numba(_writes_past_grad, 3, check_gradient=False)
+    with pytest.raises(ValueError, match=r"wrote past the end of its gradient \(grad\[3\]"):
+        fastmc.nuts(t, np.zeros(3), 50, n_warmup=50, chains=2, seed=1, backend=backend)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_nan_grad_beyond_1, r"gradient is nan at coordinate 1 where its log density is finite"),
+    (_nan_logp_beyond_1, r"returned a log density of nan as a number"),
+])
+def test_checked_mode_names_what_went_wrong_identically_on_both_backends(both_backends, fn, message):
+    t = fastmc.Target.from_numba(fn, 3, check_gradient=False)
+    seen = []
+    for backend in both_backends:
+        with pytest.raises(ValueError, match=message) as info:
+            fastmc.nuts(t, np.zeros(3), 300, n_warmup=100, chains=2, seed=1, backend=backend, check=True)
+        part = info.value.partial_result
+        seen.append((str(info.value), part.n_done.tolist()))
+        for c in range(2):
+            k = int(part.n_done[c])
+            assert np.all(np.isfinite(part.draws[c, :k]))
+    assert seen[0] == seen[1]  # the same chain, iteration and point on both backends
+    # without the checked mode the same run goes on: NaN log densities are counted as rejections
+    with pytest.warns(Warning):
+        r = fastmc.nuts(t, np.zeros(3), 300, n_warmup=100, chains=2, seed=1, backend=both_backends[0])
+    assert np.all(r.n_done == 300)

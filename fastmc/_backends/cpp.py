@@ -26,23 +26,23 @@ class CppBackend:
     # (target, config record (1,), inputs every chain reads, arrays with the chain first, threads)
     # -> the exception a Python target raised, or None; fastmc._runtime.run calls these.
     @staticmethod
-    def hmc_run(target, config, shared, per_chain, n_threads):
+    def hmc_run(target, config, shared, per_chain, n_threads, checked=False):
         """The HMC engine (static or NUTS, warm-up or none); shared (interrupt, phase), per_chain
         (x0, step0, state_in, inv_metric, rng_state, draws, stats, ckpt, info, stop_point)."""
-        return _core.hmc_run(target._cpp_spec(), config, *shared, *per_chain, n_threads)
+        return _core.hmc_run(target._cpp_spec(checked), config, *shared, *per_chain, n_threads)
 
     @staticmethod
-    def rwmh_run(target, config, shared, per_chain, n_threads):
+    def rwmh_run(target, config, shared, per_chain, n_threads, checked=False):
         """RWMH; shared (interrupt, prop), per_chain (x0, rng_state, draws, stats, adapted, info,
         stop_point)."""
-        return _core.rwmh_run(target._cpp_spec(), config, *shared, *per_chain, n_threads)
+        return _core.rwmh_run(target._cpp_spec(checked), config, *shared, *per_chain, n_threads)
 
     # ---------------------------------------------------------------------------- targets
     @staticmethod
     def target_logp_grad(target, X):
         """Log density (n,), gradient (n, d) of any target at X (n, d), the points evaluated
         before the target failed (n if it did not) and its failure code."""
-        return _core.target_logp_grad(target._cpp_spec(), X)
+        return _core.target_logp_grad(target._cpp_spec(checked=True), X)  # one-off calls: always checked
 
     @staticmethod
     def mixture_logp(mixture, X):

@@ -39,10 +39,10 @@ class NumbaBackend:
 
     # --------------------------------------------------------------------------- samplers
     @staticmethod
-    def hmc_run(target, config, shared, per_chain, n_threads):
+    def hmc_run(target, config, shared, per_chain, n_threads, checked=False):
         from .._numba.adapt.warmup import hmc_run
 
-        nt = target._numba_target()
+        nt = target._numba_target(checked)
         (logp_grad, grad, make_work), tdata = (nt.logp_grad, nt.grad, nt.make_work), nt.tdata
         inv_temp = float(config[0]["inv_temp"])
         if inv_temp != 1.0:
@@ -57,10 +57,10 @@ class NumbaBackend:
         return None
 
     @staticmethod
-    def rwmh_run(target, config, shared, per_chain, n_threads):
+    def rwmh_run(target, config, shared, per_chain, n_threads, checked=False):
         from .._numba.rwmh.rwmh import rwmh_run
 
-        nt = target._numba_target()
+        nt = target._numba_target(checked)
         with threads(n_threads):
             rwmh_run(nt.logp, nt.failed, nt.failure, nt.make_work, nt.tdata, config, *shared, *per_chain)
         return None
@@ -70,7 +70,7 @@ class NumbaBackend:
     def target_logp_grad(target, X):
         from .._numba.targets.batch import batch_logp_grad
 
-        nt = target._numba_target()
+        nt = target._numba_target(checked=True)  # one-off calls: always checked
         return batch_logp_grad(nt.logp_grad, nt.failed, nt.failure, nt.make_work, nt.tdata, X)
 
     @staticmethod

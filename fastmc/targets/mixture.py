@@ -170,10 +170,10 @@ class GaussianMixture:
     def _arrays(self):
         return self._logc, self._kmeans, self._prec
 
-    def _cpp_spec(self):
+    def _cpp_spec(self, checked=False):
         return ("mixture",) + self._arrays()
 
-    def _numba_target(self):
+    def _numba_target(self, checked=False):
         """The jitted functions and data the Numba kernels take (see ``_base.NumbaTarget``)."""
         m = _numba_mixture
         return NumbaTarget(m.mixture_logp, m.mixture_logp_grad, m.mixture_grad, m.mixture_failed,

@@ -29,16 +29,46 @@ def _keep(target):
 #: backends): the chain stops there, and the Python layer calls the function again at the point
 #: where it failed, from Python, to re-raise the exception itself with its traceback.
 RAISED = -(2**31) + 1
+#: The checked mode's failures (as cfunc.hpp): a write past grad[d - 1], NaN or +inf returned as
+#: a log density, a non-finite gradient where the log density is finite.
+CHECK_OUT_OF_BOUNDS = -(2**31) + 2
+CHECK_LOGP = -(2**31) + 3
+CHECK_GRAD = -(2**31) + 4
+CANARIES = 8
+CANARY = -1.2345678901234567e-300
 
 
 def _make_work(dim):
     @njit_fn_inline
     def make_work(tdata):
         # scratch gradient; the log density a C function writes; the chain's failure: its
-        # negative code (0 until then) and the point where it happened (as cfunc.hpp keeps it)
-        return np.empty(dim), np.empty(1), np.zeros(dim + 1)
+        # negative code (0 until then) and the point where it happened (as cfunc.hpp keeps it);
+        # the checked mode's guarded gradient buffer
+        return np.empty(dim), np.empty(1), np.zeros(dim + 1), np.empty(dim + CANARIES)
 
     return make_work
+
+
+@njit_fn_inline
+def _guard(buf, d):
+    for i in range(CANARIES):
+        buf[d + i] = CANARY
+
+
+@njit_fn_inline
+def _check(buf, d, lp):
+    """0, or the checked mode's failure code for a call that gave lp and buf (as cfunc.hpp)."""
+    for i in range(CANARIES):
+        if buf[d + i] != CANARY:
+            return CHECK_OUT_OF_BOUNDS
+    if np.isnan(lp) or lp == np.inf:
+        return CHECK_LOGP
+    if lp == -np.inf:
+        return 0
+    for i in range(d):
+        if not np.isfinite(buf[i]):
+            return CHECK_GRAD
+    return 0
 
 
 @njit_fn_inline
@@ -62,18 +92,39 @@ def _failure(work, x):
     return np.int64(f[0])
 
 
-def make_njit_target(fn, dim, data):
+def make_njit_target(fn, dim, data, checked=False):
     # An exception inside fn stops the chain (no message per call, no garbage sampled); once a
-    # chain has failed its target is not called again.
-    @njit_fn_inline
-    def logp_grad(x, grad, tdata, work):
-        if _failed(work):
+    # chain has failed its target is not called again. Checked: fn writes into a view of a longer
+    # buffer whose tail is guarded, and what it returns is checked.
+    if not checked:
+        @njit_fn_inline
+        def logp_grad(x, grad, tdata, work):
+            if _failed(work):
+                return np.nan
+            try:
+                return fn(x, grad, tdata)
+            except Exception:
+                _fail(work, RAISED, x)
             return np.nan
-        try:
-            return fn(x, grad, tdata)
-        except Exception:
-            _fail(work, RAISED, x)
-        return np.nan
+    else:
+        @njit_fn_inline
+        def logp_grad(x, grad, tdata, work):
+            if _failed(work):
+                return np.nan
+            buf = work[3]
+            _guard(buf, dim)
+            try:
+                lp = fn(x, buf[:dim], tdata)
+            except Exception:
+                _fail(work, RAISED, x)
+                return np.nan
+            code = _check(buf, dim, lp)
+            if code != 0:
+                _fail(work, code, x)
+                return np.nan
+            for i in range(dim):
+                grad[i] = buf[i]
+            return lp
 
     @njit_fn_inline
     def logp(x, tdata, work):
@@ -86,15 +137,25 @@ def make_njit_target(fn, dim, data):
     return _keep(NumbaTarget(logp, logp_grad, grad, _failed, _failure, _make_work(dim), data))
 
 
-def make_cfunc_target(cproto, dim, data):
+def make_cfunc_target(cproto, dim, data, checked=False):
     """Call a C function pointer from the Numba kernels (ctypes prototype with integer arguments,
-    ABI-identical to the pointer signature); a negative return stops the chain, as in cfunc.hpp."""
+    ABI-identical to the pointer signature); a negative return stops the chain, as in cfunc.hpp,
+    and so does a failed check in checked mode."""
     @njit_fn_inline
     def logp_grad(x, grad, tdata, work):
         if _failed(work):
             return np.nan
         lp = work[1]
-        rc = cproto(x.size, x.ctypes.data, grad.ctypes.data, lp.ctypes.data, tdata.ctypes.data)
+        if checked:
+            buf = work[3]
+            _guard(buf, dim)
+            rc = cproto(x.size, x.ctypes.data, buf.ctypes.data, lp.ctypes.data, tdata.ctypes.data)
+            if rc == 0:
+                rc = _check(buf, dim, lp[0])
+            for i in range(dim):
+                grad[i] = buf[i]
+        else:
+            rc = cproto(x.size, x.ctypes.data, grad.ctypes.data, lp.ctypes.data, tdata.ctypes.data)
         if rc == 0:
             return lp[0]
         if rc < 0:

@@ -21,7 +21,8 @@ from .. import _backends
 from .._validation import as_int
 from ..layout import Layout
 from ._base import NumbaTarget, logp_grad_batch
-from .numba_glue import RAISED, make_cfunc, make_cfunc_target, make_njit_target
+from .numba_glue import (CANARIES, CANARY, CHECK_GRAD, CHECK_LOGP, CHECK_OUT_OF_BOUNDS, RAISED, make_cfunc,
+                         make_cfunc_target, make_njit_target)
 
 __all__ = ["Target", "GradientCheckWarning"]
 
@@ -354,7 +355,7 @@ class Target:
             fn = transformed_njit(fn, layout)
         t = cls("numba", dim, fn=fn, data=data, check_gradient=check_gradient, layout=layout)
         x = np.zeros(t.dim)
-        g = np.zeros(t.dim)
+        g = np.zeros(t.dim + CANARIES)[:t.dim]  # a write past the end lands in this buffer, not the heap
         try:
             out = fn(x, g, t._data)  # compiles, and checks the signature at a finite point
         except Exception as exc:
@@ -413,13 +414,40 @@ class Target:
         return from_pymc(model, freeze=freeze, jitter=jitter, fastmath=fastmath, check_gradient=check_gradient)
 
     # ------------------------------------------------------------ kernel views
-    def _cpp_spec(self):
+    def _cpp_spec(self, checked=False):
         if self.kind == "python":
             return ("python", self._py_call, self.has_grad, self.dim)
         if self.kind == "numba" and self._address is None:
             self._keepalive = make_cfunc(self._fn, self._data.shape)
             self._address = self._keepalive.address
-        return ("cfunc", self._address, self._data.ctypes.data, self.dim)
+        return ("cfunc", self._address, self._data.ctypes.data, self.dim, bool(checked))
+
+    def _guarded_call(self, x):
+        """(return code, log density, gradient buffer (d + CANARIES,)) of one call at x from
+        Python, the buffer's tail guarded as the checked mode guards it."""
+        buf = np.full(self.dim + CANARIES, CANARY)
+        x = np.array(x, dtype=np.float64)
+        if self.kind == "numba":
+            return 0, float(self._fn(x, buf[:self.dim], self._data)), buf
+        lp = np.zeros(1)
+        rc = _CPROTO(self._cpp_spec()[1])(self.dim, x.ctypes.data, buf.ctypes.data, lp.ctypes.data,
+                                         self._data.ctypes.data)
+        return int(rc), float(lp[0]), buf
+
+    def _check_message(self, code, x):
+        """What the checked mode found at x (code CHECK_*), naming the coordinate."""
+        _, lp, buf = self._guarded_call(x)
+        d = self.dim
+        if code == CHECK_OUT_OF_BOUNDS:
+            past = [i for i in range(CANARIES) if buf[d + i] != CANARY]
+            where = ", ".join(f"grad[{d + i}]" for i in past) or f"past grad[{d - 1}]"
+            return f"the target wrote past the end of its gradient ({where}; the gradient has d = {d} elements)"
+        if code == CHECK_LOGP:
+            return (f"the target returned a log density of {lp} as a number (return a positive code, or -inf, "
+                    "for a point outside the support)")
+        bad = [i for i in range(d) if not np.isfinite(buf[i])]
+        i = bad[0] if bad else 0
+        return f"the target's gradient is {buf[i]} at coordinate {i} where its log density is finite ({lp})"
 
     def _failure_error(self, code, x):
         """The exception for a failure of this target at x (d,) with its negative code: for an
@@ -430,9 +458,11 @@ class Target:
                 self._fn(np.array(x, dtype=np.float64), np.zeros(self.dim), self._data)
             except Exception as exc:  # the user's exception, with its traceback
                 return exc
-            return RuntimeError(f"the target's function raised an exception inside the sampler at x = {list(x)}, "
+            return RuntimeError(f"the target's function raised an exception inside the sampler at x = {np.asarray(x, dtype=float).tolist()}, "
                                 "but not when called again there from Python (is it deterministic?)")
-        return RuntimeError(f"the target returned {code} (a negative code: stop) at x = {list(x)}")
+        if code in (CHECK_OUT_OF_BOUNDS, CHECK_LOGP, CHECK_GRAD):
+            return ValueError(f"{self._check_message(code, x)}, at x = {np.asarray(x, dtype=float).tolist()}")
+        return RuntimeError(f"the target returned {code} (a negative code: stop) at x = {np.asarray(x, dtype=float).tolist()}")
 
     def _raise_failure(self, code, x, where):
         """Raise :meth:`_failure_error` with a note saying ``where`` it happened."""
@@ -440,16 +470,19 @@ class Target:
         exc.add_note(f"fastmc: raised by the target when {where}")
         raise exc
 
-    def _numba_target(self) -> NumbaTarget:
+    def _numba_target(self, checked=False) -> NumbaTarget:
         if self.kind == "python":
             raise RuntimeError("Target.from_python runs on the C++ backend only (the Numba kernels cannot call "
                                "Python without the GIL); use Target.from_numba, or backend='cpp'")
         if self._numba is None:
+            self._numba = {}
+        checked = bool(checked)
+        if checked not in self._numba:  # the checked variant compiles only when asked for
             if self.kind == "numba":
-                self._numba = make_njit_target(self._fn, self.dim, self._data)
+                self._numba[checked] = make_njit_target(self._fn, self.dim, self._data, checked)
             else:
-                self._numba = make_cfunc_target(_CPROTO(self._address), self.dim, self._data)
-        return self._numba
+                self._numba[checked] = make_cfunc_target(_CPROTO(self._address), self.dim, self._data, checked)
+        return self._numba[checked]
 
     # -------------------------------------------------------------- evaluation
     def logpdf_and_grad(self, x, *, backend: str = "auto"):
