@@ -105,8 +105,11 @@ def check_resume(state) -> AdaptedState:
             cholesky_or_raise(f"resume.inv_metric[{c}]", A[c])
     else:
         positive_vector("resume.inv_metric", A.reshape(-1), A.size, "chains * d")
-    rng = np.asarray(state.rng_state)
-    if rng.dtype == object:  # Python integers beyond int64 (a state read back from text)
+    raw = state.rng_state
+    # nested lists (a state read back from text) as objects: NumPy would turn a mix of integers
+    # below and above 2**63 into float64, losing the low bits of the state
+    rng = raw if isinstance(raw, np.ndarray) else np.array(raw, dtype=object)
+    if rng.dtype == object:
         if not all(isinstance(v, numbers.Integral) and 0 <= v < 2**64 for v in rng.flat):
             raise TypeError(f"resume.rng_state must hold integers in [0, 2**64), shape ({chains}, 4)")
         rng = rng.astype(np.uint64)

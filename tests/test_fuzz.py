@@ -161,6 +161,8 @@ def judge(f, kwargs, names, *, huge_count=False):
         except (ValueError, TypeError) as exc:
             assert names_an_argument(str(exc), names), f"error names no argument of {sorted(names)}: {exc!r}"
             out = Rejected(exc)
+        except fastmc.AutocorrError as exc:  # integrated_time's documented refusal (quiet=False)
+            out = Rejected(exc)
         except MemoryError as exc:
             if not huge_count:
                 raise

@@ -242,7 +242,7 @@ def _hostile_target(d, mode, sd):
     """One Target per dimension, its data (mode, sd) set in place: the sampler kernels compile once
     per Numba target (seconds each), not once per case."""
     if d not in _HOSTILE_DATA:
-        data = np.zeros(2)
+        data = np.array([0.0, 1.0])  # construction calls the function once: sd must not be 0
         _HOSTILE_DATA[d] = (fastmc.Target.from_numba(_hostile, d, data), data)
     t, data = _HOSTILE_DATA[d]
     data[:] = (mode, sd)

@@ -19,7 +19,11 @@ def _as_draws(x, name="x"):
     if hasattr(x, "draws") and not isinstance(x, np.ndarray):
         x = x.draws
         name = f"{name}.draws"
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be a real numeric array of shape (chains, draws) or (chains, draws, d) "
+                        f"({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)
                                    or np.issubdtype(arr.dtype, np.integer)
                                    or arr.dtype == np.bool_):

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .._validation import as_positive_float
+from .._validation import as_bool, as_positive_float
 from ._blocks import _autocov_fft
 from ._input import DiagnosticWarning, _as_draws, _out, _warn_nan
 
@@ -125,6 +125,7 @@ def integrated_time(x, c=5, tol=50, quiet=False):
     """
     c = as_positive_float("c", c)
     tol = as_positive_float("tol", tol)
+    quiet = as_bool("quiet", quiet)
     X, scalar = _as_draws(x)
     d, m, n = X.shape
     # only the chain average of the autocorrelations is needed: summed block by block, so the
@@ -138,11 +139,12 @@ def integrated_time(x, c=5, tol=50, quiet=False):
         taus = 2.0 * np.cumsum(rho_sum / m, axis=1) - 1.0  # (d, n)
     _warn_nan(np.where(bad, np.nan, 0.0), X, "integrated_time", min_draws=1, undefined="not finite", stacklevel=3)
     tau = np.empty(d)
-    for v in range(d):
-        below = np.arange(n) < c * taus[v]
-        w = int(np.argmin(below)) if below.any() else n - 1
-        tau[v] = taus[v, w]
-    flag = tol * tau > n
+    with np.errstate(over="ignore", invalid="ignore"):  # c or tol near 1.8e308: the products are inf, as meant
+        for v in range(d):
+            below = np.arange(n) < c * taus[v]
+            w = int(np.argmin(below)) if below.any() else n - 1
+            tau[v] = taus[v, w]
+        flag = tol * tau > n
     if np.any(flag):
         msg = (f"The chain is shorter than {tol} times the integrated autocorrelation time for "
                f"{int(flag.sum())} dimension(s). Use this estimate with caution and run a longer "
