@@ -4,6 +4,8 @@ evaluations, and whole runs of every sampler with their adapted states; the thre
 target (cfunc, njit, Python) give the same draws. A change made identically in both twins passes
 here: the golden draws (test_golden.py) and the oracles (test_oracles.py) catch it.
 """
+import math
+
 import numba
 import numpy as np
 import pytest
@@ -264,3 +266,51 @@ def test_step_size_jitter_twins_and_bounds(backend, both_backends):
     for bad, err in ((-0.1, ValueError), (1.5, ValueError), ("0.5", TypeError), (True, TypeError)):
         with pytest.raises(err, match="step_size_jitter"):
             nuts(mix, x0, 10, n_warmup=10, step_size_jitter=bad)
+
+
+@numba.njit(error_model="numpy")
+def _nan_outside_support(x, grad, data):
+    """d = 8, written without a support check: log(p) and log1p(-p) make the log density NaN (not
+    -inf) for p = x[2] outside (0, 1), which the warm-up's first large steps reach."""
+    mu, tau, p, v = x[0], x[1], x[2], x[4]
+    lp = -0.5 * mu * mu - tau + math.log(p) + 2.0 * math.log1p(-p) + (v - 2.0)
+    grad[0] = -mu
+    grad[1] = -1.0
+    grad[2] = 1.0 / p - 2.0 / (1.0 - p)
+    grad[3] = 0.0
+    grad[4] = 1.0
+    for i in range(5, 8):
+        lp -= 0.5 * x[i] * x[i]
+        grad[i] = -x[i]
+    return lp
+
+
+@pytest.mark.parametrize("sampler", ["nuts", "hmc"])
+def test_twins_agree_on_a_target_that_is_nan_outside_its_support(sampler, both_backends):
+    """A NaN log density is a non-finite energy, as -inf is: the transition is divergent and
+    counted, on both twins, and the adaptation continues identically. Both backends and 1 or 2
+    threads give the same draws, step sizes, divergences and counts. Regression: the Numba
+    engine's dual averaging record pointed into a freed array, which the chain's later
+    allocations of the same size overwrote (with d = 8 at once), so the Numba step sizes went
+    their own way from the first update, and could depend on the thread count."""
+    target = fastmc.Target.from_numba(_nan_outside_support, 8, check_gradient=False)
+    x0 = np.full(8, 0.3)
+    runs = {}
+    for be in ("cpp", "numba"):
+        for n_threads in (1, 2):
+            kw = dict(n_warmup=40, chains=2, seed=11, warn=False, backend=be, n_threads=n_threads)
+            if sampler == "nuts":
+                runs[be, n_threads] = nuts(target, x0, 30, **kw)
+            else:
+                runs[be, n_threads] = fastmc.hmc(target, x0, 30, step_size=0.25, n_leapfrog=6, **kw)
+    ref = runs["cpp", 1]
+    assert ref.warmup.n_nonfinite.sum() > 0 and ref.warmup.divergent.sum() > 0  # the NaNs are reached
+    for key, r in runs.items():
+        for ra, rb in ((ref, r), (ref.warmup, r.warmup)):
+            np.testing.assert_array_equal(ra.draws, rb.draws, err_msg=str(key))
+            np.testing.assert_array_equal(ra.sample_stats["step_size"], rb.sample_stats["step_size"], err_msg=str(key))
+            np.testing.assert_array_equal(ra.divergent, rb.divergent, err_msg=str(key))
+            np.testing.assert_array_equal(ra.n_nonfinite, rb.n_nonfinite, err_msg=str(key))
+            np.testing.assert_array_equal(ra.accept_prob, rb.accept_prob, err_msg=str(key))
+        np.testing.assert_array_equal(ref.state.step_size, r.state.step_size, err_msg=str(key))
+        np.testing.assert_array_equal(ref.state.inv_metric, r.state.inv_metric, err_msg=str(key))

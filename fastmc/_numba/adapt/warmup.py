@@ -93,12 +93,16 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
     m2 = np.empty(m)
     mean = np.empty(d)
     cnt = np.zeros(1, dtype=np.int64)
-    da = np.zeros(1, DUAL_AVERAGING)[0]
+    # the dual averaging state, always reached as das[0]: a record taken from an array does not
+    # keep the array alive, and Numba frees an array after its last use, so a record held on its
+    # own (da = np.zeros(1, DUAL_AVERAGING)[0]) points into freed memory that the next
+    # allocations of the same size (the work buffers below, momenta) reuse and overwrite
+    das = np.zeros(1, DUAL_AVERAGING)
     nw = nuts_make_work(d, cfg.max_depth)
     sw = static_hmc_make_work(d)
     ones = np.ones(d)
     Ap = np.empty(metric_layout_size(kind, d))
-    da_init(da, cfg.delta, cfg.gamma, cfg.kappa, cfg.t0)
+    da_init(das[0], cfg.delta, cfg.gamma, cfg.kappa, cfg.t0)
     # the metric the transitions run with: A (a dense one in its product layout), or ones while
     # a dense A is the identity
     if state_in[STATE_T] > 0.0:  # continue a saved run
@@ -108,10 +112,10 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         n_grad = int(state_in[STATE_NGRAD])
         cnt[0] = int(state_in[STATE_NW])
         n_div = int(state_in[STATE_NDIV])
-        da.mu = state_in[STATE_DA_MU]
-        da.s_bar = state_in[STATE_DA_SBAR]
-        da.x_bar = state_in[STATE_DA_XBAR]
-        da.counter = state_in[STATE_DA_COUNTER]
+        das[0].mu = state_in[STATE_DA_MU]
+        das[0].s_bar = state_in[STATE_DA_SBAR]
+        das[0].x_bar = state_in[STATE_DA_XBAR]
+        das[0].counter = state_in[STATE_DA_COUNTER]
         s[:] = state_in[STATE_RNG:STATE_RNG + 4].copy().view(np.uint64)
         st_in = state_in[STATE_SCALARS:]
         for i in range(d):
@@ -136,7 +140,7 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         eps = step0
         if n_warmup > 0 and adapt_step:
             eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
-            da_restart(da, math.log(10.0 * eps))
+            da_restart(das[0], math.log(10.0 * eps))
     n_total = n_warmup + cfg.n_samples
     n_done = n_total
     status = CHAIN_DONE
@@ -184,7 +188,7 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         publish(info, "n_done", t + 1)
         if t < n_warmup:
             if adapt_step:
-                eps = da_update(da, acc)
+                eps = da_update(das[0], acc)
             if phase[t] & 1:
                 welford_add(kind, d, q, mean, m2, cnt, delta_w)
             if (phase[t] & 2) and cnt[0] >= 2:
@@ -195,15 +199,15 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
                 if adapt_step:
                     eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork,
                                                  n_grad)
-                    da_restart(da, math.log(10.0 * eps))
+                    da_restart(das[0], math.log(10.0 * eps))
             if t == n_warmup - 1 and adapt_step:
-                eps = da_final_step(da)
+                eps = da_final_step(das[0])
         if cfg.checkpoint_every > 0 and ((t + 1) % cfg.checkpoint_every == 0 or t + 1 == n_total):
-            save_state(ckpt[n_ckpt % 2], d, m, t + 1, lp, eps, n_grad, cnt[0], n_div, da, s, q, g, A, mean, m2)
+            save_state(ckpt[n_ckpt % 2], d, m, t + 1, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2)
             n_ckpt += 1
             publish_release(info, "n_checkpoints", n_ckpt)
     if status == CHAIN_INTERRUPTED and cfg.checkpoint_every > 0 and n_done > 0:  # resumable from here
-        save_state(ckpt[n_ckpt % 2], d, m, n_done, lp, eps, n_grad, cnt[0], n_div, da, s, q, g, A, mean, m2)
+        save_state(ckpt[n_ckpt % 2], d, m, n_done, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2)
         n_ckpt += 1
         publish_release(info, "n_checkpoints", n_ckpt)
     publish(info, "n_done", n_done)
