@@ -163,6 +163,9 @@ def judge(f, kwargs, names, *, huge_count=False):
             out = Rejected(exc)
         except fastmc.AutocorrError as exc:  # integrated_time's documented refusal (quiet=False)
             out = Rejected(exc)
+        except FloatingPointError as exc:  # vae.train's documented stop when the objective diverges
+            assert "diverged" in str(exc), exc
+            out = Rejected(exc)
         except MemoryError as exc:
             if not huge_count:
                 raise
@@ -648,7 +651,7 @@ def _vae_entry(entry):
         return ((lambda **kw: vae.VAE(**kw).elbo(VAE_X, rng=0)),
                 dict(n_visible=6, hidden=(4,), n_latent=2, activation="tanh", seed=0))
     if entry == "train":
-        return ((lambda **kw: vae.train(_vae(), **kw)[-1].train_bound),
+        return ((lambda **kw: vae.train(_vae(), **kw)[-1].train_objective),
                 dict(data=VAE_X, objective="iwae", k=2, epochs=1, batch_size=2, lr=1e-3, seed=0))
     return (lambda n_stages, lr: vae.paper_schedule(n_stages, lr)), dict(n_stages=2, lr=1e-3)
 

@@ -50,7 +50,7 @@ _INTERRUPTED_CHILD = textwrap.dedent(r'''
     }
     for (sampler, phase), run in cases.items():
         run(20, 20)  # compile before the timed call
-        long_n, long_w = (10, 10**8) if phase == "warmup" else (10**8, 50 if sampler != "hmc" else 0)
+        long_n, long_w = (10, 10**7) if phase == "warmup" else (10**7, 50 if sampler != "hmc" else 0)
         print("ready", sampler, phase, flush=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

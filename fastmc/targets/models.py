@@ -9,7 +9,7 @@ import math
 import numba
 import numpy as np
 
-from .._validation import as_float_array, as_int, as_positive_float, cholesky_or_raise, require_finite
+from .._validation import as_float_array, as_int, as_positive_float, as_real, cholesky_or_raise, require_finite
 from ..layout import Param
 from .user import Target
 
@@ -72,7 +72,10 @@ def rosenbrock(a: float = 1.0, b: float = 5.0, *, check_gradient=True) -> Target
 
     Its moments are exact: x0 ~ N(a, 1/2) and x1 | x0 ~ N(x0^2, 1/(2b)), so E[x1] = a^2 + 1/2.
     """
-    if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
+    if isinstance(a, bool) or not isinstance(a, (int, float)):
+        raise TypeError(f"a must be a real number, got {type(a).__name__}")
+    a = as_real("a", a)
+    if not math.isfinite(a):
         raise ValueError(f"a must be a finite real number, got {a!r}")
     b = as_positive_float("b", b)
     return Target.from_numba(rosenbrock_logp, 2, np.array([float(a), b]), check_gradient=check_gradient)

@@ -89,10 +89,14 @@ def _layout_and_dim(params, dim, coords):
 
 def _as_logp(value, what: str) -> float:
     """``value`` as the float the C++ side reads, or a TypeError naming ``what`` and the type."""
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "biuf":
-        return float(value.reshape(()))
+    try:
+        if isinstance(value, numbers.Real):
+            return float(value)
+        if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "biuf":
+            return float(value.reshape(()))
+    except OverflowError:  # an integer beyond float64 (10**400)
+        raise ValueError(f"{what} must be a real number within float64's range (the log density), got an "
+                         f"integer of {int(value).bit_length()} bits") from None
     shown = f" {value!r}" if isinstance(value, (str, bytes)) else ""
     raise TypeError(f"{what} must be a real number (the log density), got {type(value).__name__}{shown}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_count
+from ._checks import check_count, check_fits, check_seed
 from .likelihood import (  # part of this module's public names; defined with the other log-densities
     LOG_2PI,  # noqa: F401
     bernoulli_grad,
@@ -46,10 +46,19 @@ def paired_se(a, b=None):
     -------
     mean, se : float
     """
-    d = np.asarray(a, dtype=np.float64)
+    from .._validation import as_float_array, require_finite
+
+    d = as_float_array("a", a, ndim=1)
+    require_finite("a", d)
     if b is not None:
-        d = d - np.asarray(b, dtype=np.float64)
+        bb = as_float_array("b", b, ndim=1)
+        require_finite("b", bb)
+        if bb.shape != d.shape:
+            raise ValueError(f"b must have the shape of a {d.shape}, got {bb.shape}")
+        d = d - bb
     n = d.size
+    if n == 0:
+        raise ValueError("a must hold at least one value")
     se = float(np.std(d, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     return float(np.mean(d)), se
 
@@ -64,7 +73,8 @@ def _get_eps(model, rng, eps, k, n):
         if eps.shape != (k, n, model.n_latent):
             raise ValueError(f"eps must have shape (k, n, n_latent) = {(k, n, model.n_latent)}, got {eps.shape}")
         return eps
-    rng = np.random.default_rng(rng)
+    check_fits(k * n * model.n_latent, "k", np.dtype(model.dtype).itemsize)
+    rng = np.random.default_rng(check_seed(rng, "rng"))
     return rng.standard_normal((k, n, model.n_latent), dtype=model.dtype)
 
 

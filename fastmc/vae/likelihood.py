@@ -129,10 +129,9 @@ def log_mean_exp(a, axis=0):
     ndarray, float64
         ``a`` with ``axis`` removed.
     """
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"a must be an array of real numbers ({exc})") from None
+    from .._validation import as_float_array
+
+    a = as_float_array("a", a)
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
     if not -a.ndim <= axis < a.ndim:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import bounds as _bounds
 from . import kernels, networks
-from ._checks import check_count
+from ._checks import check_count, MAX_COUNT, check_fits
 from .likelihood import (
     bernoulli_grad,
     bernoulli_grad_rows,
@@ -116,8 +116,8 @@ class VAE:
         seed=0,
     ):
         for name, v in (("n_visible", n_visible), ("n_latent", n_latent)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 or v > MAX_COUNT:
+                raise ValueError(f"{name} must be a positive integer at most {MAX_COUNT}, got {v!r}")
         hidden = self._check_sizes(hidden, "hidden")
         decoder_hidden = tuple(reversed(hidden)) if decoder_hidden is None else self._check_sizes(
             decoder_hidden, "decoder_hidden"
@@ -129,6 +129,10 @@ class VAE:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        widths = (int(n_visible), *hidden, int(n_latent))
+        back = (int(n_latent), *decoder_hidden, int(n_visible))
+        n_weights = sum(a * b for a, b in zip(widths, widths[1:])) + sum(a * b for a, b in zip(back, back[1:]))
+        check_fits(n_weights, "n_visible, hidden, n_latent", np.dtype(dtype).itemsize)
         self.n_visible = int(n_visible)
         self.hidden = hidden
         self.n_latent = int(n_latent)
@@ -149,8 +153,8 @@ class VAE:
         except TypeError:
             raise TypeError(f"{name} must be a sequence of positive integers, got {sizes!r}") from None
         for s in sizes:
-            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-                raise ValueError(f"{name} must be a sequence of positive integers, got {sizes!r}")
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 or s > MAX_COUNT:
+                raise ValueError(f"{name} must be a sequence of positive integers at most {MAX_COUNT}, got {sizes!r}")
         return tuple(int(s) for s in sizes)
 
     def config(self):

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bounds as _b
-from ._checks import check_count
+from .._validation import as_positive_float
+from ._checks import check_count, check_fits, check_seed
 from .data import binarize
 from .model import VAE
 from .optim import Adam
@@ -73,6 +74,9 @@ def paper_schedule(n_stages=8, lr=1e-3):
         One learning rate per epoch.
     """
     n_stages = check_count(n_stages, "n_stages")
+    if n_stages > 15:  # (3**16 - 1) / 2 = 21.5 M epochs: a list no run could use
+        raise ValueError(f"n_stages must be at most 15 (stage i runs 3**i epochs), got {n_stages}")
+    lr = as_positive_float("lr", lr)
     return [lr * 10 ** (-i / 7) for i in range(n_stages) for _ in range(3**i)]
 
 
@@ -93,6 +97,8 @@ def short_schedule(epochs=30, n_final=6, lr=1e-3, lr_final=1e-4):
     epochs = check_count(epochs, "epochs")
     if isinstance(n_final, bool) or not isinstance(n_final, numbers.Integral) or not 0 <= n_final <= epochs:
         raise ValueError(f"n_final must be an integer in [0, epochs={epochs}], got {n_final!r}")
+    lr, lr_final = as_positive_float("lr", lr), as_positive_float("lr_final", lr_final)
+    check_fits(epochs, "epochs")
     return [lr] * (epochs - n_final) + [lr_final] * n_final
 
 
@@ -215,7 +221,8 @@ def train(
         raise TypeError(f"batch_callback must be callable, got {type(batch_callback).__name__}")
     binarize_data = bool(binarize_data) and model.likelihood == "bernoulli"
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, "seed"))
+    check_seed(eval_seed, "eval_seed")
     opt = Adam(model.params, lr=lrs[0])
     n_data = data.shape[0]
     dz = model.n_latent
@@ -282,7 +289,7 @@ def evaluate_bound(model, x, k, seed=0, batch_size=100):
     """
     x = model.check_data(x)
     k = check_count(k, "k")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, "seed"))
     if k >= 500:
         return _b.log_likelihood(model, x, k, rng=rng, batch_size=batch_size)
     out = np.empty(x.shape[0])
