@@ -106,9 +106,3 @@ def assert_within_mcse(y, target, n_stats):
     assert abs(y.mean() - target) < z * batch_means_mcse(y), (y.mean(), target, batch_means_mcse(y))
 
 
-#: Reason for the xfail of tests whose runs meet non-finite log densities or gradients on the Numba
-#: backend: there, in the engine as of commit 572c03a, a chain whose trajectory meets one keeps
-#: rejecting every later transition (its draws repeat), and later chains in the same run can be
-#: affected depending on the thread count, while the C++ backend samples correctly. Strict, so
-#: the tests report as soon as the engine is fixed.
-NUMBA_NONFINITE = "Numba engine: a chain stays stuck after a non-finite log density or gradient"

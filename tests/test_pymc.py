@@ -10,7 +10,6 @@ import pytest
 
 import fastmc
 from fastmc import models
-from helpers import NUMBA_NONFINITE
 
 pm = pytest.importorskip("pymc")
 pt = pytest.importorskip("pytensor.tensor")
@@ -120,7 +119,6 @@ def test_draws_independent_of_threads(name):
 
 
 @pytest.mark.slow  # the Numba backend compiles its kernels around the model: a minute or two here
-@pytest.mark.xfail(strict=True, reason=NUMBA_NONFINITE)
 def test_draws_identical_on_both_backends(both_backends):
     _, t = compiled("eight_schools_noncentred")
     kw = dict(n_warmup=100, chains=3, seed=9, warn=False, n_threads=2)
