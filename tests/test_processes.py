@@ -15,7 +15,8 @@ import pytest
 
 import fastmc
 
-ROOT = Path(__file__).resolve().parents[1]
+# the subprocesses import the fastmc this test imported (an install, or the source tree built in place)
+ROOT = Path(fastmc.__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
     import concurrent.futures as cf
