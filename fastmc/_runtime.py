@@ -101,8 +101,18 @@ class Outcome:
 
 
 # The threads that run the chains while the calling thread shows progress and waits for Ctrl-C:
-# reused from run to run (a new thread per call would also build a new OpenMP team for Numba).
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="fastmc-run")
+# reused from run to run (a new thread per call would also build a new OpenMP team for Numba),
+# and made anew in a forked child, where the parent's pool has no threads and would never run.
+_POOL = None
+_POOL_PID = None
+
+
+def _pool():
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="fastmc-run")
+        _POOL_PID = os.getpid()
+    return _POOL
 
 
 def _drive(run_fn, target, config, shared, per_chain, threads, interrupt, info, out, check):
@@ -146,7 +156,7 @@ def run(kind, target, backend, threads, config, shared, per_chain, *, progress=N
     display = Display(sampler or kind, info, n_warmup, n_samples, hmc=kind == "hmc", enabled=wanted(progress))
     run_fn = getattr(backend, f"{kind}_run")
     t0 = time.perf_counter()
-    job = _POOL.submit(_drive, run_fn, target, config, (interrupt, *shared), (*per_chain, out.stop_point), threads,
+    job = _pool().submit(_drive, run_fn, target, config, (interrupt, *shared), (*per_chain, out.stop_point), threads,
                        interrupt, info, out, check)
     poll = on_poll or (lambda: None)
     try:
