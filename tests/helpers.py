@@ -2,6 +2,7 @@
 targets in the three user forms (cfunc, njit, Python), runs of the plain samplers on a workload, a
 leapfrog trajectory by the Numba twin, random mixtures, the leapfrog-count rule, a z-test against
 the batch-means MCSE."""
+import math
 import numba
 import numpy as np
 from numba import cfunc, types
@@ -106,3 +107,18 @@ def assert_within_mcse(y, target, n_stats):
     assert abs(y.mean() - target) < z * batch_means_mcse(y), (y.mean(), target, batch_means_mcse(y))
 
 
+@numba.njit(error_model="numpy")
+def nan_outside_support(x, grad, data):
+    """d = 8 (the log density of test_layout's transformed model in its constrained space), written without a support check: log(p) and log1p(-p) make the log density NaN (not
+    -inf) for p = x[2] outside (0, 1), which the warm-up's first large steps reach."""
+    mu, tau, p, v = x[0], x[1], x[2], x[4]
+    lp = -0.5 * mu * mu - tau + math.log(p) + 2.0 * math.log1p(-p) + (v - 2.0)
+    grad[0] = -mu
+    grad[1] = -1.0
+    grad[2] = 1.0 / p - 2.0 / (1.0 - p)
+    grad[3] = 0.0
+    grad[4] = 1.0
+    for i in range(5, 8):
+        lp -= 0.5 * x[i] * x[i]
+        grad[i] = -x[i]
+    return lp

@@ -1,7 +1,6 @@
 """Named and constrained parameters (fastmc.Layout): spellings, errors, the transforms against
 closed forms and finite differences, the three target forms agreeing exactly, draws of a known
 constrained distribution, and what results expose by name. Also the acceptance-rate meaning."""
-import math
 
 import numba
 import numpy as np
@@ -11,26 +10,14 @@ from scipy import stats
 
 import fastmc
 from fastmc.layout import Layout, Param, constrain_point
-from helpers import CSIG, assert_within_mcse
+from helpers import CSIG, assert_within_mcse, nan_outside_support
 
 # ---------------------------------------------------------------- a target with every transform
 # mu ~ N(0, 1), tau ~ Exp(1) (log), p ~ Beta(2, 3) (logit), w ~ U(1, 3) (interval),
 # v = 2 - Exp(1) (upper bound 2), theta ~ N(0, 1) x 3
 
 
-@numba.njit(error_model="numpy")
-def all_kinds_nb(x, grad, data):
-    mu, tau, p, v = x[0], x[1], x[2], x[4]  # w = x[3] is uniform: no term
-    lp = -0.5 * mu * mu - tau + math.log(p) + 2.0 * math.log1p(-p) + (v - 2.0)
-    grad[0] = -mu
-    grad[1] = -1.0
-    grad[2] = 1.0 / p - 2.0 / (1.0 - p)
-    grad[3] = 0.0
-    grad[4] = 1.0
-    for i in range(5, 8):
-        lp -= 0.5 * x[i] * x[i]
-        grad[i] = -x[i]
-    return lp
+all_kinds_nb = nan_outside_support  # the model with mu, tau (log), p (logit), w, v, theta
 
 
 @cfunc(CSIG, error_model="numpy")

@@ -4,7 +4,6 @@ evaluations, and whole runs of every sampler with their adapted states; the thre
 target (cfunc, njit, Python) give the same draws. A change made identically in both twins passes
 here: the golden draws (test_golden.py) and the oracles (test_oracles.py) catch it.
 """
-import math
 
 import numba
 import numpy as np
@@ -15,7 +14,8 @@ from fastmc.adaptation import rng_states
 from fastmc.nuts import nuts
 from fastmc.workloads import workload
 
-from helpers import numba_leapfrog, random_mixture, run_sampler, std_normal_c, std_normal_nb, std_normal_py
+from helpers import (nan_outside_support, numba_leapfrog, random_mixture, run_sampler, std_normal_c, std_normal_nb,
+                     std_normal_py)
 from reference import mixture_grad, mixture_logpdf
 
 
@@ -268,23 +268,6 @@ def test_step_size_jitter_twins_and_bounds(backend, both_backends):
             nuts(mix, x0, 10, n_warmup=10, step_size_jitter=bad)
 
 
-@numba.njit(error_model="numpy")
-def _nan_outside_support(x, grad, data):
-    """d = 8, written without a support check: log(p) and log1p(-p) make the log density NaN (not
-    -inf) for p = x[2] outside (0, 1), which the warm-up's first large steps reach."""
-    mu, tau, p, v = x[0], x[1], x[2], x[4]
-    lp = -0.5 * mu * mu - tau + math.log(p) + 2.0 * math.log1p(-p) + (v - 2.0)
-    grad[0] = -mu
-    grad[1] = -1.0
-    grad[2] = 1.0 / p - 2.0 / (1.0 - p)
-    grad[3] = 0.0
-    grad[4] = 1.0
-    for i in range(5, 8):
-        lp -= 0.5 * x[i] * x[i]
-        grad[i] = -x[i]
-    return lp
-
-
 @pytest.mark.parametrize("sampler", ["nuts", "hmc"])
 def test_twins_agree_on_a_target_that_is_nan_outside_its_support(sampler, both_backends):
     """A NaN log density is a non-finite energy, as -inf is: the transition is divergent and
@@ -293,7 +276,7 @@ def test_twins_agree_on_a_target_that_is_nan_outside_its_support(sampler, both_b
     engine's dual averaging record pointed into a freed array, which the chain's later
     allocations of the same size overwrote (with d = 8 at once), so the Numba step sizes went
     their own way from the first update, and could depend on the thread count."""
-    target = fastmc.Target.from_numba(_nan_outside_support, 8, check_gradient=False)
+    target = fastmc.Target.from_numba(nan_outside_support, 8, check_gradient=False)
     x0 = np.full(8, 0.3)
     runs = {}
     for be in ("cpp", "numba"):
