@@ -228,7 +228,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
         extra["n_leapfrog"] = field("n_leapfrog")  # leapfrog steps (gradients) of each transition
         # trajectories that reached a non-finite energy (rejected for static HMC, ended for NUTS)
         n_nonfinite = st["nonfinite"].sum(axis=1, dtype=np.int64)
-        return SamplingResult(sampler, np.ascontiguousarray(draws[:, lo:hi]), field("log_density"),
+        return SamplingResult(sampler, draws[:, lo:hi], field("log_density"),  # views, as the fields
                               field("moved").view(bool),  # the draw differs from the one before (x0 first)
                               n_nonfinite, wall, seed, backend, settings, accept_prob=field("accept_stat"),
                               energy=field("energy"), divergent=field("divergent").view(bool),

@@ -23,6 +23,7 @@ from .targets.numba_glue import CHECK_GRAD, CHECK_LOGP, CHECK_OUT_OF_BOUNDS, RAI
 _ERROR_CODES = (RAISED, CHECK_OUT_OF_BOUNDS, CHECK_LOGP, CHECK_GRAD)
 from ._validation import as_float_array, as_int, require_finite
 from .targets import GaussianMixture, Target
+from .targets._base import logp_grad_batch
 
 
 def check_target(target):
@@ -43,7 +44,8 @@ def start_points(target, x0, chains: int) -> np.ndarray:
     elif x.shape != (chains, d):
         raise ValueError(f"x0 must have shape (d,) = ({d},) or (chains, d) = ({chains}, {d}), got {x.shape}")
     require_finite("x0", x)
-    lp = target.logpdf(x, backend="cpp" if "cpp" in _backends.available_backends() else "numba")
+    lp, _ = logp_grad_batch(target, x, "cpp" if "cpp" in _backends.available_backends() else "numba",
+                            where=lambda c: f"evaluating x0 of chain {c}")
     bad = np.flatnonzero(~np.isfinite(np.atleast_1d(lp)))
     if bad.size:
         raise ValueError(f"x0 for chain {int(bad[0])} has a non-finite log density ({np.atleast_1d(lp)[bad[0]]})")
@@ -188,11 +190,13 @@ def _wait(job) -> bool:
 
 def trim(n_done, draws, stats):
     """The outputs of a run some of whose chains stopped early: cut after the longest chain's
-    n_done (a copy, so the unused part of a long run's buffers is freed at once) and cleared after
-    each chain's own (:func:`clear_after_done`). Unchanged when every chain ran to the end."""
+    n_done and cleared after each chain's own (:func:`clear_after_done`). Unchanged when every
+    chain ran to the end. The cut is a view: the buffers' unused rows were never written, so they
+    hold no memory (zeroed allocations are mapped lazily), and a copy here would double the time
+    an interrupted run takes to return its draws."""
     m = int(np.max(n_done)) if len(n_done) else 0
     if m < draws.shape[1]:
-        draws, stats = draws[:, :m].copy(), stats[:, :m].copy()
+        draws, stats = draws[:, :m], stats[:, :m]
     clear_after_done(n_done, draws, stats)
     return draws, stats
 

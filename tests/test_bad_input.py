@@ -373,10 +373,12 @@ def test_gradient_check_still_warns_on_an_ill_conditioned_gaussian(x0, wrong, co
     assert f"coordinate {coord}" in str(rec[0].message)
 
 
-def test_gradient_check_warns_on_a_nan_gradient():
-    rec = _start_warnings(_scaled(nan=1.0), [0.3, 0.7])
-    assert rec and rec[0].category is fastmc.GradientCheckWarning
-    assert "coordinate 1: the gradient is nan" in str(rec[0].message)
+def test_a_nan_gradient_at_the_start_point_is_an_error_before_sampling():
+    """A NaN gradient where the log density is finite would make every trajectory diverge: the
+    start points are evaluated in checked mode, and the error names the coordinate and chain."""
+    with pytest.raises(ValueError, match="gradient is nan at coordinate 1") as exc:
+        _start_warnings(_scaled(nan=1.0), [0.3, 0.7])
+    assert "evaluating x0 of chain 0" in "\n".join(exc.value.__notes__)
 
 
 def test_gradient_check_at_the_edge_of_the_support_is_one_sided_and_leaks_no_numpy_warning():

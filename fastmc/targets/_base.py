@@ -21,7 +21,7 @@ from .._validation import as_points
 NumbaTarget = namedtuple("NumbaTarget", "logp logp_grad grad failed failure make_work tdata")
 
 
-def logp_grad_batch(target, x, backend: str):
+def logp_grad_batch(target, x, backend: str, where=None):
     """Log density and gradient of any target (mixture or user).
 
     Parameters
@@ -29,6 +29,9 @@ def logp_grad_batch(target, x, backend: str):
     target : GaussianMixture or Target
     x : array_like, shape (d,) or (n, d)
     backend : {"auto", "cpp", "numba"}
+    where : callable, optional
+        ``where(i)`` names point ``i`` in the note of an error the target raises there
+        (default "evaluating x[i]").
 
     Returns
     -------
@@ -38,7 +41,9 @@ def logp_grad_batch(target, x, backend: str):
     X, single = as_points(x, target.dim)
     lp, g, n_ok, code = _backends.for_target(target, backend).target_logp_grad(target, X)
     if n_ok < X.shape[0]:
-        target._raise_failure(code, X[n_ok], f"evaluating x[{n_ok}]" if not single else "evaluating x")
+        if where is None:
+            where = (lambda i: "evaluating x") if single else (lambda i: f"evaluating x[{i}]")
+        target._raise_failure(code, X[n_ok], where(n_ok))
     return (float(lp[0]), g[0]) if single else (lp, g)
 
 

@@ -240,20 +240,23 @@ def train(
                 xb = binarize(xb, rng, model.dtype)
             n = xb.shape[0]
             eps = rng.standard_normal((k, n, dz), dtype=model.dtype)
-            if objective == "wake-sleep":
-                mu, lv = model.encode(xb)
-                z = model.sample_latent(mu, lv, eps)
-                value, grads = model.wake_objective_and_grad(xb, z)
-                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
-                opt.step(grads)
-                xd, zd = model.dream(batch_size, rng)
-                _, grads = model.sleep_objective_and_grad(xd, zd)
-                opt.step(grads)
-            else:
-                # xb and eps are valid by construction: skip the per-batch checks
-                value, grads = model.objective_and_grad(xb, objective, eps, validate=False)
-                _check_finite(value, objective, epoch, start // batch_size, opt.lr)
-                opt.step(grads)
+            # overflow in a diverging run shows as a non-finite objective, which _check_finite
+            # turns into one FloatingPointError instead of a stream of NumPy warnings
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                if objective == "wake-sleep":
+                    mu, lv = model.encode(xb)
+                    z = model.sample_latent(mu, lv, eps)
+                    value, grads = model.wake_objective_and_grad(xb, z)
+                    _check_finite(value, objective, epoch, start // batch_size, opt.lr)
+                    opt.step(grads)
+                    xd, zd = model.dream(batch_size, rng)
+                    _, grads = model.sleep_objective_and_grad(xd, zd)
+                    opt.step(grads)
+                else:
+                    # xb and eps are valid by construction: skip the per-batch checks
+                    value, grads = model.objective_and_grad(xb, objective, eps, validate=False)
+                    _check_finite(value, objective, epoch, start // batch_size, opt.lr)
+                    opt.step(grads)
             total += value * n
             count += n
             if batch_callback is not None:
