@@ -222,7 +222,8 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
         def field(name):
             return st[name]  # a view into the records: no copy of a field per statistic
 
-        extra = dict(step_size=field("step_size"))
+        extra = dict(step_size=field("step_size"), step_size_bar=field("step_size_bar"),
+                     energy_error=field("energy_error"), max_energy_error=field("max_energy_error"))
         if sampler == "nuts":
             extra["tree_depth"] = field("tree_depth")
         extra["n_leapfrog"] = field("n_leapfrog")  # leapfrog steps (gradients) of each transition

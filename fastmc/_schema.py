@@ -15,7 +15,8 @@ HMC_CONFIG = np.dtype([
 ], align=True)
 
 HMC_DRAW = np.dtype([
-    ("log_density", np.float64), ("accept_stat", np.float64), ("energy", np.float64), ("step_size", np.float64),
+    ("log_density", np.float64), ("accept_stat", np.float64), ("energy", np.float64), ("energy_error", np.float64),
+    ("max_energy_error", np.float64), ("step_size", np.float64), ("step_size_bar", np.float64),
     ("tree_depth", np.int64), ("n_leapfrog", np.int64),
     ("divergent", np.uint8), ("nonfinite", np.uint8), ("moved", np.uint8),
 ], align=True)

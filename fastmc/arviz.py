@@ -26,8 +26,11 @@ def sample_stats(result, *, warmup: bool = False) -> dict:
     dict
         HMC and NUTS: ``lp`` (log density), ``acceptance_rate`` (the acceptance statistic),
         ``step_size`` (the step of each transition), ``n_steps`` (leapfrog steps),
-        ``diverging``, ``energy``; NUTS adds ``tree_depth`` and ``reached_max_treedepth``;
-        after warm-up ``step_size_bar`` (the adapted step size, constant per chain). RWMH:
+        ``diverging``, ``energy``, ``energy_error`` (the selected state's Hamiltonian minus the
+        initial one; static HMC: the proposal's), ``max_energy_error`` (the trajectory's largest in
+        absolute value, with its sign), ``step_size_bar`` (during warm-up dual averaging's
+        averaged step so far, then the adapted step); NUTS adds ``tree_depth`` and
+        ``reached_max_treedepth``. RWMH:
         ``lp`` and ``acceptance_rate`` (1.0 where the proposal was accepted, else 0.0).
     """
     part = result.warmup if warmup else result
@@ -41,11 +44,9 @@ def sample_stats(result, *, warmup: bool = False) -> dict:
         out["step_size"] = ss["step_size"]
     elif "step_size" in result.settings:
         out["step_size"] = np.full(part.log_density.shape, float(result.settings["step_size"]))
-    if not warmup and result.state is not None and result.settings.get("n_warmup", 0) > 0:
-        # the step size dual averaging settled on (exp of its iterate average), as Stan and PyMC
-        # report it after warm-up
-        out["step_size_bar"] = np.repeat(np.asarray(result.state.step_size, dtype=np.float64)[:, None],
-                                         part.n_samples, axis=1)
+    for name in ("step_size_bar", "energy_error", "max_energy_error"):
+        if name in ss:
+            out[name] = ss[name]
     if "tree_depth" in ss:
         out["tree_depth"] = ss["tree_depth"]
         max_depth = result.settings.get("max_treedepth")

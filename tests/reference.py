@@ -239,8 +239,9 @@ def static_hmc_transition(density, metric, rng, q, lp, g, eps, n_leapfrog):
     a = 1.0 if dh <= 0.0 else float(np.exp(-dh))
     accept = u < a
     end = z if accept else z0
-    stats = dict(accept_stat=a, energy=h1 if accept else z0.H, tree_depth=0, n_leapfrog=n_leapfrog,
-                 divergent=bool(dh > MAX_ENERGY_ERROR))
+    # both energy errors are the proposal's (the only other energy computed)
+    stats = dict(accept_stat=a, energy=h1 if accept else z0.H, energy_error=dh, max_energy_error=dh, tree_depth=0,
+                 n_leapfrog=n_leapfrog, divergent=bool(dh > MAX_ENERGY_ERROR))
     return (end.q, end.lp, end.g), stats
 
 
@@ -288,6 +289,8 @@ def _build_tree(depth, z, eps, density, metric, rng, b, info):
         z = leapfrog(density, metric, z, eps)
         info["n_leapfrog"] += 1
         h = _energy(z)
+        if abs(h - b.H0) > abs(info["max_energy_error"]):  # divergent leaves included, as in PyMC
+            info["max_energy_error"] = h - b.H0
         if h - b.H0 > MAX_ENERGY_ERROR:
             info["divergent"] = True
             return None
@@ -327,7 +330,7 @@ def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10, skip=()):
     rho = z0.p.copy()  # momentum sum of the trajectory
     tree_weight = 1.0  # sum of exp(H0 - H) over the trajectory: the initial point's is 1
     sample = z0
-    info = dict(n_leapfrog=0, sum_metro=0.0, divergent=False)
+    info = dict(n_leapfrog=0, sum_metro=0.0, divergent=False, max_energy_error=0.0)
     depth = 0
     while depth < max_depth:
         direction = +1 if rng.uniform() > 0.5 else -1
@@ -353,8 +356,9 @@ def nuts_transition(density, metric, rng, q, lp, g, eps, max_depth=10, skip=()):
         rho = rho + sub.rho
         if not persist:
             break
-    stats = dict(accept_stat=info["sum_metro"] / info["n_leapfrog"], energy=sample.H, tree_depth=depth,
-                 n_leapfrog=info["n_leapfrog"], divergent=info["divergent"])
+    stats = dict(accept_stat=info["sum_metro"] / info["n_leapfrog"], energy=sample.H, energy_error=sample.H - H0,
+                 max_energy_error=info["max_energy_error"], tree_depth=depth, n_leapfrog=info["n_leapfrog"],
+                 divergent=info["divergent"])
     return (sample.q, sample.lp, sample.g), stats
 
 

@@ -65,10 +65,12 @@ def test_groups_names_dims_and_shapes(run):
 def test_sample_stats_names_and_values(run):
     ss = run.to_arviz()["sample_stats"]
     assert set(ss.data_vars) == {"lp", "acceptance_rate", "step_size", "step_size_bar", "tree_depth",
-                                 "reached_max_treedepth", "n_steps", "diverging", "energy"}
+                                 "reached_max_treedepth", "n_steps", "diverging", "energy", "energy_error",
+                                 "max_energy_error"}
     same = {"lp": run.log_density, "acceptance_rate": run.accept_prob, "energy": run.energy,
             "diverging": run.divergent, "tree_depth": run.sample_stats["tree_depth"],
-            "n_steps": run.sample_stats["n_leapfrog"], "step_size": run.sample_stats["step_size"]}
+            "n_steps": run.sample_stats["n_leapfrog"], "step_size": run.sample_stats["step_size"],
+            "energy_error": run.sample_stats["energy_error"], "max_energy_error": run.sample_stats["max_energy_error"]}
     for name, arr in same.items():
         np.testing.assert_array_equal(ss[name].values, arr)
     assert ss["diverging"].dtype == bool
@@ -78,6 +80,10 @@ def test_sample_stats_names_and_values(run):
     np.testing.assert_array_equal(ss["reached_max_treedepth"].values, run.sample_stats["tree_depth"] >= 10)
     wss = run.to_arviz()["warmup_sample_stats"]
     np.testing.assert_array_equal(wss["acceptance_rate"].values, run.warmup.accept_prob)
+    # during warm-up step_size_bar is dual averaging's average: it ends at the adapted step, and
+    # the energy errors bound each other as their definitions say
+    np.testing.assert_array_equal(wss["step_size_bar"].values[:, -1], run.state.step_size)
+    assert np.all(np.abs(ss["max_energy_error"].values) >= np.abs(ss["energy_error"].values))
 
 
 def test_rwmh_and_static_hmc_stats():
@@ -88,7 +94,11 @@ def test_rwmh_and_static_hmc_stats():
     np.testing.assert_array_equal(ss["acceptance_rate"].values, q.accepted.astype(float))
     h = fastmc.hmc(t, np.full(5, 0.5), 200, step_size=0.2, n_leapfrog=7, chains=2, seed=1)
     ss = h.to_arviz()["sample_stats"]
-    assert set(ss.data_vars) == {"lp", "acceptance_rate", "step_size", "n_steps", "diverging", "energy"}
+    assert set(ss.data_vars) == {"lp", "acceptance_rate", "step_size", "n_steps", "diverging", "energy",
+                                 "step_size_bar", "energy_error", "max_energy_error"}
+    # static HMC: both errors are the proposal's, and the acceptance is min(1, exp(-error))
+    np.testing.assert_array_equal(ss["energy_error"].values, ss["max_energy_error"].values)
+    np.testing.assert_allclose(ss["acceptance_rate"].values, np.minimum(1.0, np.exp(-ss["energy_error"].values)))
     assert np.all(ss["n_steps"].values == 7) and np.all(ss["step_size"].values == 0.2)
 
 

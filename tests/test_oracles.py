@@ -45,11 +45,14 @@ def _setup(name):
     return g, np.zeros(5), {"diag": np.diag(S).copy(), "dense": 0.6 * S + 0.4 * np.diag(np.diag(S))}, 0.3
 
 
+_SAMPLE_STATS = ("tree_depth", "n_leapfrog", "step_size", "energy_error", "max_energy_error")
+
+
 def _kept_and_warmup(res, key):
     """A run with a warm-up of one iteration: that transition's value first, then the kept ones."""
     if key == "draws":
         return np.concatenate([res.warmup.draws[0], res.draws[0]])
-    if key in ("tree_depth", "n_leapfrog", "step_size"):
+    if key in _SAMPLE_STATS:
         return np.concatenate([res.warmup.sample_stats[key][0], res.sample_stats[key][0]])
     return np.concatenate([getattr(res.warmup, key)[0], getattr(res, key)[0]])
 
@@ -58,12 +61,16 @@ def _check(res, ref, warmup_first=False, stats=("tree_depth", "n_leapfrog")):
     """The run (one chain) against the reference's (draws, log densities, stats)."""
     draws, lps, st = ref
     get = (lambda k: _kept_and_warmup(res, k)) if warmup_first else (
-        lambda k: (res.sample_stats[k] if k in ("tree_depth", "n_leapfrog", "step_size") else getattr(res, k))[0])
+        lambda k: (res.sample_stats[k] if k in _SAMPLE_STATS else getattr(res, k))[0])
     np.testing.assert_allclose(get("draws"), draws, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(get("log_density"), lps, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(get("energy"), st["energy"], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(get("accept_prob"), st["accept_stat"], rtol=RTOL, atol=1e-12)
     np.testing.assert_array_equal(get("divergent"), st["divergent"])
+    # differences of energies: their rounding is relative to the energies' size
+    err_tol = ATOL + RTOL * float(np.max(np.abs(st["energy"])))
+    for k in ("energy_error", "max_energy_error"):
+        np.testing.assert_allclose(get(k), st[k], rtol=RTOL, atol=err_tol, err_msg=k)
     for k in stats:
         np.testing.assert_array_equal(get(k), st[k])
 

@@ -156,11 +156,12 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         # the step of this transition: jittered around the nominal one (dual averaging unaffected)
         eps_t = eps * (1.0 + cfg.jitter * (2.0 * rng_uniform(s) - 1.0)) if cfg.jitter > 0.0 else eps
         if cfg.transition == TRANSITION_NUTS:
-            lp, acc, en, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps_t, run_kind, Ar, Fr,
-                                                            cfg.max_depth, nw, twork)
+            lp, acc, en, err, max_err, dep, nl, div, nf = nuts_transition(logp_grad, tdata, s, q, g, lp, eps_t,
+                                                                          run_kind, Ar, Fr, cfg.max_depth, nw, twork)
         else:
-            lp, acc, en, dep, nl, div, nf = static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps_t,
-                                                                  run_kind, Ar, Fr, n_lf, sw, twork)
+            lp, acc, en, err, max_err, dep, nl, div, nf = static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp,
+                                                                                eps_t, run_kind, Ar, Fr, n_lf, sw,
+                                                                                twork)
         n_grad += nl
         if failed(twork):
             n_done = t
@@ -175,7 +176,10 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         rec.log_density = lp
         rec.accept_stat = acc
         rec.energy = en
+        rec.energy_error = err
+        rec.max_energy_error = max_err
         rec.step_size = eps_t
+        rec.step_size_bar = eps  # the nominal step; replaced below while dual averaging adapts it
         rec.tree_depth = dep
         rec.n_leapfrog = nl
         rec.divergent = 1 if div else 0
@@ -189,6 +193,7 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         if t < n_warmup:
             if adapt_step:
                 eps = da_update(das[0], acc)
+                rec.step_size_bar = da_final_step(das[0])
             if phase[t] & 1:
                 welford_add(kind, d, q, mean, m2, cnt, delta_w)
             if (phase[t] & 2) and cnt[0] >= 2:

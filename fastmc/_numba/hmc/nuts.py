@@ -25,7 +25,8 @@ PENDING_DRAW = np.dtype([("w", np.float64), ("s", np.float64), ("lp", np.float64
 SUBTREE = np.dtype([("m", np.float64), ("s", np.float64), ("c", np.float64), ("lp_c", np.float64),
                     ("h_c", np.float64)], align=True)
 # NutsTotals
-NUTS_TOTALS = np.dtype([("sum_metro", np.float64), ("n_leap", np.int64), ("divergent", np.uint8),
+NUTS_TOTALS = np.dtype([("sum_metro", np.float64), ("max_err", np.float64), ("n_leap", np.int64),
+                        ("divergent", np.uint8),
                         ("nonfinite", np.uint8)], align=True)
 
 
@@ -127,7 +128,10 @@ def build_subtree(logp_grad, tdata, s, Q, G, P, V, U, R, slots, pool, draw, sub,
         if not math.isfinite(h):
             h = math.inf
             tot.nonfinite = 1
-        if h - H0 > MAX_ENERGY_ERROR:
+        err = h - H0
+        if abs(err) > abs(tot.max_err):
+            tot.max_err = err
+        if err > MAX_ENERGY_ERROR:
             tot.divergent = 1
             valid = False
             break
@@ -152,8 +156,8 @@ def build_subtree(logp_grad, tdata, s, Q, G, P, V, U, R, slots, pool, draw, sub,
 
 @njit_fn
 def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, nw, twork):
-    """Returns (lp, accept_stat, energy, depth, n_leapfrog, divergent, nonfinite); q, g updated
-    in place to the selected state."""
+    """Returns (lp, accept_stat, energy, energy_error, max_energy_error, depth, n_leapfrog,
+    divergent, nonfinite); q, g updated in place to the selected state."""
     Q, G, P, V, U, po, vo, rho, R, slots, records = nw
     pool = records[0][0]
     draw = records[1][0]
@@ -168,6 +172,7 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
     pool.end0 = 0
     pool.end1 = 0
     tot.sum_metro = 0.0
+    tot.max_err = 0.0
     tot.n_leap = 0
     tot.divergent = 0
     tot.nonfinite = 0
@@ -216,4 +221,5 @@ def nuts_transition(logp_grad, tdata, s, q, g, lp, eps, kind, A, F, max_depth, n
     for i in range(d):
         q[i] = Q[pool.sel, i]
         g[i] = G[pool.sel, i]
-    return lp_s, tot.sum_metro / float(tot.n_leap), h_sample, depth, tot.n_leap, tot.divergent != 0, tot.nonfinite != 0
+    return (lp_s, tot.sum_metro / float(tot.n_leap), h_sample, h_sample - H0, tot.max_err, depth, tot.n_leap,
+            tot.divergent != 0, tot.nonfinite != 0)

@@ -28,7 +28,8 @@ def static_hmc_make_work(d):
 
 @njit_fn
 def static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps, kind, A, F, n_leapfrog, sw, twork):
-    """Returns (lp, accept_prob, energy, 0, n_leapfrog, divergent, nonfinite); q, g updated in place."""
+    """Returns (lp, accept_prob, energy, energy_error, max_energy_error, 0, n_leapfrog, divergent,
+    nonfinite) (both energy errors the proposal's); q, g updated in place."""
     qn, p, gn, v, u = sw
     d = q.shape[0]
     metric_momentum(s, kind, d, F, p)
@@ -50,4 +51,4 @@ def static_hmc_transition(logp_grad, grad_fn, tdata, s, q, g, lp, eps, kind, A, 
             q[i] = qn[i]
             g[i] = gn[i]
         lp = lpn
-    return lp, a, h1 if acc else h0, 0, n_leapfrog, dh > MAX_ENERGY_ERROR, nonfinite
+    return lp, a, h1 if acc else h0, dh, dh, 0, n_leapfrog, dh > MAX_ENERGY_ERROR, nonfinite

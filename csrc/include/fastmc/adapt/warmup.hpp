@@ -180,7 +180,10 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
         rec.log_density = lp;
         rec.accept_stat = st.accept_stat;
         rec.energy = st.energy;
+        rec.energy_error = st.energy_error;
+        rec.max_energy_error = st.max_energy_error;
         rec.step_size = eps_t;
+        rec.step_size_bar = eps;  // the nominal step; replaced below while dual averaging adapts it
         rec.tree_depth = st.depth;
         rec.n_leapfrog = st.n_leapfrog;
         rec.divergent = st.divergent ? 1 : 0;
@@ -190,7 +193,10 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
         publish(&info.step_size, eps_t);
         publish(&info.n_done, t + 1);
         if (t < n_warmup) {
-            if (adapt_step) eps = da.update(st.accept_stat);
+            if (adapt_step) {
+                eps = da.update(st.accept_stat);
+                rec.step_size_bar = da.final_step();
+            }
             if (phase[t] & 1) welford_add(kind, d, q, mean, m2, n_w, delta);
             if ((phase[t] & 2) && n_w >= 2) {
                 welford_metric(kind, d, m2, n_w, A);

@@ -31,7 +31,10 @@ struct HmcDraw {
     double log_density;  // of the (tempered) target the chain runs on
     double accept_stat;
     double energy;
+    double energy_error;      // TransitionStats
+    double max_energy_error;
     double step_size;    // the step this transition used
+    double step_size_bar;  // warm-up: dual averaging's averaged step so far; then the step kept
     int64_t tree_depth;
     int64_t n_leapfrog;
     uint8_t divergent;

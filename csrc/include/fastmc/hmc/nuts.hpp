@@ -150,6 +150,7 @@ struct Trajectory {
 // What a transition accumulates over all its leaves.
 struct NutsTotals {
     double sum_metro = 0.0;  // acceptance probabilities of the leaves
+    double max_err = 0.0;    // the leaf energy error largest in absolute value (divergent ones included)
     int64_t n_leap = 0;
     bool divergent = false, nonfinite = false;
 };
@@ -194,7 +195,9 @@ FASTMC_INLINE bool build_subtree(const Target& target, Rng& rng, StatePool& st, 
             h = inf;
             tot.nonfinite = true;
         }
-        if (h - H0 > kMaxEnergyError) {  // its weight exp(H0 - h) is exactly 0 in double
+        const double err = h - H0;
+        if (std::fabs(err) > std::fabs(tot.max_err)) tot.max_err = err;
+        if (err > kMaxEnergyError) {  // its weight exp(H0 - h) is exactly 0 in double
             tot.divergent = true;
             valid = false;
             break;
@@ -278,8 +281,8 @@ TransitionStats nuts_transition(const Target& target, Rng& rng, double* q, doubl
         copy4(g, st.g[st.sel], d);
     }
     lp = lp_s;
-    return {tot.sum_metro / static_cast<double>(tot.n_leap), h_sample, depth, tot.n_leap, tot.divergent,
-            tot.nonfinite};
+    return {tot.sum_metro / static_cast<double>(tot.n_leap), h_sample, h_sample - H0, tot.max_err, depth, tot.n_leap,
+            tot.divergent, tot.nonfinite};
 }
 
 }  // namespace fastmc

@@ -64,7 +64,7 @@ FASTMC_INLINE TransitionStats static_hmc_transition(const Target& target, Rng& r
         }
         lp = lpn;
     }
-    return {a, acc ? h1 : h0, 0, n_leapfrog, dh > kMaxEnergyError, nonfinite};
+    return {a, acc ? h1 : h0, dh, dh, 0, n_leapfrog, dh > kMaxEnergyError, nonfinite};
 }
 
 }  // namespace fastmc

@@ -12,6 +12,8 @@ constexpr double kMaxEnergyError = 1000.0;
 struct TransitionStats {
     double accept_stat;  // mean Metropolis acceptance probability over the trajectory's states
     double energy;       // Hamiltonian at the selected state
+    double energy_error;      // its difference from the initial Hamiltonian (static HMC: the proposal's)
+    double max_energy_error;  // the trajectory's largest difference in absolute value, with its sign
     int64_t depth;       // NUTS tree depth (0 for static HMC)
     int64_t n_leapfrog;  // leapfrog steps (= gradient evaluations)
     bool divergent;
