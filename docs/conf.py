@@ -47,6 +47,7 @@ sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",      # every plot_*.py runs at build time (seconds each)
+    "ignore_pattern": r"results/",     # the VAE results and the script that makes its images
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
