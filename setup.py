@@ -88,7 +88,10 @@ class BuildExt(build_ext):
         if not self.extensions:
             return
         arch = _arch()
-        requires = _required_features(self.compiler.compiler_so[:1], arch) if arch else []
+        cmd = self.compiler.compiler_so
+        # the compiler itself and any wrapper before it ("ccache gcc"), without the build's flags
+        n = next((i for i, a in enumerate(cmd) if a.startswith("-")), len(cmd))
+        requires = _required_features(cmd[:n], arch) if arch else []
         with open(self._target_file(), "w") as f:
             json.dump({"march": arch, "requires": requires}, f, indent=1)
             f.write("\n")
