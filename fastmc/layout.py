@@ -56,7 +56,7 @@ class Param:
     Notes
     -----
     The log density the user writes is that of the constrained parameters; the library maps the
-    unconstrained vector, adds log |dx/du| and applies the chain rule to the gradient.
+    unconstrained vector, adds ``log |dx/du|`` and applies the chain rule to the gradient.
     """
 
     shape: tuple = ()
@@ -273,7 +273,7 @@ class Layout:
         return [lab for p in self.params for lab in _labels(p.unconstrained_name, p.unconstrained_shape)]
 
     def labels(self, values: dict) -> tuple[list, list]:
-        """Labels and (chains, draws) columns of a dict of (chains, draws, *shape) arrays:
+        """Labels and (chains, draws) columns of a dict of ``(chains, draws, *shape)`` arrays:
         ``theta[3]`` for element 3 of ``theta``, ``beta[1, 2]`` for a matrix."""
         names, cols = [], []
         for name, a in values.items():

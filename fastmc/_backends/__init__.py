@@ -9,15 +9,37 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
+
+from . import _cpu
 
 _BACKENDS = ("cpp", "numba")
 
-try:  # the compiled extension is optional at import time, never silently at build time
-    _core = importlib.import_module("fastmc._core")
-    _CORE_ERROR = None
-except ImportError as exc:  # exercised by CI's run on an install without the extension
-    _core = None
-    _CORE_ERROR = exc
+
+def _load_core(reason=None):
+    """Import the extension unless the CPU cannot run it: (module or None, the error or reason
+    it was not loaded, the CPU reason or None). ``reason`` is :func:`._cpu.unsupported_reason`'s
+    answer, computed here unless given (the tests simulate a CPU by passing it)."""
+    reason = _cpu.unsupported_reason() if reason is None else reason
+    if reason:  # never import it: a wheel built for AVX2 + FMA dies of SIGILL on an older CPU
+        return None, reason, reason
+    try:  # the compiled extension is optional at import time, never silently at build time
+        return importlib.import_module("fastmc._core"), None, None
+    except ImportError as exc:  # exercised by CI's run on an install without the extension
+        return None, exc, None
+
+
+_core, _CORE_ERROR, _CPU_REASON = _load_core()
+_cpu_warned = False
+
+
+def _warn_cpu_fallback():
+    """The first "auto" that falls back to Numba because of the CPU says why, once per process
+    (every diagnostic call resolves a backend: once is information, a warning per call noise)."""
+    global _cpu_warned
+    if _CPU_REASON and not _cpu_warned:
+        _cpu_warned = True
+        warnings.warn(f"fastmc runs on the Numba backend: {_CPU_REASON}", RuntimeWarning, stacklevel=4)
 
 
 def available_backends() -> tuple[str, ...]:
@@ -27,7 +49,10 @@ def available_backends() -> tuple[str, ...]:
     -------
     tuple of str
         ``("cpp", "numba")``, in order of preference, or ``("numba",)`` where the C++ extension
-        is not installed (numba is a dependency, the extension optional at run time).
+        is not installed (numba is a dependency, the extension optional at run time) or where
+        this CPU lacks an instruction set the extension was compiled for (a wheel built for
+        x86-64-v3 on a CPU without AVX2 or FMA): then the extension is never imported and
+        ``backend="auto"`` runs on Numba with a ``RuntimeWarning`` that says why.
     """
     return ("cpp", "numba") if _core is not None else ("numba",)
 
@@ -43,6 +68,7 @@ def resolve_backend(backend: str = "auto") -> str:
     if backend == "auto":
         backend = os.environ.get("FASTMC_BACKEND", "auto").strip().lower() or "auto"
     if backend == "auto":
+        _warn_cpu_fallback()
         return available_backends()[0]
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be 'auto', 'cpp' or 'numba', got {backend!r}")
