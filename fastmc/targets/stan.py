@@ -106,8 +106,9 @@ def _default_cache_dir() -> Path:
     return Path(base) / "fastmc" / "stan"
 
 
-def _run_stanc(root: Path, program: str, filename: str, include_paths) -> str:
-    """The C++ stanc generates for ``program``, or a ValueError with stanc's message."""
+def _run_stanc(root: Path, program: str, filename: str, include_paths):
+    """(the C++ stanc generates for ``program``, stanc's ``--info`` summary), or a ValueError with
+    stanc's message."""
     with tempfile.TemporaryDirectory(prefix="fastmc_stanc_") as tmp:
         src = Path(tmp) / "model.stan"
         src.write_text(program)
@@ -118,7 +119,13 @@ def _run_stanc(root: Path, program: str, filename: str, include_paths) -> str:
         proc = subprocess.run([*args, str(src)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise ValueError(f"stanc could not translate the Stan program:\n{(proc.stderr or proc.stdout).strip()}")
-        return out.read_text()
+        # stanc's summary of the program: a program without parameters is refused before the
+        # compiler spends half a minute on it
+        proc = subprocess.run([*args[:-2], "--info", str(src)], capture_output=True, text=True)
+        info = json.loads(proc.stdout) if proc.returncode == 0 else {}
+        if info and not info.get("parameters"):
+            raise ValueError("program has no parameters block (or an empty one): there is nothing to sample")
+        return out.read_text(), info
 
 
 def _run_compiler(cmd: list) -> subprocess.CompletedProcess:
@@ -150,8 +157,8 @@ def compile_stan(program, *, cache_dir=None, compiler=None, cxxflags=(), include
         The shared library.
     info : dict
         ``compiled`` (False on a cache hit), ``seconds`` (translation and compilation, or the
-        lookup), ``stan_version``, ``key`` (the cache key), ``warnings`` (stanc's and the
-        compiler's messages).
+        lookup), ``stan_version``, ``key`` (the cache key), ``warnings`` (the compiler's
+        messages), ``program`` (stanc's ``--info`` summary: inputs, parameters, ...).
     """
     t0 = time.perf_counter()
     text, filename, inc = _program_text(program)
@@ -163,19 +170,23 @@ def compile_stan(program, *, cache_dir=None, compiler=None, cxxflags=(), include
     cxx = _find_compiler(compiler)
     version = _stan_version(root)
     flags = _flags(root, list(cxxflags))
-    key_parts = [text, _GLUE.read_text(), version, _compiler_id(cxx), " ".join(flags), " ".join(_link_flags(root)),
-                 ",".join(str(p) for p in include_paths or ())]
+    key_parts = [text, _GLUE.read_text(), version, _compiler_id(cxx), " ".join(flags), " ".join(_link_flags(root))]
+    if "#include" in text:  # where included files come from matters only to a program that has some
+        key_parts.append(",".join(str(p) for p in include_paths or ()))
     key = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:32]
     cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     target_dir = cache / key
     lib = target_dir / "model.so"
     info = {"compiled": False, "stan_version": version, "key": key, "warnings": ""}
+    summary = target_dir / "model.info.json"
     if lib.exists():
         info["seconds"] = time.perf_counter() - t0
+        info["program"] = json.loads(summary.read_text()) if summary.exists() else {}
         return lib, info
 
-    cpp = _run_stanc(root, text, filename, include_paths)
+    cpp, info["program"] = _run_stanc(root, text, filename, include_paths)
     target_dir.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps(info["program"]))
     (target_dir / "model.stan").write_text(text)
     src = target_dir / "model.cpp"
     # the glue is compiled in the same translation unit: it sees the concrete model class
@@ -611,6 +622,12 @@ def from_stan(program, data=None, *, inits=None, cache_dir=None, compiler=None, 
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     data_text = _data_json(data)  # bad data types fail before any compiling
     path, info = compile_stan(program, cache_dir=cache_dir, compiler=compiler, cxxflags=cxxflags)
+    declared = info["program"].get("inputs", {})
+    given = set(json.loads(data_text))
+    missing = [n for n in declared if n not in given]
+    if missing:  # Stan's own message for this says "mismatch in number dimensions"
+        raise ValueError(f"data: missing {', '.join(map(repr, missing))} (the program's data block declares "
+                         f"{', '.join(declared)})")
     lib = _Library.load(path)
     err = ctypes.c_void_p()
     model = lib.lib.fastmc_stan_new(data_text.encode(), data_seed, ctypes.byref(err))
@@ -644,8 +661,12 @@ def from_stan(program, data=None, *, inits=None, cache_dir=None, compiler=None, 
     t.program = _program_text(program)[0]
     t.layout = StanLayout(ps, ds, stan)
     t._inits = _as_inits(inits, [p.name for p in ps])
-    for given in t._inits:  # shapes and supports checked now, before any sampling
-        values = stan.constrain_params(np.zeros(d))
-        values.update(given)
-        stan.unconstrain(values)
+    defaults = stan.constrain_params(np.zeros(d))
+    for c, given in enumerate(t._inits):  # shapes and supports checked now, one name at a time
+        for name, value in given.items():
+            try:
+                stan.unconstrain({**defaults, name: value})
+            except (TypeError, ValueError) as exc:
+                where = f"inits[{c}]" if isinstance(inits, (list, tuple)) else "inits"
+                raise type(exc)(f"{where}[{name!r}]: {str(exc).removeprefix('values: ')}") from None
     return t
