@@ -61,8 +61,11 @@ int logp_impl(const stan_model& model, std::size_t dim, const double* x, double*
               std::string* msg) {
   ensure_tape();
   using stan::math::var;
+  // the thread's input vector, reused: no heap allocation per call once it has its size (its
+  // vars point into the tape, which recover_memory() empties; each call assigns them again)
+  static thread_local Eigen::Matrix<var, Eigen::Dynamic, 1> xv;
   try {
-    Eigen::Matrix<var, Eigen::Dynamic, 1> xv(dim);
+    if (static_cast<std::size_t>(xv.size()) != dim) xv.resize(dim);
     for (std::size_t i = 0; i < dim; ++i) xv.coeffRef(i) = x[i];
     var v = model.template log_prob<true, true>(xv, nullptr);
     v.grad();
@@ -72,6 +75,11 @@ int logp_impl(const stan_model& model, std::size_t dim, const double* x, double*
   } catch (const std::exception& e) {
     stan::math::recover_memory();
     if (msg != nullptr) *msg = e.what();
+    *lp = -INFINITY;
+    return 1;
+  } catch (...) {  // nothing may cross the C ABI: a rejection too
+    stan::math::recover_memory();
+    if (msg != nullptr) *msg = "the model threw a C++ exception of unknown type";
     *lp = -INFINITY;
     return 1;
   }
@@ -188,8 +196,16 @@ FASTMC_EXPORT long fastmc_stan_write_array(void* model_, std::size_t n, const do
       model.write_array(rng, u, vars, tparams != 0, gqs != 0, nullptr);
       if (static_cast<std::size_t>(vars.size()) != m) throw std::runtime_error("write_array size changed");
       for (std::size_t j = 0; j < m; ++j) out[i * m + j] = vars[j];
-    } catch (const std::exception& e) {
-      if (failed == 0) set_error(err, e.what());
+    } catch (...) {
+      if (failed == 0) {
+        try {
+          throw;
+        } catch (const std::exception& e) {
+          set_error(err, e.what());
+        } catch (...) {
+          set_error(err, "a C++ exception of unknown type");
+        }
+      }
       ++failed;
       for (std::size_t j = 0; j < m; ++j) out[i * m + j] = NAN;
     }
