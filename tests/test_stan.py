@@ -307,7 +307,7 @@ def test_reject_samples_the_truncated_posterior_and_counts_rejections(targets):
 @pytest.mark.parametrize("name", list(NUMPY))
 def test_draws_independent_of_threads(name, targets):
     t = targets(name)
-    kw = dict(n_warmup=100, chains=3, seed=9, warn=False)
+    kw = {"n_warmup": 100, "chains": 3, "seed": 9, "warn": False}
     a = fastmc.nuts(t, None, 100, n_threads=1, **kw)
     b = fastmc.nuts(t, None, 100, n_threads=2, **kw)
     np.testing.assert_array_equal(a.warmup.draws, b.warmup.draws)
@@ -319,7 +319,7 @@ def test_draws_independent_of_threads(name, targets):
 @pytest.mark.slow  # the Numba backend compiles its kernels around the model's C function: ~1-2 min here
 def test_draws_identical_on_both_backends(targets, both_backends):
     t = targets("eight_schools_noncentered")
-    kw = dict(n_warmup=100, chains=3, seed=9, warn=False, n_threads=2)
+    kw = {"n_warmup": 100, "chains": 3, "seed": 9, "warn": False, "n_threads": 2}
     a = fastmc.nuts(t, None, 100, backend="cpp", **kw)
     c = fastmc.nuts(t, None, 100, backend="numba", **kw)
     np.testing.assert_array_equal(a.warmup.draws, c.warmup.draws)

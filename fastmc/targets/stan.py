@@ -25,6 +25,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .._validation import as_int
 from ..layout import Layout, Param
 from .user import Target
 
-__all__ = ["StanTarget", "StanLayout", "from_stan", "compile_stan"]
+__all__ = ["StanLayout", "StanTarget", "compile_stan", "from_stan"]
 
 _GLUE = Path(__file__).with_name("stan_glue.cpp")
 _MODEL_NAME = "fastmc_model"
@@ -116,12 +117,12 @@ def _run_stanc(root: Path, program: str, filename: str, include_paths):
         args = [str(root / "stanc"), "--name", _MODEL_NAME, "--filename-in-msg", filename, "--o", str(out)]
         if include_paths:
             args += ["--include-paths", ",".join(str(p) for p in include_paths)]
-        proc = subprocess.run([*args, str(src)], capture_output=True, text=True)
+        proc = subprocess.run([*args, str(src)], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise ValueError(f"stanc could not translate the Stan program:\n{(proc.stderr or proc.stdout).strip()}")
         # stanc's summary of the program: a program without parameters is refused before the
         # compiler spends half a minute on it
-        proc = subprocess.run([*args[:-2], "--info", str(src)], capture_output=True, text=True)
+        proc = subprocess.run([*args[:-2], "--info", str(src)], capture_output=True, text=True, check=False)
         info = json.loads(proc.stdout) if proc.returncode == 0 else {}
         if info and not info.get("parameters"):
             raise ValueError("program has no parameters block (or an empty one): there is nothing to sample")
@@ -130,7 +131,7 @@ def _run_stanc(root: Path, program: str, filename: str, include_paths):
 
 def _run_compiler(cmd: list) -> subprocess.CompletedProcess:
     """One compiler run (the only place fastmc invokes the C++ compiler: the tests count calls)."""
-    return subprocess.run(cmd, capture_output=True, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
 def compile_stan(program, *, cache_dir=None, compiler=None, cxxflags=(), include_paths=None):
@@ -231,7 +232,7 @@ def _jsonable(name, value):
         return float(value)
     try:
         a = np.asarray(value)
-    except Exception as exc:  # ragged nested lists
+    except (TypeError, ValueError) as exc:  # ragged nested lists
         raise TypeError(f"data[{name!r}] must be a number or a (nested) array of numbers ({exc})") from None
     if a.dtype.kind == "b":
         a = a.astype(np.int64)
@@ -268,7 +269,7 @@ def _data_json(data) -> str:
 class _Library:
     """A loaded model library: the ctypes entry points of ``stan_glue.cpp``."""
 
-    _loaded = {}
+    _loaded: ClassVar[dict] = {}  # path -> _Library, one per process
 
     def __init__(self, path: Path):
         lib = ctypes.CDLL(str(path))
@@ -297,7 +298,7 @@ class _Library:
         self.logp_address = ctypes.cast(lib.fastmc_stan_logp, ctypes.c_void_p).value
 
     @classmethod
-    def load(cls, path: Path) -> "_Library":
+    def load(cls, path: Path) -> _Library:
         key = str(path)
         if key not in cls._loaded:  # dlopen of the same file returns the same handle anyway
             cls._loaded[key] = cls(path)
@@ -515,7 +516,7 @@ class StanTarget(Target):
                     values = self.constrain_params(u)
                     values.update(given)
                     u = self.unconstrain(values)
-                rc, lp, g, msg = self._stan.logp_explained(u)
+                rc, _, _, msg = self._stan.logp_explained(u)
                 if rc == 0:
                     break
                 if given and len(given) == len(self.layout.params):
