@@ -77,6 +77,16 @@ def targets(stan_cache):
     return get
 
 
+@pytest.fixture
+def sampling():
+    """The backend of the sampling tests: C++. The Numba kernels compile around each model's C
+    function (about a minute of CPU per model), so Numba samples Stan models in the slow tests
+    (both backends bit-identical, the reject model) and evaluates them in the fast ones."""
+    if "cpp" not in fastmc.available_backends():
+        pytest.skip("the sampling tests of Stan models run on the C++ backend (Numba: the slow tests)")
+    return "cpp"
+
+
 # ------------------------------------------------------------ independent NumPy log densities
 def _np_eight(u):
     mu, log_tau, z = u[0], u[1], u[2:]
@@ -224,15 +234,15 @@ def _eight_schools_exact():
     return out
 
 
-def test_eight_schools_nuts_matches_quadrature(targets):
+def test_eight_schools_nuts_matches_quadrature(targets, sampling):
     t = targets("eight_schools_noncentered")
-    r = fastmc.nuts(t, None, 2000, chains=4, seed=11, target_accept=0.95, warn=False)
+    r = fastmc.nuts(t, None, 2000, chains=4, seed=11, target_accept=0.95, warn=False, backend=sampling)
     assert r.divergent.sum() < 40
     for name, (m, s) in _eight_schools_exact().items():
         _within_mcse(r.posterior[name], m, s, name)
 
 
-def test_linear_regression_nuts_matches_quadrature(targets):
+def test_linear_regression_nuts_matches_quadrature(targets, sampling):
     """Given sigma the coefficients are Gaussian (normal priors); sigma's marginal by quadrature."""
     t = targets("linear_regression")
     d = DATA["linear_regression"]
@@ -258,7 +268,7 @@ def test_linear_regression_nuts_matches_quadrature(targets):
     sd = np.sqrt(w @ (covs + (means - e) ** 2))
     es = w @ sig
     ss = math.sqrt(w @ (sig - es) ** 2)
-    r = fastmc.nuts(t, None, 2000, chains=4, seed=12, warn=False)
+    r = fastmc.nuts(t, None, 2000, chains=4, seed=12, warn=False, backend=sampling)
     _within_mcse(r.posterior["alpha"], e[0], sd[0], "alpha")
     _within_mcse(r.posterior["beta"], e[1:], sd[1:], "beta")
     _within_mcse(r.posterior["sigma"], es, ss, "sigma")
@@ -278,9 +288,9 @@ _LOGISTIC_REFERENCE = {
 }
 
 
-def test_hierarchical_logistic_nuts_matches_a_long_reference_run(targets):
+def test_hierarchical_logistic_nuts_matches_a_long_reference_run(targets, sampling):
     t = targets("hierarchical_logistic")
-    r = fastmc.nuts(t, None, 2000, chains=4, seed=14, target_accept=0.9, warn=False)
+    r = fastmc.nuts(t, None, 2000, chains=4, seed=14, target_accept=0.9, warn=False, backend=sampling)
     for name, (m, em, s, es) in _LOGISTIC_REFERENCE.items():
         d = r.posterior[name].reshape(4, 2000, -1)
         flat = d.reshape(-1, d.shape[2])
@@ -289,13 +299,16 @@ def test_hierarchical_logistic_nuts_matches_a_long_reference_run(targets):
         assert np.all(zm < 5) and np.all(zs < 5), (name, zm.max(), zs.max())
 
 
-def test_reject_samples_the_truncated_posterior_and_counts_rejections(targets):
+@pytest.mark.parametrize("backend", ["cpp", pytest.param("numba", marks=pytest.mark.slow)])
+def test_reject_samples_the_truncated_posterior_and_counts_rejections(targets, backend):
+    if backend not in fastmc.available_backends():
+        pytest.skip(f"backend {backend!r} is not available")
     t = targets("truncated_normal")
     assert np.all(t.initial_points(8, seed=2) >= 0.5)  # Stan's retries past the rejected region
     rc, lp, _, msg = t._stan.logp_explained(np.array([0.0]))
     assert rc == 1 and lp == -math.inf and "x must be at least 0.5" in msg
     assert t.logpdf(np.array([0.0])) == -math.inf
-    r = fastmc.nuts(t, None, 3000, chains=4, seed=13, warn=False)
+    r = fastmc.nuts(t, None, 3000, chains=4, seed=13, warn=False, backend=backend)
     a = 0.5
     dist = stats.truncnorm(a, np.inf)
     _within_mcse(r.posterior["x"], dist.mean(), dist.std(), "x")
@@ -305,11 +318,11 @@ def test_reject_samples_the_truncated_posterior_and_counts_rejections(targets):
 
 # --------------------------------------------------------------------------- reproducibility
 @pytest.mark.parametrize("name", list(NUMPY))
-def test_draws_independent_of_threads(name, targets):
+def test_draws_independent_of_threads(name, targets, sampling):
     t = targets(name)
     kw = {"n_warmup": 100, "chains": 3, "seed": 9, "warn": False}
-    a = fastmc.nuts(t, None, 100, n_threads=1, **kw)
-    b = fastmc.nuts(t, None, 100, n_threads=2, **kw)
+    a = fastmc.nuts(t, None, 100, n_threads=1, **kw, backend=sampling)
+    b = fastmc.nuts(t, None, 100, n_threads=2, **kw, backend=sampling)
     np.testing.assert_array_equal(a.warmup.draws, b.warmup.draws)
     np.testing.assert_array_equal(a.draws, b.draws)
     for k in a.posterior:
@@ -328,9 +341,9 @@ def test_draws_identical_on_both_backends(targets, both_backends):
         np.testing.assert_array_equal(a.posterior[k], c.posterior[k])
 
 
-def test_to_arviz_has_stans_names(targets):
+def test_to_arviz_has_stans_names(targets, sampling):
     t = targets("eight_schools_noncentered")
-    r = fastmc.nuts(t, None, 50, n_warmup=50, chains=2, seed=1, warn=False)
+    r = fastmc.nuts(t, None, 50, n_warmup=50, chains=2, seed=1, warn=False, backend=sampling)
     dt = r.to_arviz()
     post = dt["posterior"]
     for name, shape in t.layout.shapes().items():
@@ -409,19 +422,20 @@ def test_bad_program_argument_and_no_compiler(stan_cache, tmp_path):
 
 
 # ------------------------------------------------------------------------------ command line
-def test_cli_samples_a_stan_program(targets, stan_cache, monkeypatch, capsys):
+def test_cli_samples_a_stan_program(targets, stan_cache, monkeypatch, capsys, sampling):
     from fastmc import cli
 
     targets("eight_schools_noncentered")  # compiled: the command line finds it in the cache
     monkeypatch.setenv("FASTMC_STAN_CACHE", str(stan_cache))
     program = str(HERE / "eight_schools_noncentered.stan")
     code = cli.main(["sample", program, "--data", str(HERE / "eight_schools.json"), "--seed", "1", "--chains", "2",
-                     "--draws", "200", "--warmup", "200", "--no-progress"])
+                     "--draws", "200", "--warmup", "200", "--no-progress", "--backend", sampling])
     out = capsys.readouterr().out
     assert code in (0, 1) and "theta_tilde[7]" in out and "seed 1" in out
     assert cli.main(["sample", program, "--data", "absent.json"]) == 2
     assert "--data: no such file" in capsys.readouterr().err
-    assert cli.main(["sample", program, "--data", str(HERE / "eight_schools.json"), "--chains", "1"]) in (0, 1)
+    assert cli.main(["sample", program, "--data", str(HERE / "eight_schools.json"), "--chains", "1", "--backend",
+                     sampling]) in (0, 1)
     bad = stan_cache / "bad.json"
     bad.write_text('{"J": 8}')
     assert cli.main(["sample", program, "--data", str(bad)]) == 2
