@@ -106,12 +106,13 @@ def to_datatree(result, *, save_warmup: bool = True, unconstrained: bool = True)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("to_arviz needs arviz-base: pip install 'fastmc[arviz]'") from exc
     from . import __version__
+    from .results import constrain
 
     layout = result._layout()
     data = {"posterior": dict(result.posterior), "sample_stats": sample_stats(result)}
     has_warmup = result.warmup is not None and result.warmup.n_samples > 0
     if save_warmup and has_warmup:
-        data["warmup_posterior"] = layout.constrain(result.warmup.draws)
+        data["warmup_posterior"] = constrain(layout, result.warmup.draws, result.seed, warmup=True)
         data["warmup_sample_stats"] = sample_stats(result, warmup=True)
     if unconstrained:
         data["unconstrained_posterior"] = layout.split(result.draws)

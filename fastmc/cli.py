@@ -167,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "any warnings.",
         epilog="Exit codes: 0 success, 1 sampling problems reported, 2 bad input, 130 interrupted.",
     )
-    s.add_argument("model", metavar="MODEL.py", help="Python file defining `target` (and optionally `x0`)")
+    s.add_argument("model", metavar="MODEL.py", help="Python file defining `target` (and optionally `x0`), or a "
+                   "Stan program MODEL.stan (the stan extra: compiled, or found in the cache)")
+    s.add_argument("--data", metavar="DATA.json", default=None,
+                   help="a Stan program's data, a JSON file in CmdStan's format")
     s.add_argument("--sampler", choices=SAMPLERS, default="nuts", help="default nuts")
     s.add_argument("--chains", type=_positive_int, default=4, metavar="N", help="default 4")
     s.add_argument("--draws", type=_positive_int, metavar="N", default=1000, help="kept draws per chain (default 1000)")
@@ -289,6 +292,23 @@ def load_model(path):
         raise UsageError(f"MODEL: `target` in {path!r} must be a fastmc.Target or fastmc.GaussianMixture, "
                          f"got {type(target).__name__}")
     return target, ns.get("x0")
+
+
+def _load_stan(path, data):
+    """``Target.from_stan`` of a program file and its data; bad input is a UsageError naming it."""
+    from .targets import Target
+
+    if not os.path.isfile(path):
+        raise UsageError(f"MODEL: no such file {path!r}")
+    if data is not None and not os.path.isfile(data):
+        raise UsageError(f"--data: no such file {data!r}")
+    try:
+        return Target.from_stan(path, data)
+    except ImportError as exc:
+        raise UsageError(f"MODEL: {exc}") from None
+    except (ValueError, TypeError, RuntimeError) as exc:
+        where = "--data" if str(exc).startswith("data") else "MODEL"
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _default_start(target, chains, seed, tries=100):
@@ -722,14 +742,24 @@ def cmd_sample(args) -> int:
 
     if args.output is not None:
         _check_output_path(args.output, "--output", ".npz")
-    target, x0 = load_model(args.model)
+    if args.model.endswith(".stan"):
+        target, x0 = _load_stan(args.model, args.data), None
+    elif args.data is not None:
+        raise UsageError("--data: only a Stan program (MODEL.stan) takes a data file")
+    else:
+        target, x0 = load_model(args.model)
     fn, kw = sample_kwargs(args, target)
     kw["seed"] = as_seed(kw["seed"])  # drawn here when not given: the default start points use it too
     checked = args.sampler == "nuts" or (args.sampler == "hmc" and args.warmup > 0)
     max_depth = kw.get("max_treedepth", 10) if args.sampler == "nuts" else None
 
     def call():  # the default start points evaluate the target: its errors are handled as the run's
-        start = _default_start(target, args.chains, kw["seed"]) if x0 is None else x0
+        if x0 is not None:
+            start = x0
+        elif hasattr(target, "initial_points"):  # a Stan program: Stan's own initialisation
+            start = target.initial_points(args.chains, kw["seed"])
+        else:
+            start = _default_start(target, args.chains, kw["seed"])
         return fn(target, start, args.draws, **kw)
 
     return _run(call, model_path=args.model, checked=checked, max_treedepth=max_depth, output=args.output)

@@ -23,6 +23,14 @@ def layout_of(target):
         raise
 
 
+def constrain(layout, draws, seed, warmup=False) -> dict:
+    """``layout.constrain(draws)``, passing the run's seed to a layout whose constrain step draws
+    random numbers (a Stan model's generated quantities)."""
+    if getattr(layout, "uses_seed", False):
+        return layout.constrain(draws, seed=0 if seed is None else seed, warmup=warmup)
+    return layout.constrain(draws)
+
+
 @dataclass(repr=False)
 class SamplingResult:
     """Draws and per-draw statistics of a multi-chain run.
@@ -177,7 +185,7 @@ class SamplingResult:
         """Named draws in the constrained space: ``{name: (chains, n, *shape)}``, parameters in
         layout order, then deterministics (PyMC models). Computed once, on first access."""
         if self._posterior is None:
-            self._posterior = self._layout().constrain(self.draws)
+            self._posterior = constrain(self._layout(), self.draws, self.seed)
         return self._posterior
 
     def flat_draws(self) -> np.ndarray:

@@ -417,6 +417,17 @@ class Target:
 
         return from_pymc(model, freeze=freeze, jitter=jitter, fastmath=fastmath, check_gradient=check_gradient)
 
+    @classmethod
+    def from_stan(cls, program, data=None, *, inits=None, cache_dir=None, compiler=None, cxxflags=(), data_seed=0,
+                  check_gradient=False):
+        """A Stan program and its data, compiled with stanc and the system C++ compiler into
+        fastmc's C ABI (Stan's own autodiff, called from every chain thread); see
+        :func:`fastmc.targets.stan.from_stan` (the ``stan`` extra)."""
+        from .stan import from_stan
+
+        return from_stan(program, data, inits=inits, cache_dir=cache_dir, compiler=compiler, cxxflags=cxxflags,
+                         data_seed=data_seed, check_gradient=check_gradient)
+
     # ------------------------------------------------------------ kernel views
     def _cpp_spec(self, checked=False):
         if self.kind == "python":
