@@ -15,6 +15,7 @@ from .nuts import nuts
 from .samplers import hmc, rwmh
 from .store import load, resume
 from .executors import map_fits
+from .sbc import SBCResult, sbc
 from .targets import GaussianMixture, GradientCheckWarning, Target, default_mixture, stack_array
 from . import models, workloads
 
@@ -28,6 +29,8 @@ __all__ = [
     "resume",
     "load",
     "map_fits",
+    "sbc",
+    "SBCResult",
     "AdaptedState",
     "SamplingWarning",
     "SamplingResult",

@@ -263,3 +263,16 @@ def test_map_fits_bad_input():
         fastmc.map_fits(jobs.fit, [1], executor=object())
     with pytest.raises(ValueError, match="seed"):
         fastmc.map_fits(jobs.fit, [1], seed=-1)
+
+
+def test_sbc_on_dask_equals_local(client):
+    from fastmc.sbc import eight_schools_prior, eight_schools_simulate
+
+    t = fastmc.models.eight_schools_noncentered()
+    kw = dict(seed=3, n_warmup=200, n_draws=39)
+    local = fastmc.sbc(t, eight_schools_prior, eight_schools_simulate, 20, **kw)
+    remote = fastmc.sbc(t, eight_schools_prior, eight_schools_simulate, 20, executor=client.get_executor(pure=False),
+                        **kw)
+    for k in local.ranks:
+        np.testing.assert_array_equal(local.ranks[k], remote.ranks[k])
+    np.testing.assert_array_equal(local.divergent, remote.divergent)

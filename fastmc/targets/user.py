@@ -472,6 +472,38 @@ class Target:
         target._blob = None
         return target
 
+    def with_data(self, data) -> "Target":
+        """The same log density with new ``data``, sharing the compiled code: one compilation for
+        many data sets (simulation-based calibration, cross-validation, bootstraps).
+
+        Parameters
+        ----------
+        data : ndarray of float64, shape of the target's data
+            C-contiguous; the function's ``data`` argument (kept alive by the new target).
+
+        Returns
+        -------
+        Target
+            A new target; this one is unchanged (the two can sample at the same time).
+        """
+        if self.kind == "python":
+            raise TypeError("a Target.from_python has no data array: close over the data in the function")
+        new = _as_data(data)
+        if new.shape != self._data.shape:
+            raise ValueError(f"data must have the shape of the target's data, {self._data.shape}, got {new.shape}")
+        if self.kind == "numba" and self._address is None and "cpp" in _backends.available_backends():
+            self._cpp_spec()  # the C entry point compiled here, once, and shared by every copy
+        t = self.__copy__()
+        t._data = new
+        if self._numba is not None:  # the Numba kernels' record, its data swapped (no new compilation)
+            t._numba = {k: v._replace(tdata=new) for k, v in self._numba.items()}
+        if self._recipe is not None and self._recipe[0] in ("numba", "python"):
+            kind, args, kwargs = self._recipe
+            t._recipe = (kind, (args[0], args[1], new), kwargs)
+        else:
+            t._recipe = None if self._recipe is None else ("with_data", (self, {"data": new}), {})
+        return t
+
     # ------------------------------------------------------------ kernel views
     def _cpp_spec(self, checked=False):
         if self.kind == "python":
