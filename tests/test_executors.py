@@ -228,7 +228,8 @@ def test_map_fits_reproducible_in_any_completion_order(client):
     on_dask = fastmc.map_fits(jobs.fit, tasks, seed=2024, shared=EIGHT, executor=client.get_executor(pure=False))
     assert on_dask == local
     shuffled = [tasks[i] for i in np.random.default_rng(0).permutation(20)]
-    again = fastmc.map_fits(jobs.fit, shuffled, seed=2024, shared=EIGHT, executor=client.get_executor(pure=False))
+    again = fastmc.map_fits(jobs.fit, shuffled, seed=2024, shared=EIGHT, executor=client.get_executor(pure=False),
+                            batch_size=3)
     # a task's result depends on its index and the seed: the same seeds in the new order
     assert [r[1] for r in again] == seeds
 
@@ -242,14 +243,14 @@ def test_map_fits_ctrl_c_keeps_finished_fits():
 
     with cf.ThreadPoolExecutor(1) as ex:
         with pytest.warns(RuntimeWarning, match="interrupted: 5 of 12"):
-            out = fastmc.map_fits(fit, range(12), seed=1, executor=ex)
+            out = fastmc.map_fits(fit, range(12), seed=1, executor=ex, batch_size=1)
     assert out[:5] == [0, 10, 20, 30, 40] and out[6:] == [None] * 6
 
 
 def test_map_fits_reruns_tasks_of_a_broken_process_pool(tmp_path):
     marker = str(tmp_path / "died")
     with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
-        out = fastmc.map_fits(jobs.fit_dies_once, range(8), seed=5, executor=ex, shared=marker)
+        out = fastmc.map_fits(jobs.fit_dies_once, range(8), seed=5, executor=ex, shared=marker, batch_size=1)
     assert os.path.exists(marker)
     assert out == list(zip(range(8), task_seeds(5, 8)))
 
@@ -263,6 +264,8 @@ def test_map_fits_bad_input():
         fastmc.map_fits(jobs.fit, [1], executor=object())
     with pytest.raises(ValueError, match="seed"):
         fastmc.map_fits(jobs.fit, [1], seed=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        fastmc.map_fits(jobs.fit, [1], batch_size=0)
 
 
 def test_sbc_on_dask_equals_local(client):
