@@ -1,6 +1,10 @@
 """Chains and fits on executors (fastmc.executors): a Dask LocalCluster of two single-threaded
 worker processes and a spawn ProcessPoolExecutor, each started once for the module (about 3 s
 and 1 s), against the same calls run in this process, compared bit for bit.
+
+Tests of user targets (``from_numba``) need the C++ backend (``cpp_only``): on the Numba backend
+every worker process would compile a sampler for each target (minutes on 2 cores); the mixture
+tests (kernels cached on disk) run on both.
 """
 import concurrent.futures as cf
 import dataclasses
@@ -82,14 +86,15 @@ class Recording(cf.Executor):
 
 # ------------------------------------------------------------------ chains, bit for bit
 def test_assert_same_can_fail():
-    a = fastmc.nuts(EIGHT, X0, 50, n_warmup=50, chains=2, seed=1, warn=False)
-    b = fastmc.nuts(EIGHT, X0, 50, n_warmup=50, chains=2, seed=2, warn=False)
+    mix = fastmc.default_mixture()
+    a = fastmc.nuts(mix, [0.0, 0.0], 50, n_warmup=50, chains=2, seed=1, warn=False)
+    b = fastmc.nuts(mix, [0.0, 0.0], 50, n_warmup=50, chains=2, seed=2, warn=False)
     with pytest.raises(AssertionError):
         assert_same(a, b)
 
 
 @pytest.mark.parametrize("per_task", [None, 1, 3])
-def test_nuts_on_dask_equals_local(client, per_task):
+def test_nuts_on_dask_equals_local(client, cpp_only, per_task):
     kw = dict(n_warmup=300, chains=8, seed=7, warn=False)
     local = fastmc.nuts(EIGHT, X0, 200, **kw)
     ex = client.get_executor(pure=False)
@@ -98,13 +103,13 @@ def test_nuts_on_dask_equals_local(client, per_task):
     assert res.layout is EIGHT.layout and res.posterior["tau"].shape == (8, 200)
 
 
-def test_nuts_on_process_pool_equals_local(process_pool):
+def test_nuts_on_process_pool_equals_local(cpp_only, process_pool):
     kw = dict(n_warmup=300, chains=8, seed=8, metric="dense", warn=False)
     local = fastmc.nuts(EIGHT, X0, 200, **kw)
     assert_same(local, fastmc.nuts(EIGHT, X0, 200, executor=process_pool, **kw))
 
 
-def test_per_chain_arguments_and_resume_split_by_chain(client):
+def test_per_chain_arguments_and_resume_split_by_chain(cpp_only, client):
     """(chains, d) start points, per-chain step sizes and metrics, and resume= are cut per task."""
     rng = np.random.default_rng(3)
     x0 = rng.normal(size=(5, 10)) * 0.1
@@ -130,14 +135,14 @@ def test_rwmh_and_hmc_on_dask_equal_local(client):
     assert_same(fastmc.hmc(mix, x0, 300, **kw), fastmc.hmc(mix, x0, 300, executor=ex, chains_per_task=2, **kw))
 
 
-def test_factory_target_travels(client):
+def test_factory_target_travels(cpp_only, client):
     t = fastmc.Target.from_factory(fastmc.models.eight_schools, check_gradient=False)
     kw = dict(n_warmup=100, chains=4, seed=5, warn=False)
     assert_same(fastmc.nuts(t, X0, 100, **kw),
                 fastmc.nuts(t, X0, 100, executor=client.get_executor(pure=False), chains_per_task=2, **kw))
 
 
-def test_target_is_built_once_per_worker(client):
+def test_target_is_built_once_per_worker(cpp_only, client):
     """The second run finds the target in each worker's cache (fastmc.targets._travel)."""
     ex = client.get_executor(pure=False)
     t = fastmc.Target.from_factory(fastmc.models.eight_schools, check_gradient=True)  # a recipe of its own
@@ -192,20 +197,20 @@ def test_target_that_cannot_travel_errors_before_any_task(client):
 @pytest.mark.parametrize("kw, err, match", [
     (dict(executor="dask"), TypeError, "executor must be a concurrent.futures.Executor"),
     (dict(chains_per_task=0), ValueError, "chains_per_task"),
-    (dict(x0=np.zeros((3, 10))), ValueError, "x0"),
+    (dict(x0=np.zeros((3, 2))), ValueError, "x0"),
     (dict(step_size=-1.0), ValueError, "step_size"),
     (dict(store="run.zarr"), ValueError, "store"),
 ])
 def test_bad_input_errors_before_any_task(kw, err, match):
     rec = Recording()
-    call = dict(x0=X0, chains=4, seed=1, executor=rec)
+    call = dict(x0=np.zeros(2), chains=4, seed=1, executor=rec)
     call.update(kw)
     with pytest.raises(err, match=match):
-        fastmc.nuts(EIGHT, call.pop("x0"), 10, **call)
+        fastmc.nuts(fastmc.default_mixture(), call.pop("x0"), 10, **call)
     assert rec.submitted == []
 
 
-def test_a_task_whose_target_raises_names_its_chains(process_pool):
+def test_a_task_whose_target_raises_names_its_chains(cpp_only, process_pool):
     """The target's own exception, raised once, with the task's chains in a note and the task's
     draws so far on it; the other tasks are cancelled."""
     t = fastmc.Target.from_numba(jobs.normal_raising_far_out, 1)
@@ -219,7 +224,7 @@ def test_a_task_whose_target_raises_names_its_chains(process_pool):
 
 
 # ------------------------------------------------------------------ many fits
-def test_map_fits_reproducible_in_any_completion_order(client):
+def test_map_fits_reproducible_in_any_completion_order(cpp_only, client):
     tasks = list(range(20))
     seeds = task_seeds(2024, 20)
     assert len(set(seeds)) == 20 and task_seeds(2024, 5) == seeds[:5]  # depends on (seed, index) only
@@ -268,7 +273,7 @@ def test_map_fits_bad_input():
         fastmc.map_fits(jobs.fit, [1], batch_size=0)
 
 
-def test_sbc_on_dask_equals_local(client):
+def test_sbc_on_dask_equals_local(cpp_only, client):
     from fastmc.sbc import eight_schools_prior, eight_schools_simulate
 
     t = fastmc.models.eight_schools_noncentered()
@@ -279,3 +284,16 @@ def test_sbc_on_dask_equals_local(client):
     for k in local.ranks:
         np.testing.assert_array_equal(local.ranks[k], remote.ranks[k])
     np.testing.assert_array_equal(local.divergent, remote.divergent)
+
+
+@pytest.mark.slow
+def test_pymc_target_travels(client):
+    """A PyMC model travels as the model and is compiled once on each worker (tens of seconds of
+    PyTensor and Numba compilation per worker: slow)."""
+    pytest.importorskip("pymc")
+    t = fastmc.Target.from_pymc(fastmc.models.eight_schools_pymc(centered=False))
+    kw = dict(n_warmup=200, chains=4, seed=3, warn=False)
+    local = fastmc.nuts(t, None, 200, **kw)  # start points: the model's, jittered from the seed
+    res = fastmc.nuts(t, None, 200, executor=client.get_executor(pure=False), **kw)
+    assert_same(local, res)
+    assert set(res.posterior) == set(local.posterior)

@@ -19,15 +19,18 @@ def test_noncentered_gradient_matches_finite_differences(rng):
         assert gradient_problem(NC.logpdf, x, lp, g) is None
 
 
-def test_with_data_equals_a_target_built_for_that_data():
+def test_with_data_equals_a_target_built_for_that_data(cpp_only):
+    """On the C++ backend (on Numba each of the two targets would compile a sampler of its own)."""
     y = np.arange(8.0)
     sigma = np.full(8, 3.0)
     fresh = fastmc.models.eight_schools_noncentered(y, sigma, mu_scale=2.0)
     swapped = NC.with_data(np.concatenate([y, sigma, [2.0, 5.0]]))
-    kw = dict(n_warmup=100, chains=2, seed=4, warn=False)
+    kw = dict(n_warmup=100, chains=2, seed=4, warn=False, backend="cpp")
     a, b = fastmc.nuts(fresh, np.zeros(10), 100, **kw), fastmc.nuts(swapped, np.zeros(10), 100, **kw)
     np.testing.assert_array_equal(a.draws, b.draws)
     assert swapped._address == NC._address  # one compiled entry point for both
+    NC._numba_target()
+    assert NC.with_data(swapped._data)._numba[False].logp_grad is NC._numba[False].logp_grad
     with pytest.raises(ValueError, match="data must have the shape"):
         NC.with_data(np.zeros(3))
 

@@ -491,8 +491,13 @@ class Target:
         new = _as_data(data)
         if new.shape != self._data.shape:
             raise ValueError(f"data must have the shape of the target's data, {self._data.shape}, got {new.shape}")
+        # compiled here, once, and shared by every copy (what is not compiled yet compiles per
+        # copy): the C entry point, through which start points are evaluated whenever the
+        # extension is there, and the Numba twin's functions when "auto" samples on Numba
         if self.kind == "numba" and self._address is None and "cpp" in _backends.available_backends():
-            self._cpp_spec()  # the C entry point compiled here, once, and shared by every copy
+            self._cpp_spec()
+        if _backends.for_target(self, "auto").name != "cpp":
+            self._numba_target()
         t = self.__copy__()
         t._data = new
         if self._numba is not None:  # the Numba kernels' record, its data swapped (no new compilation)
