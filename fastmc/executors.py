@@ -259,6 +259,9 @@ def sample_on(sampler: str, call: dict) -> SamplingResult:
     except KeyboardInterrupt as exc:
         for f in futures:
             f.cancel()
+        for f, g in futures.items():  # finished while this thread was waiting
+            if g not in results and f.done() and not f.cancelled() and f.exception() is None:
+                results[g] = f.result()
         exc.partial_results = dict(sorted(results.items()))
         raise
     except Exception as exc:

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-import _thread
 
 import numpy as np
 import pytest
@@ -241,8 +240,8 @@ def test_map_fits_reproducible_in_any_completion_order(cpp_only, client):
 
 def test_map_fits_ctrl_c_keeps_finished_fits():
     def fit(task, seed):
-        if task == 5:
-            _thread.interrupt_main()  # Ctrl-C while the executor runs the sixth task
+        if task == 5:  # Ctrl-C while the executor runs the sixth task, which is still running after it
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             time.sleep(1.0)
         return task * 10
 
@@ -297,3 +296,26 @@ def test_pymc_target_travels(client):
     res = fastmc.nuts(t, None, 200, executor=client.get_executor(pure=False), **kw)
     assert_same(local, res)
     assert set(res.posterior) == set(local.posterior)
+
+
+def test_ctrl_c_cancels_and_keeps_finished_tasks(cpp_only):
+    """Ctrl-C while the second of four one-chain tasks runs: KeyboardInterrupt, with the first
+    task's result (equal to chain 0 of the local run) on .partial_results, the last two cancelled."""
+    calls = [0]
+
+    def logp(x):
+        if threading.current_thread() is not threading.main_thread():
+            calls[0] += 1
+            if calls[0] == 80:  # inside the second task (the first makes 51 calls)
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # Ctrl-C
+                time.sleep(0.5)  # the second task is still running when the main thread cancels
+        return -0.5 * float(x @ x)
+
+    t = fastmc.Target.from_python(logp=logp, dim=2)
+    kw = dict(scale=1.0, chains=4, seed=2)
+    with cf.ThreadPoolExecutor(1) as ex:
+        with pytest.raises(KeyboardInterrupt) as info:
+            fastmc.rwmh(t, np.zeros(2), 50, executor=ex, chains_per_task=1, **kw)
+    parts = info.value.partial_results
+    assert list(parts) == [(0, 1)]
+    np.testing.assert_array_equal(parts[(0, 1)].draws[0], fastmc.rwmh(t, np.zeros(2), 50, **kw).draws[0])
