@@ -1,5 +1,9 @@
 """Simulation-based calibration (fastmc.sbc) on eight schools, non-centred: uniform ranks for the
-right model, ranks far from uniform for a model with a wrong prior scale; Target.with_data."""
+right model, ranks far from uniform for a model with a wrong prior scale; Target.with_data.
+
+The fits need the C++ backend (``cpp_only``): on Numba alone the first fit compiles a sampler for
+the model (a minute or more on 2 cores), and sbc's logic does not depend on the backend
+(FASTMC_BACKEND=numba runs them in 1.2 s each once compiled)."""
 import functools
 
 import numpy as np
@@ -35,7 +39,7 @@ def test_with_data_equals_a_target_built_for_that_data(cpp_only):
         NC.with_data(np.zeros(3))
 
 
-def test_sbc_ranks_uniform_for_the_right_model():
+def test_sbc_ranks_uniform_for_the_right_model(cpp_only):
     """100 simulations; each of the 10 parameters' chi-square p-value above 0.001, a family-wise
     level of 1 % (Bonferroni) under uniform ranks. Seeded: the run is fixed."""
     out = fastmc.sbc(NC, eight_schools_prior, eight_schools_simulate, 100, seed=1, n_warmup=300)
@@ -46,7 +50,7 @@ def test_sbc_ranks_uniform_for_the_right_model():
     assert len(p) == 10 and min(p.values()) > 0.001, p
 
 
-def test_sbc_catches_a_wrong_prior_scale():
+def test_sbc_catches_a_wrong_prior_scale(cpp_only):
     """The fitted model's mu prior has scale 1 where the simulator draws mu with scale 5: the
     posterior of mu is too narrow and shrunk to 0, and its ranks pile at both ends."""
     wrong = functools.partial(eight_schools_simulate, mu_scale=1.0)
@@ -57,7 +61,7 @@ def test_sbc_catches_a_wrong_prior_scale():
     assert np.mean((r < 10) | (r > 89)) > 0.5  # more than half in the outer 20 % of the rank values
 
 
-def test_sbc_plot():
+def test_sbc_plot(cpp_only):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     out = fastmc.sbc(NC, eight_schools_prior, eight_schools_simulate, 10, seed=2, n_warmup=100, n_draws=19)
@@ -79,7 +83,7 @@ def test_sbc_bad_input(args, kw, err, match):
         fastmc.sbc(*args, **kw)
 
 
-def test_uniformity_bins_must_divide():
+def test_uniformity_bins_must_divide(cpp_only):
     out = fastmc.sbc(NC, eight_schools_prior, eight_schools_simulate, 5, seed=2, n_warmup=50, n_draws=9)
     with pytest.raises(ValueError, match="n_bins must divide"):
         out.uniformity(n_bins=3)
