@@ -140,6 +140,8 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     """
     if executor is not None:
         return sample_on("nuts", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     # checked here, not only by the engine, so that a corrupted resume state is named as such
     # (not as a bad step_size or x0) and out-of-range numbers give a ValueError naming them
     resume = None if resume is None else check_resume(resume)

@@ -123,6 +123,8 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     """
     if executor is not None:
         return sample_on("rwmh", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     x0, seed = default_start(target, x0, chains, seed, None)
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
@@ -277,6 +279,8 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     """
     if executor is not None:
         return sample_on("hmc", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     x0, seed = default_start(target, x0, 1 if chains is None else chains, seed, adapt_kwargs.get("resume"))
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)

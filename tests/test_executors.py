@@ -183,6 +183,11 @@ def test_worker_killed_mid_task_gives_the_same_result(client):
 
 
 # ------------------------------------------------------------------ errors before any task
+def test_chains_per_task_needs_an_executor():
+    with pytest.raises(ValueError, match="chains_per_task needs executor"):
+        fastmc.rwmh(fastmc.default_mixture(), [0.0, 0.0], 10, scale=1.0, chains_per_task=1)
+
+
 def test_target_that_cannot_travel_errors_before_any_task(client):
     t = fastmc.Target.from_cfunc(std_normal_c, 3)
     rec = Recording()
