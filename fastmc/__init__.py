@@ -14,6 +14,8 @@ from .diagnostics import (AutocorrError, DiagnosticWarning, Summary, autocorr, a
 from .nuts import nuts
 from .samplers import hmc, rwmh
 from .store import load, resume
+from .executors import map_fits
+from .sbc import SBCResult, sbc
 from .targets import GaussianMixture, GradientCheckWarning, Target, default_mixture, stack_array
 from . import models, workloads
 
@@ -26,6 +28,9 @@ __all__ = [
     "nuts",
     "resume",
     "load",
+    "map_fits",
+    "sbc",
+    "SBCResult",
     "AdaptedState",
     "SamplingWarning",
     "SamplingResult",

@@ -87,11 +87,16 @@ def _as_nonneg_int(name, value):
 def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric, resume,
             adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer, base_window, max_treedepth,
             n_leapfrog, warn, backend, n_threads, integration_time=None, max_leapfrog=1, step_size_jitter=None,
-            temperature=None, progress=None, store=None, store_every=None, check=False, _load=False):
+            temperature=None, progress=None, store=None, store_every=None, check=False, _load=False,
+            _chain_offset=0, _dry=False):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
-    transition's eps."""
+    transition's eps.
+
+    ``_chain_offset``: the run's chains are chains offset.. of a larger run (their generators are
+    seeded as there; an executor's task). ``_dry``: validate everything and return None before
+    allocating or sampling."""
     target = runtime.check_target(target)
     if not target.has_grad:
         raise TypeError(f"{sampler} needs a gradient: build the target with Target.from_python(logp_and_grad=...)")
@@ -150,7 +155,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
         state = np.array(resume.rng_state, dtype=np.uint64, order="C")  # updated in place by the run
     else:
         seed = as_seed(seed)
-        state = rng_states(seed, chains)
+        state = rng_states(seed, chains, _chain_offset)
     threads = runtime.n_threads(n_threads, chains)
     be = _backends.for_target(target, backend)
     backend = be.name
@@ -159,6 +164,8 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
         raise TypeError(f"store must be a path (str or os.PathLike), got {type(store).__name__}")
     x = runtime.start_points(target, x0, chains) if not _load else np.array(x0, dtype=np.float64)
     phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
+    if _dry:
+        return None
     config = record(HMC_CONFIG, n_warmup=n_warmup, n_samples=n, transition=_TRANSITION[sampler], max_depth=max_depth,
                     n_leapfrog=n_leap, max_leapfrog=max_leap, metric_kind=1 if metric == "dense" else 0,
                     adapt_step=adapt_step_size, integration_time=int_time, jitter=jitter, delta=delta, gamma=gamma,

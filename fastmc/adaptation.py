@@ -145,11 +145,12 @@ def _splitmix64_mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def rng_states(seed: int, chains: int) -> np.ndarray:
-    """Initial xoshiro256** states (chains, 4) uint64, exactly as ``Rng(seed, chain)`` seeds them.
+def rng_states(seed: int, chains: int, offset: int = 0) -> np.ndarray:
+    """Initial xoshiro256** states (chains, 4) uint64, exactly as ``Rng(seed, chain)`` seeds them,
+    for chains ``offset .. offset + chains - 1`` (an executor's task runs a slice of a run's chains).
     Vectorised over chains, so that an absurd chain count reaches the memory check at once."""
     out = np.empty((chains, 4), dtype=np.uint64)
-    z = np.uint64(seed) + _splitmix64_mix(np.arange(1, chains + 1, dtype=np.uint64))
+    z = np.uint64(seed) + _splitmix64_mix(np.arange(offset + 1, offset + chains + 1, dtype=np.uint64))
     for i in range(4):
         z = z + np.uint64(0x9E3779B97F4A7C15)
         out[:, i] = _splitmix64_mix(z)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ._hmc_engine import run_hmc
 from ._validation import as_bool, as_int, as_probability, as_temperature, normal_diagonal, refuse_if_too_large
 from .adaptation import check_resume
+from .executors import sample_on
 from .results import SamplingResult, layout_of
 from .targets._base import default_start
 
@@ -28,7 +29,7 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
          seed=None, step_size=None, inv_metric=None, resume=None, adapt_step_size=True, gamma=0.05, kappa=0.75,
          t0=10.0, init_buffer=75, term_buffer=50, base_window=25, step_size_jitter=None, temperature=None,
          warn=True, backend="auto", n_threads=None, progress=None, store=None, store_every=None,
-         check=False) -> SamplingResult:
+         check=False, executor=None, chains_per_task=None, _chain_offset=0, _dry=False) -> SamplingResult:
     """Multinomial No-U-Turn sampler with Stan's warm-up, many chains in parallel.
 
     Parameters
@@ -102,6 +103,12 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         is finite stops the chain with a ValueError naming the coordinate, instead of corrupting
         memory or sampling garbage. Costs a copy of the gradient per call; off by default (the
         start point is always checked this way).
+    executor : concurrent.futures.Executor, optional
+        Run the chains on this executor's workers (Dask's ``client.get_executor(pure=False)``, a
+        ``ProcessPoolExecutor``, ...) in tasks of ``chains_per_task`` chains: the result equals the
+        local run's bit for bit. See :func:`fastmc.executors.sample_on`. Not with ``store``.
+    chains_per_task : int, optional
+        Chains per task (default: the chains spread evenly over the executor's workers).
 
     Returns
     -------
@@ -131,6 +138,10 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
     ``result.n_nonfinite`` (per chain, kept draws; the warm-up's in ``result.warmup``). The U-turn
     criterion is Betancourt's generalisation, checked on every merged subtree and across the joins.
     """
+    if executor is not None:
+        return sample_on("nuts", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     # checked here, not only by the engine, so that a corrupted resume state is named as such
     # (not as a bad step_size or x0) and out-of-range numbers give a ValueError naming them
     resume = None if resume is None else check_resume(resume)
@@ -151,6 +162,9 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
                       term_buffer=term_buffer, base_window=base_window, max_treedepth=max_treedepth,
                       n_leapfrog=1, step_size_jitter=step_size_jitter, temperature=temperature, warn=warn,
                       backend=backend, n_threads=n_threads, progress=progress, store=store,
-                      store_every=store_every, check=as_bool("check", check))
+                      store_every=store_every, check=as_bool("check", check), _chain_offset=_chain_offset,
+                      _dry=_dry)
+    if res is None:  # _dry: validated only
+        return None
     res._set_layout(target.layout)
     return res

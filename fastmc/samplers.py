@@ -18,6 +18,7 @@ from ._validation import (as_bool, as_choice, as_float_array, as_int, as_positiv
                           as_temperature, cholesky_or_raise, normal_diagonal, positive_vector,
                           refuse_if_too_large)
 from .adaptation import SamplingWarning, check_resume, rng_states
+from .executors import sample_on
 from .results import SamplingResult, layout_of
 from .targets._base import default_start
 
@@ -50,7 +51,8 @@ STUCK_MIN_DRAWS = 50
 
 def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, backend="auto",
          n_threads=None, n_warmup=0, adapt_scale=True, adapt_cov=False, target_accept=None,
-         warn=True, progress=None, check=False) -> SamplingResult:
+         warn=True, progress=None, check=False, executor=None, chains_per_task=None, _chain_offset=0,
+         _dry=False) -> SamplingResult:
     """Random-walk Metropolis-Hastings with a Gaussian proposal, many chains in parallel.
 
     Parameters
@@ -87,6 +89,11 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
         is finite stops the chain with a ValueError naming the coordinate, instead of corrupting
         memory or sampling garbage. Costs a copy of the gradient per call; off by default (the
         start point is always checked this way).
+    executor : concurrent.futures.Executor, optional
+        Run the chains on this executor's workers in tasks of ``chains_per_task`` chains; the
+        result equals the local run's bit for bit (see :func:`fastmc.executors.sample_on`).
+    chains_per_task : int, optional
+        Chains per task (default: the chains spread evenly over the executor's workers).
     n_warmup : int
         Warm-up iterations before the kept ones (default 0), returned in ``result.warmup``.
     adapt_scale : bool
@@ -114,6 +121,10 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     -----
     A proposal with a non-finite log density is rejected and counted in ``n_nonfinite``.
     """
+    if executor is not None:
+        return sample_on("rwmh", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     x0, seed = default_start(target, x0, chains, seed, None)
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
@@ -133,11 +144,13 @@ def rwmh(target, x0, n_samples, *, scale, chains=1, seed=None, temperature=1.0, 
     threads = runtime.n_threads(n_threads, chains)
     be = _backends.for_target(target, backend)
     x = runtime.start_points(target, x0, chains)
+    if _dry:  # validated only (an executor's check before it sends any task)
+        return None
     config = record(RWMH_CONFIG, n_warmup=nw, n_samples=n, prop_kind=kind, adapt_scale=adapt_scale and nw > 0,
                     adapt_cov=adapt_cov and nw > 0, target_accept=target_accept, inv_temp=inv_temp)
     draws, stats, info = runtime.allocate(RWMH_DRAW, chains, nw + n, d)
     adapted = np.zeros((chains, d * d))
-    out = runtime.run("rwmh", target, be, threads, config, (prop,), (x, rng_states(seed, chains), draws, stats,
+    out = runtime.run("rwmh", target, be, threads, config, (prop,), (x, rng_states(seed, chains, _chain_offset), draws, stats,
                                                                       adapted, info), progress=progress,
                       check=as_bool("check", check))
     wall = out.wall
@@ -192,7 +205,7 @@ def _adapted_scales(adapted, kinds, d):
 def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_time=None, max_leapfrog=1024,
         inv_mass=None, chains=None, seed=None, temperature=None, backend="auto", n_threads=None, n_warmup=0,
         metric=None, target_accept=0.8, warn=True, progress=None, store=None, store_every=None, check=False,
-        **adapt_kwargs) -> SamplingResult:
+        executor=None, chains_per_task=None, _chain_offset=0, _dry=False, **adapt_kwargs) -> SamplingResult:
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps or a fixed integration time,
     many chains in parallel.
 
@@ -226,7 +239,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         ``integration_time`` while eps * max_leapfrog < integration_time.
     inv_mass : float or array_like of shape (d,), optional
         Diagonal of M^-1 (default ones): kinetic energy p^T M^-1 p / 2, p ~ N(0, M).
-    chains, seed, temperature, backend, n_threads, progress, store, store_every, check
+    chains, seed, temperature, backend, n_threads, progress, store, store_every, check, executor, chains_per_task
         As in :func:`rwmh` and :func:`fastmc.nuts` (``chains`` defaults to 1, or to the resumed state's chains;
         ``temperature`` to 1, or to the resumed state's). The Metropolis correction uses
         H = U(q)/T + K(p), so the chain targets pi^(1/T); ``log_density`` stays log pi.
@@ -264,6 +277,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     A trajectory ending at a non-finite energy is rejected, counted in ``n_nonfinite`` and
     flagged divergent; an energy error above 1000 is flagged divergent (as in Stan).
     """
+    if executor is not None:
+        return sample_on("hmc", dict(locals()))
+    if chains_per_task is not None:
+        raise ValueError("chains_per_task needs executor= (the chains of a local run share one task)")
     x0, seed = default_start(target, x0, 1 if chains is None else chains, seed, adapt_kwargs.get("resume"))
     target = runtime.check_target(target)
     n = as_int("n_samples", n_samples, minimum=1)
@@ -320,7 +337,10 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
                       inv_metric=inv_metric, target_accept=target_accept, max_treedepth=1, n_leapfrog=L,
                       integration_time=int_time, max_leapfrog=max_leap, warn=warn and not plain, backend=backend,
                       n_threads=n_threads, temperature=temperature, progress=progress, store=store,
-                      store_every=store_every, check=as_bool("check", check), **kw)
+                      store_every=store_every, check=as_bool("check", check), _chain_offset=_chain_offset,
+                      _dry=_dry, **kw)
+    if res is None:  # _dry: validated only
+        return None
     res._set_layout(target.layout)
     if plain:
         s = res.settings

@@ -129,6 +129,9 @@ class GaussianMixture:
         eye = np.eye(d)
         for k in range(K):
             chol[k], prec[k], logdet[k] = _factor(f"covs[{k}]", S[k], eye)
+        # the arguments as given rebuild this mixture exactly in another process (see _travel)
+        self._recipe = ("mixture", (np.array(w), mu, S), {})
+        self._blob = None
         self.weights = w / total
         self.means = mu
         self.covs = S
@@ -161,6 +164,12 @@ class GaussianMixture:
 
     def __repr__(self) -> str:
         return f"GaussianMixture(K={self.n_components}, d={self.dim})"
+
+    def __reduce__(self):
+        # its recipe, rebuilt once per process: the aligned copies the kernels read are remade there
+        from ._travel import reduce_target
+
+        return reduce_target(self)
 
     # ------------------------------------------------------------ kernel views
     kind = "mixture"

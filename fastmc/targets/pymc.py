@@ -191,6 +191,7 @@ class PyMCTarget(Target):
                           check_gradient=self.check_gradient)
         else:
             t = copy.copy(self)
+            t._recipe = ("with_data", (self, dict(data)), {})  # rebuilt as the same call elsewhere
             t._pm = dict(pm_, data_values=new)
             t._stop = np.zeros(1, dtype=np.int64)
             t._numba = None
@@ -414,6 +415,8 @@ def from_pymc(model, *, freeze=True, jitter=True, fastmath=False, check_gradient
 
     t = PyMCTarget("numba", d, fn=logp_nb, data=header, check_gradient=check_gradient)
     t._address = c_logp.address
+    # the model travels (PyMC models pickle); a worker compiles it again, once per process
+    t._recipe = ("pymc", (model,), dict(freeze=freeze, jitter=jitter, fastmath=fastmath, check_gradient=check_gradient))
     t._keepalive = (c_logp, fn_logp, fn_expand)
     _KEEP_ALIVE.extend([logp_nb, expand_nb])
     t._pm = dict(model=model, model_c=model_c, freeze=freeze, jitter=jitter, fastmath=fastmath,

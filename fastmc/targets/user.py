@@ -274,9 +274,26 @@ class Target:
         self._py_call = None  # a Python target's fn, wrapped to check what it returns
         self._numba = None
         self._keepalive = None
+        # (kind, args, kwargs) that rebuild this target in another process (see _travel); None for
+        # a C address or @cfunc, which cannot travel
+        self._recipe = None
+        self._blob = None
 
     def __repr__(self) -> str:
         return f"Target(kind={self.kind!r}, dim={self.dim})"
+
+    def __reduce__(self):
+        # pickled as its recipe and rebuilt once per process (compiled code does not pickle)
+        from ._travel import reduce_target
+
+        return reduce_target(self)
+
+    def __copy__(self):
+        # a plain shallow copy (copy.copy would otherwise go through __reduce__ and the cache)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._blob = None
+        return new
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -352,12 +369,14 @@ class Target:
 
         if not isinstance(fn, CPUDispatcher):
             raise TypeError(f"fn must be a numba @njit function fn(x, grad, data) -> float, got {type(fn).__name__}")
+        original = fn  # an njit function pickles (by reference, or by value with cloudpickle)
         layout, dim = _layout_and_dim(params, dim, coords)
         if layout is not None and layout.has_transforms:
             from .transformed import transformed_njit
 
             fn = transformed_njit(fn, layout)
         t = cls("numba", dim, fn=fn, data=data, check_gradient=check_gradient, layout=layout)
+        t._recipe = ("numba", (original, dim, data), dict(params=params, coords=coords, check_gradient=check_gradient))
         x = np.zeros(t.dim)
         g = np.zeros(t.dim + CANARIES)[:t.dim]  # a write past the end lands in this buffer, not the heap
         try:
@@ -401,6 +420,8 @@ class Target:
             raise TypeError("dim is required (or params, whose sizes give it)")
         layout, dim = _layout_and_dim(params, dim, coords)
         t = cls("python", dim, fn=fn, with_grad=logp is None, check_gradient=check_gradient, layout=layout)
+        t._recipe = ("python", (logp_and_grad, dim), dict(logp=logp, params=params, coords=coords,
+                                                          check_gradient=check_gradient))
         t._py_call = _checked_python_fn(fn, t.dim, t.has_grad)
         if layout is not None and layout.has_transforms:
             from .transformed import transformed_python
@@ -427,6 +448,77 @@ class Target:
 
         return from_stan(program, data, inits=inits, cache_dir=cache_dir, compiler=compiler, cxxflags=cxxflags,
                          data_seed=data_seed, check_gradient=check_gradient)
+
+    @classmethod
+    def from_factory(cls, factory, *args, **kwargs):
+        """The target ``factory(*args, **kwargs)`` returns, which travels to other processes as
+        that call: an executor's worker calls ``factory`` itself, once per process.
+
+        For a target that cannot be pickled (a C address or ``@cfunc``, or one built from objects
+        that do not pickle) and is needed on :func:`fastmc.nuts`'s ``executor=`` workers, or in
+        :func:`fastmc.map_fits`.
+
+        Parameters
+        ----------
+        factory : callable
+            A function of an importable module (the workers import it by name) returning a
+            :class:`Target` or a :class:`~fastmc.GaussianMixture`; called here once as well.
+        *args, **kwargs
+            Its arguments; they must pickle.
+
+        Returns
+        -------
+        Target or GaussianMixture
+            What ``factory`` returned, which now pickles as the call.
+        """
+        from .mixture import GaussianMixture
+
+        if not callable(factory):
+            raise TypeError(f"factory must be a callable returning a target, got {type(factory).__name__}")
+        target = factory(*args, **kwargs)
+        if not isinstance(target, (Target, GaussianMixture)):
+            raise TypeError(f"factory must return a fastmc.Target or fastmc.GaussianMixture, got "
+                            f"{type(target).__name__}")
+        target._recipe = ("factory", (factory, *args), kwargs)
+        target._blob = None
+        return target
+
+    def with_data(self, data) -> "Target":
+        """The same log density with new ``data``, sharing the compiled code: one compilation for
+        many data sets (simulation-based calibration, cross-validation, bootstraps).
+
+        Parameters
+        ----------
+        data : ndarray of float64, shape of the target's data
+            C-contiguous; the function's ``data`` argument (kept alive by the new target).
+
+        Returns
+        -------
+        Target
+            A new target; this one is unchanged (the two can sample at the same time).
+        """
+        if self.kind == "python":
+            raise TypeError("a Target.from_python has no data array: close over the data in the function")
+        new = _as_data(data)
+        if new.shape != self._data.shape:
+            raise ValueError(f"data must have the shape of the target's data, {self._data.shape}, got {new.shape}")
+        # compiled here, once, and shared by every copy (what is not compiled yet compiles per
+        # copy): the C entry point, through which start points are evaluated whenever the
+        # extension is there, and the Numba twin's functions when "auto" samples on Numba
+        if self.kind == "numba" and self._address is None and "cpp" in _backends.available_backends():
+            self._cpp_spec()
+        if _backends.for_target(self, "auto").name != "cpp":
+            self._numba_target()
+        t = self.__copy__()
+        t._data = new
+        if self._numba is not None:  # the Numba kernels' record, its data swapped (no new compilation)
+            t._numba = {k: v._replace(tdata=new) for k, v in self._numba.items()}
+        if self._recipe is not None and self._recipe[0] in ("numba", "python"):
+            kind, args, kwargs = self._recipe
+            t._recipe = (kind, (args[0], args[1], new), kwargs)
+        else:
+            t._recipe = None if self._recipe is None else ("with_data", (self, {"data": new}), {})
+        return t
 
     # ------------------------------------------------------------ kernel views
     def _cpp_spec(self, checked=False):
