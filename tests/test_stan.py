@@ -341,6 +341,23 @@ def test_draws_identical_on_both_backends(targets, both_backends):
         np.testing.assert_array_equal(a.posterior[k], c.posterior[k])
 
 
+def test_a_stan_target_travels_to_process_workers(targets, sampling):
+    """from_stan pickles as its call: a spawned worker loads the library from the cache directory
+    it names, and the run on the executor equals the local one bit for bit."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    t = targets("eight_schools_noncentered")
+    kw = {"n_warmup": 100, "chains": 4, "seed": 9, "warn": False, "backend": sampling, "progress": False}
+    local = fastmc.nuts(t, None, 100, **kw)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote = fastmc.nuts(t, None, 100, executor=pool, chains_per_task=2, **kw)
+    np.testing.assert_array_equal(remote.warmup.draws, local.warmup.draws)
+    np.testing.assert_array_equal(remote.draws, local.draws)
+    for k in local.posterior:
+        np.testing.assert_array_equal(remote.posterior[k], local.posterior[k])
+
+
 def test_to_arviz_has_stans_names(targets, sampling):
     t = targets("eight_schools_noncentered")
     r = fastmc.nuts(t, None, 50, n_warmup=50, chains=2, seed=1, warn=False, backend=sampling)

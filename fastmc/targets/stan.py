@@ -670,4 +670,10 @@ def from_stan(program, data=None, *, inits=None, cache_dir=None, compiler=None, 
             except (TypeError, ValueError) as exc:
                 where = f"inits[{c}]" if isinstance(inits, (list, tuple)) else "inits"
                 raise type(exc)(f"{where}[{name!r}]: {str(exc).removeprefix('values: ')}") from None
+    # it travels to executor workers as this call (fastmc/targets/_travel.py): a worker loads the
+    # library from the cache (a cache_dir on a shared file system), or compiles it once
+    t._recipe = ("stan", (program, data), dict(inits=inits, cache_dir=cache_dir, compiler=compiler,
+                                               cxxflags=tuple(cxxflags), data_seed=data_seed,
+                                               check_gradient=check_gradient))
+    t._blob = None
     return t
