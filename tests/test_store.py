@@ -94,7 +94,9 @@ def test_a_killed_run_resumes_to_the_same_draws(backend, kill_at, tmp_path):
         p.kill()
     assert p.returncode == -signal.SIGKILL, "the run ended before it was killed"
     part = fastmc.load(path)
-    assert np.all(part.n_done < 6000)
+    # killed before the end: a chain may have finished (one can run all its draws between two
+    # of the store's writes while the other is still early), the others resume
+    assert np.any(part.n_done < 6000)
     mix, _ = workload("T3")
     ref = fastmc.nuts(mix, np.zeros(mix.dim), 6000, n_warmup=600, chains=2, seed=5, backend=backend, metric="dense",
                       warn=False, progress=False)
