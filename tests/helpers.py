@@ -3,15 +3,15 @@ targets in the three user forms (cfunc, njit, Python), runs of the plain sampler
 leapfrog trajectory by the Numba twin, random mixtures, the leapfrog-count rule, a z-test against
 the batch-means MCSE."""
 import math
+
 import numba
 import numpy as np
 from numba import cfunc, types
+from reference import batch_means_mcse, random_spd
 from scipy import stats
 
 import fastmc
 from fastmc.workloads import workload
-from reference import batch_means_mcse, random_spd
-
 
 # ---------------------------------------------------------------- user targets in the three forms
 
@@ -122,3 +122,12 @@ def nan_outside_support(x, grad, data):
         lp -= 0.5 * x[i] * x[i]
         grad[i] = -x[i]
     return lp
+
+
+def assert_same_draws(a, b):
+    """Two runs with warm-up made the same draws, bit for bit: warm-up, kept, and every named
+    (constrained) parameter."""
+    np.testing.assert_array_equal(a.warmup.draws, b.warmup.draws)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    for k in a.posterior:
+        np.testing.assert_array_equal(a.posterior[k], b.posterior[k])

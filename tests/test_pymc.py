@@ -7,6 +7,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from helpers import assert_same_draws
 
 import fastmc
 from fastmc import models
@@ -124,10 +125,7 @@ def test_draws_identical_on_both_backends(both_backends):
     kw = dict(n_warmup=100, chains=3, seed=9, warn=False, n_threads=2)
     a = fastmc.nuts(t, None, 100, backend="cpp", **kw)
     c = fastmc.nuts(t, None, 100, backend="numba", **kw)
-    np.testing.assert_array_equal(a.warmup.draws, c.warmup.draws)
-    np.testing.assert_array_equal(a.draws, c.draws)
-    for k in a.posterior:
-        np.testing.assert_array_equal(a.posterior[k], c.posterior[k])
+    assert_same_draws(a, c)
 
 
 # ------------------------------------------------- hand-written targets with declared transforms

@@ -24,6 +24,8 @@ pytest.importorskip("httpstan")
 if not any(shutil.which(c) for c in ("g++", "clang++", "c++")):
     pytest.skip("no C++ compiler to build Stan models", allow_module_level=True)
 
+from helpers import assert_same_draws  # noqa: E402
+
 from fastmc.targets import stan as stan_mod  # noqa: E402
 
 HERE = Path(__file__).parent / "stan"
@@ -323,10 +325,7 @@ def test_draws_independent_of_threads(name, targets, sampling):
     kw = {"n_warmup": 100, "chains": 3, "seed": 9, "warn": False}
     a = fastmc.nuts(t, None, 100, n_threads=1, **kw, backend=sampling)
     b = fastmc.nuts(t, None, 100, n_threads=2, **kw, backend=sampling)
-    np.testing.assert_array_equal(a.warmup.draws, b.warmup.draws)
-    np.testing.assert_array_equal(a.draws, b.draws)
-    for k in a.posterior:
-        np.testing.assert_array_equal(a.posterior[k], b.posterior[k])
+    assert_same_draws(a, b)
 
 
 @pytest.mark.slow  # the Numba backend compiles its kernels around the model's C function: ~1-2 min here
@@ -335,10 +334,7 @@ def test_draws_identical_on_both_backends(targets, both_backends):
     kw = {"n_warmup": 100, "chains": 3, "seed": 9, "warn": False, "n_threads": 2}
     a = fastmc.nuts(t, None, 100, backend="cpp", **kw)
     c = fastmc.nuts(t, None, 100, backend="numba", **kw)
-    np.testing.assert_array_equal(a.warmup.draws, c.warmup.draws)
-    np.testing.assert_array_equal(a.draws, c.draws)
-    for k in a.posterior:
-        np.testing.assert_array_equal(a.posterior[k], c.posterior[k])
+    assert_same_draws(a, c)
 
 
 def test_a_stan_target_travels_to_process_workers(targets, sampling):
@@ -352,10 +348,7 @@ def test_a_stan_target_travels_to_process_workers(targets, sampling):
     local = fastmc.nuts(t, None, 100, **kw)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         remote = fastmc.nuts(t, None, 100, executor=pool, chains_per_task=2, **kw)
-    np.testing.assert_array_equal(remote.warmup.draws, local.warmup.draws)
-    np.testing.assert_array_equal(remote.draws, local.draws)
-    for k in local.posterior:
-        np.testing.assert_array_equal(remote.posterior[k], local.posterior[k])
+    assert_same_draws(remote, local)
 
 
 def test_to_arviz_has_stans_names(targets, sampling):

@@ -9,7 +9,14 @@ import math
 import numba
 import numpy as np
 
-from .._validation import as_float_array, as_int, as_positive_float, as_real, cholesky_or_raise, require_finite
+from .._validation import (
+    as_float_array,
+    as_int,
+    as_positive_float,
+    as_real,
+    cholesky_or_raise,
+    require_finite,
+)
 from ..layout import Param
 from .user import Target
 
@@ -189,6 +196,21 @@ def eight_schools_logp(x, grad, data):
     return lp
 
 
+def _schools(y, sigma):
+    """Validated (y, sigma) of the eight-schools models (default Rubin's data), and the coords
+    naming the schools when there are eight of them (else None)."""
+    from .pymc_models import EIGHT_SCHOOLS
+
+    y = EIGHT_SCHOOLS["y"] if y is None else as_float_array("y", y, ndim=1)
+    sigma = EIGHT_SCHOOLS["sigma"] if sigma is None else as_float_array("sigma", sigma, ndim=1)
+    require_finite("y", y)
+    if sigma.shape != y.shape:
+        raise ValueError(f"sigma must have the shape of y, {y.shape}, got {sigma.shape}")
+    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        raise ValueError("sigma must be finite and > 0")
+    return y, sigma, ({"school": list(EIGHT_SCHOOLS["schools"])} if y.size == 8 else None)
+
+
 def eight_schools(y=None, sigma=None, *, check_gradient=True) -> Target:
     """Eight schools, centred, written by hand with named parameters: ``mu``, ``tau`` (declared
     ``"log"``: the function sees tau > 0 and the library adds the Jacobian) and ``theta`` (J,).
@@ -200,17 +222,8 @@ def eight_schools(y=None, sigma=None, *, check_gradient=True) -> Target:
     y, sigma : array_like, shape (J,), optional
         Estimates and their standard errors (default Rubin's eight schools).
     """
-    from .pymc_models import EIGHT_SCHOOLS
-
-    y = EIGHT_SCHOOLS["y"] if y is None else as_float_array("y", y, ndim=1)
-    sigma = EIGHT_SCHOOLS["sigma"] if sigma is None else as_float_array("sigma", sigma, ndim=1)
-    require_finite("y", y)
-    if sigma.shape != y.shape:
-        raise ValueError(f"sigma must have the shape of y, {y.shape}, got {sigma.shape}")
-    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
-        raise ValueError("sigma must be finite and > 0")
+    y, sigma, coords = _schools(y, sigma)
     J = y.size
-    coords = {"school": list(EIGHT_SCHOOLS["schools"])} if J == 8 else None
     dims = "school" if coords else None
     params = {"mu": (), "tau": ((), "log"), "theta": Param((J,), dims=dims)}
     return Target.from_numba(eight_schools_logp, data=np.concatenate([y, sigma]), params=params, coords=coords,
@@ -267,19 +280,10 @@ def eight_schools_noncentered(y=None, sigma=None, *, mu_scale: float = 5.0, tau_
         Its ``data`` is ``[y (J), sigma (J), mu_scale, tau_scale]``; ``target.with_data(new)``
         gives the same model for other data without compiling again.
     """
-    from .pymc_models import EIGHT_SCHOOLS
-
-    y = EIGHT_SCHOOLS["y"] if y is None else as_float_array("y", y, ndim=1)
-    sigma = EIGHT_SCHOOLS["sigma"] if sigma is None else as_float_array("sigma", sigma, ndim=1)
-    require_finite("y", y)
-    if sigma.shape != y.shape:
-        raise ValueError(f"sigma must have the shape of y, {y.shape}, got {sigma.shape}")
-    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
-        raise ValueError("sigma must be finite and > 0")
+    y, sigma, coords = _schools(y, sigma)
     mu_scale = as_positive_float("mu_scale", mu_scale)
     tau_scale = as_positive_float("tau_scale", tau_scale)
     J = y.size
-    coords = {"school": list(EIGHT_SCHOOLS["schools"])} if J == 8 else None
     params = {"mu": (), "tau": ((), "log"), "z": Param((J,), dims="school" if coords else None)}
     return Target.from_numba(eight_schools_noncentered_logp, data=np.concatenate([y, sigma, [mu_scale, tau_scale]]),
                              params=params, coords=coords, check_gradient=check_gradient)
