@@ -244,9 +244,7 @@ def sample_on(sampler: str, call: dict) -> SamplingResult:
     calls = [_slice_call(dict(call, warn=False, progress=False), lo, hi, chains, metric) for lo, hi in groups]
 
     t0 = time.perf_counter()
-    futures = {executor.submit(_run_group, sampler, target, c): g for c, g in zip(calls, groups)}
-    results = {}
-    bar = _bar(chains, "chains", wanted(progress))
+    futures, results, bar = {}, {}, None
 
     def done(f):
         g = futures[f]
@@ -254,7 +252,10 @@ def sample_on(sampler: str, call: dict) -> SamplingResult:
         if bar is not None:
             bar.update(g[1] - g[0])
 
-    try:
+    try:  # from the first submit: a Ctrl-C while later tasks are sent still cancels the sent ones
+        for c, g in zip(calls, groups):
+            futures[executor.submit(_run_group, sampler, target, c)] = g
+        bar = _bar(chains, "chains", wanted(progress))
         _wait_all(futures, done)
     except KeyboardInterrupt as exc:
         for f in futures:
@@ -428,8 +429,9 @@ def map_fits(fit, tasks, *, executor=None, seed=None, progress=None, shared=None
             while True:
                 todo = [i for i in range(n) if i not in finished]
                 batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
-                futures = {pool.submit(_call_batch, fit, [(tasks[i], seeds[i]) for i in b], ref, with_shared): b
-                           for b in batches}
+                futures = {}
+                for b in batches:  # one by one: a Ctrl-C between two submits cancels those sent
+                    futures[pool.submit(_call_batch, fit, [(tasks[i], seeds[i]) for i in b], ref, with_shared)] = b
                 try:
                     for f in cf.as_completed(futures):
                         for i, value in zip(futures[f], f.result()):
