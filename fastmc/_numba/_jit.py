@@ -8,10 +8,11 @@ njit = numba.njit(cache=True, **_opts)
 # reference counting of array arguments that LLVM cannot see through.
 njit_inline = numba.njit(cache=True, inline="always", **_opts)
 
-# Kernels that take the target's jitted functions as arguments are never cached on disk: Numba
-# keys such an entry by the identity of the function objects, so a new process never hits it,
+# Kernels that take the target's jitted functions as arguments do not use Numba's own disk cache:
+# it keys such an entry by the identity of the function objects, so a new process never hits it,
 # every process appends another entry, and reading an index holding entries of functions that no
-# longer exist fails with ReferenceError. They compile once per process and target instead.
+# longer exist fails with ReferenceError. The entry points among them (hmc_run, rwmh_run,
+# batch_logp_grad) get fastmc/_numba/_cache.py's cache instead, keyed by what defines the code.
 njit_fn = numba.njit(cache=False, **_opts)
 njit_fn_inline = numba.njit(cache=False, inline="always", **_opts)
 njit_fn_parallel = numba.njit(cache=False, parallel=True, **_opts)

@@ -6,6 +6,7 @@ import math
 import numba
 import numpy as np
 
+from .._cache import cache_with_function_args
 from .._jit import njit, njit_fn, njit_fn_parallel
 from ..core.rng import rng_uniform
 from ..core.threads import interrupted, publish, publish_release
@@ -222,6 +223,7 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
     info.n_grad = n_grad
 
 
+@cache_with_function_args
 @njit_fn_parallel
 def hmc_run(logp_grad, grad_fn, failed, failure, make_work, tdata, cfg, interrupt, phase, x0, step0, state_in, A,
             rng_state, draws, stats, ckpt, info, stop_point):

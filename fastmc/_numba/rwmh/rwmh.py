@@ -12,6 +12,7 @@ import numpy as np
 
 import numba
 
+from .._cache import cache_with_function_args
 from .._jit import njit, njit_fn, njit_fn_parallel
 from ..core.linalg import fma
 from ..hmc.metric import METRIC_DENSE, metric_factor
@@ -139,6 +140,7 @@ def rwmh_chain(logp, failed, failure, tdata, config, interrupt, x0, prop, s_rng,
     info.adapted_kind = kind
 
 
+@cache_with_function_args
 @njit_fn_parallel
 def rwmh_run(logp, failed, failure, make_work, tdata, cfg, interrupt, prop, x0, rng_state, draws, stats, adapted,
              info, stop_point):

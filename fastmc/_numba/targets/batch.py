@@ -1,9 +1,11 @@
 """Batched evaluation of any Numba target (twin of the C++ binding target_logp_grad)."""
 import numpy as np
 
+from .._cache import cache_with_function_args
 from .._jit import njit_fn
 
 
+@cache_with_function_args
 @njit_fn
 def batch_logp_grad(logp_grad, failed, failure, make_work, tdata, X):
     """X (n, d) -> (logp (n,), grad (n, d), n_ok, code): n_ok < n when the target failed at
