@@ -131,6 +131,8 @@ class ArgCache(FunctionCache):
         return cres
 
     def save_overload(self, sig, data):
+        if getattr(data.library, "has_dynamic_globals", False):
+            return  # a C function's address in the code (from_cfunc): never cached, and no NumbaWarning
         try:
             super().save_overload(sig, data)
         except Exception:  # noqa: BLE001 - _Uncacheable, or an entry that cannot be written: no entry
