@@ -33,7 +33,7 @@ static py::object hmc_run(const py::tuple& target, const py::array& config, cons
     const auto* pph = in_ptr<uint8_t>(phase, cfg.n_warmup, "phase");
     const auto* pint = in_ptr<int64_t>(interrupt, 1, "interrupt");
     auto* psp = out_ptr<double>(stop_point, chains * d, "stop_point");
-    const int64_t ns = fastmc::hmc_state_size(d, static_cast<int>(cfg.metric_kind));
+    const int64_t ns = fastmc::hmc_state_size(d, static_cast<int>(cfg.metric_kind), static_cast<int>(cfg.adapt_metric));
     const auto* psi = in_ptr<double>(state_in, chains * ns, "state_in");
     auto* pck = out_ptr<double>(ckpt, chains * 2 * ns, "ckpt");
     auto* pA = out_ptr<double>(inv_metric, chains * m, "inv_metric");

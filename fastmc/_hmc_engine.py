@@ -12,14 +12,15 @@ import numpy as np
 
 from . import _backends
 from . import _runtime as runtime
-from ._schema import HMC_CONFIG, HMC_DRAW, TRANSITION_NUTS, TRANSITION_STATIC, record
+from ._schema import ADAPT_FISHER, ADAPT_STAN, HMC_CONFIG, HMC_DRAW, TRANSITION_NUTS, TRANSITION_STATIC, record
 from ._validation import as_float_array, as_int, as_positive_float, as_seed, cholesky_or_raise, positive_vector
-from .adaptation import AdaptedState, rng_states, warmup_schedule, warn_after_sampling
+from .adaptation import AdaptedState, fisher_schedule, rng_states, warmup_schedule, warn_after_sampling
 from .results import SamplingResult
 from .store import STORE_EVERY, RunStore
 from ._numba.adapt.warmup import STATE_RNG, STATE_SCALARS, hmc_state_size
 
 _METRICS = ("diag", "dense", "unit")
+_ADAPT = {"stan": ADAPT_STAN, "fisher": ADAPT_FISHER}
 _TRANSITION = {"nuts": TRANSITION_NUTS, "hmc": TRANSITION_STATIC}
 # Stan keeps the tree depth small for a reason (2^depth leapfrog steps per draw); the bound keeps
 # every buffer size far from overflow as well
@@ -87,12 +88,14 @@ def _as_nonneg_int(name, value):
 def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, step_size, inv_metric, resume,
             adapt_step_size, target_accept, gamma, kappa, t0, init_buffer, term_buffer, base_window, max_treedepth,
             n_leapfrog, warn, backend, n_threads, integration_time=None, max_leapfrog=1, step_size_jitter=None,
-            temperature=None, progress=None, store=None, store_every=None, check=False, _load=False,
-            _chain_offset=0, _dry=False):
+            temperature=None, progress=None, store=None, store_every=None, check=False, adapt=None,
+            metric_from_grad=None, _load=False, _chain_offset=0, _dry=False):
     """Validate everything, run the engine, build the result (shared by ``nuts`` and ``hmc``).
     Static HMC takes ``n_leapfrog`` steps per transition, or, with ``integration_time`` (then
     ``n_leapfrog`` is None), min(max_leapfrog, max(1, floor(integration_time / eps))) steps at each
-    transition's eps.
+    transition's eps. ``metric_from_grad``: start the Fisher warm-up from the metric of the start
+    point's gradient (default: with ``adapt="fisher"`` when neither ``inv_metric`` nor ``resume``
+    gives the metric).
 
     ``_chain_offset``: the run's chains are chains offset.. of a larger run (their generators are
     seeded as there; an executor's task). ``_dry``: validate everything and return None before
@@ -118,6 +121,10 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     init_buffer = _as_nonneg_int("init_buffer", init_buffer)
     term_buffer = _as_nonneg_int("term_buffer", term_buffer)
     base_window = as_int("base_window", base_window, minimum=1)
+    if adapt is not None and (not isinstance(adapt, str) or adapt not in _ADAPT):
+        raise (TypeError if not isinstance(adapt, str) else ValueError)(
+            f"adapt must be one of {tuple(_ADAPT)} or None, got {adapt!r}")
+    user_metric = inv_metric is not None
     if not isinstance(adapt_step_size, bool):
         raise TypeError(f"adapt_step_size must be a bool, got {type(adapt_step_size).__name__}")
     if resume is not None:
@@ -148,6 +155,13 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     jitter = _as_unit("step_size_jitter", 0.0 if step_size_jitter is None else step_size_jitter, closed=True)
     temperature = as_positive_float("temperature", 1.0 if temperature is None else temperature)
     metric = _check_metric("diag" if metric is None else metric)
+    if adapt is None:  # the default: the Fisher diagonal, Stan's windows for a dense metric
+        adapt = "fisher" if metric == "diag" else "stan"
+    if adapt == "fisher" and metric == "dense":
+        raise ValueError("adapt='fisher' adapts a diagonal metric: use metric='diag' (or adapt='stan' for a dense "
+                         "one)")
+    if metric_from_grad is None:
+        metric_from_grad = adapt == "fisher" and not user_metric and resume is None
     A = _inv_metric(inv_metric, metric, d, chains)
     steps = positive_vector("step_size", 1.0 if step_size is None else step_size, chains, "chains")
     if resume is not None:
@@ -163,16 +177,22 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     if store is not None and not isinstance(store, RunStore) and not isinstance(store, (str, os.PathLike)):
         raise TypeError(f"store must be a path (str or os.PathLike), got {type(store).__name__}")
     x = runtime.start_points(target, x0, chains) if not _load else np.array(x0, dtype=np.float64)
-    phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
+    fisher = adapt == "fisher" and metric == "diag"
+    if fisher:
+        phase = fisher_schedule(n_warmup)
+    else:
+        phase = warmup_schedule(n_warmup, init_buffer, term_buffer, base_window, adapt_metric=metric != "unit")
     if _dry:
         return None
     config = record(HMC_CONFIG, n_warmup=n_warmup, n_samples=n, transition=_TRANSITION[sampler], max_depth=max_depth,
                     n_leapfrog=n_leap, max_leapfrog=max_leap, metric_kind=1 if metric == "dense" else 0,
                     adapt_step=adapt_step_size, integration_time=int_time, jitter=jitter, delta=delta, gamma=gamma,
-                    kappa=kappa, t0=t0, inv_temp=1.0 / temperature, checkpoint_every=0)
+                    kappa=kappa, t0=t0, inv_temp=1.0 / temperature, checkpoint_every=0,
+                    adapt_metric=_ADAPT[adapt] if fisher else ADAPT_STAN,
+                    metric_from_grad=bool(metric_from_grad) and fisher and n_warmup > 0)
     draws, stats, info = runtime.allocate(HMC_DRAW, chains, n_warmup + n, d)
     A = np.array(A)  # updated in place: the adapted metric
-    ns = hmc_state_size(d, 1 if metric == "dense" else 0)
+    ns = hmc_state_size(d, 1 if metric == "dense" else 0, ADAPT_FISHER if fisher else ADAPT_STAN)
     state_in, ckpt = np.zeros((chains, ns)), np.zeros((chains, 2, ns))
     on_poll = None
     if store is not None:
@@ -182,7 +202,8 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
                         init_buffer=init_buffer, term_buffer=term_buffer, base_window=base_window,
                         max_treedepth=max_depth, n_leapfrog=None if n_leap == 0 else n_leap,
                         integration_time=None if int_time == 0.0 else int_time, max_leapfrog=max_leap,
-                        step_size_jitter=jitter, temperature=temperature)
+                        step_size_jitter=jitter, temperature=temperature, adapt=adapt,
+                        metric_from_grad=bool(metric_from_grad))
             store = RunStore.create(store, sampler=sampler, call=call, chains=chains, n_total=n_warmup + n, d=d,
                                     state_size=ns, store_every=every, draw_dtype=HMC_DRAW,
                                     init=dict(x0=x, step=steps, inv_metric=A, rng=state), target=target)
@@ -215,7 +236,7 @@ def run_hmc(sampler, target, x0, n_samples, *, n_warmup, metric, chains, seed, s
     settings = dict(n_warmup=n_warmup, metric=metric, target_accept=delta, max_treedepth=max_depth, chains=chains,
                     n_samples=n, n_threads=threads, gamma=gamma, kappa=kappa, t0=t0, init_buffer=init_buffer,
                     term_buffer=term_buffer, base_window=base_window, adapt_step_size=adapt_step_size,
-                    step_size_jitter=jitter, temperature=temperature)
+                    step_size_jitter=jitter, temperature=temperature, adapt=adapt)
     if sampler == "hmc":
         del settings["max_treedepth"]
         if int_time > 0.0:

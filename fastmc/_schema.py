@@ -12,6 +12,7 @@ HMC_CONFIG = np.dtype([
     ("n_leapfrog", np.int64), ("max_leapfrog", np.int64), ("metric_kind", np.int64), ("adapt_step", np.int64),
     ("integration_time", np.float64), ("jitter", np.float64), ("delta", np.float64), ("gamma", np.float64),
     ("kappa", np.float64), ("t0", np.float64), ("inv_temp", np.float64), ("checkpoint_every", np.int64),
+    ("adapt_metric", np.int64), ("metric_from_grad", np.int64),
 ], align=True)
 
 HMC_DRAW = np.dtype([
@@ -41,6 +42,10 @@ CHAIN_TARGET_STOP = 2
 
 TRANSITION_NUTS = 0
 TRANSITION_STATIC = 1
+
+# HMC_CONFIG.adapt_metric, as in warmup.hpp
+ADAPT_STAN = 0
+ADAPT_FISHER = 1
 
 
 def record(dtype, **values):

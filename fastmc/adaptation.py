@@ -16,7 +16,7 @@ import numpy as np
 from ._validation import as_choice, as_float_array, as_probability, as_temperature, cholesky_or_raise, positive_vector
 from .diagnostics import ess, rhat
 
-__all__ = ["AdaptedState", "SamplingWarning", "check_resume", "warmup_schedule"]
+__all__ = ["AdaptedState", "SamplingWarning", "check_resume", "fisher_schedule", "warmup_schedule"]
 
 class SamplingWarning(UserWarning):
     """A run finished but its diagnostics suggest the draws may not be trustworthy.
@@ -197,6 +197,55 @@ def warmup_schedule(n_warmup: int, init_buffer: int = 75, term_buffer: int = 50,
         end += size
         if end != last and end + 2 * size >= n_warmup - term_buffer:
             end = last
+    return phase
+
+
+def fisher_schedule(n_warmup: int, early_window: float = 0.3, final_window: float = 0.15, early_switch: int = 10,
+                    switch: int = 80) -> np.ndarray:
+    """The gradient-based (Fisher) warm-up schedule as one flag byte per warm-up iteration.
+
+    Every iteration before the final window adds its draw and gradient to both estimates and
+    updates the diagonal metric from the foreground one; the background estimate replaces the
+    foreground one whenever it holds ``early_switch`` draws (``switch`` after the early window) and
+    a whole such interval remains before the final window, where only the step size adapts. The
+    step size is searched anew once the metric has its first estimate (the second iteration); its
+    dual averaging then runs to the end of the warm-up without a restart (measured on T2, T3 and a
+    100-d correlated Gaussian: a restart at the final window ends warm-up at a smaller step,
+    acceptance 0.83-0.85 against 0.81-0.82, and 1-10 % less ESS per gradient).
+
+    Parameters
+    ----------
+    n_warmup : int
+    early_window, final_window : float
+        Fractions of ``n_warmup``: the early part with short switch intervals, and the end with a
+        fixed metric.
+    early_switch, switch : int
+        Draws in the background estimate at a switch, in and after the early window.
+
+    Returns
+    -------
+    ndarray of uint8, shape (n_warmup,)
+        Bit 0: add this draw and gradient; bit 1: update the metric; bit 2: switch the estimates
+        (before the update); bit 3: search the step size and restart its dual averaging. The
+        kernels' ``kPhase*`` constants.
+    """
+    phase = np.zeros(n_warmup, dtype=np.uint8)
+    if n_warmup < 3:
+        return phase
+    end = n_warmup - int(final_window * n_warmup)  # the metric adapts in iterations [0, end)
+    early = early_window * n_warmup
+    phase[:end] = 1 | 2
+    # switches: every early_switch draws while in the early window, then every switch draws, each
+    # only if the interval after it ends before the final window (arithmetic: a huge n_warmup costs
+    # no Python loop before the run's memory check)
+    t = np.arange(early_switch - 1, n_warmup, early_switch)
+    t = t[(t < early) & (t + early_switch <= end)]
+    last = int(t[-1]) if t.size else -1
+    phase[t] |= 4
+    t = np.arange(last + switch, n_warmup, switch)
+    phase[t[t + switch <= end]] |= 4
+    if end > 1:
+        phase[1] |= 8
     return phase
 
 

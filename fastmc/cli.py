@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--metric", choices=("diag", "dense", "unit"), default=None,
                    help="nuts, hmc: adapted inverse metric (default diag); rwmh: unit adapts a scalar "
                    "scale (default), dense also the proposal covariance")
+    g.add_argument("--adapt", choices=("stan", "fisher"), default=None,
+                   help="nuts, hmc: how warm-up adapts a diagonal metric: Stan's windows of the draws "
+                   "(default), or fisher, from the draws and their gradients")
     g.add_argument("--step-size", type=_positive_float, metavar="EPS", default=None,
                    help="nuts, hmc: initial step size (default 1), or the step size with --warmup 0 "
                    "(required then for hmc)")
@@ -661,6 +664,7 @@ _ONLY = {  # option -> samplers it applies to
     "integration_time": ("hmc",),
     "scale": ("rwmh",),
     "step_size": ("nuts", "hmc"),
+    "adapt": ("nuts", "hmc"),
 }
 
 
@@ -700,6 +704,8 @@ def sample_kwargs(args, target):
               n_warmup=args.warmup)
     if args.target_accept is not None:
         kw["target_accept"] = args.target_accept
+    if args.adapt is not None:
+        kw["adapt"] = args.adapt
     if sampler == "nuts":
         fn = fastmc.nuts
         kw.update(metric=args.metric, warn=True)

@@ -258,7 +258,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
         Post-sampling warnings (warm-up runs only), as in :func:`fastmc.nuts`.
     **adapt_kwargs
         ``gamma``, ``kappa``, ``t0``, ``init_buffer``, ``term_buffer``, ``base_window``,
-        ``adapt_step_size``, ``inv_metric``, ``resume``, ``step_size_jitter``: see
+        ``adapt_step_size``, ``inv_metric``, ``resume``, ``step_size_jitter``, ``adapt``: see
         :func:`fastmc.nuts` (a non-zero ``step_size_jitter`` also works without warm-up; with
         ``integration_time`` the steps follow the nominal step size, so the time jitters too, as in
         Stan; with ``resume`` the step size, metric and step-size jitter come from the resumed
@@ -314,7 +314,7 @@ def hmc(target, x0, n_samples, *, step_size=None, n_leapfrog=None, integration_t
     else:
         L, int_time = None, as_positive_float("integration_time", integration_time)
     bad = set(adapt_kwargs) - {"gamma", "kappa", "t0", "init_buffer", "term_buffer", "base_window",
-                               "adapt_step_size", "inv_metric", "resume", "step_size_jitter"}
+                               "adapt_step_size", "inv_metric", "resume", "step_size_jitter", "adapt"}
     if bad:
         raise TypeError(f"hmc() got unexpected keyword argument(s) {sorted(bad)}")
     nw = as_int("n_warmup", n_warmup, minimum=0)

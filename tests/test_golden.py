@@ -25,15 +25,19 @@ def _runs():
         "rwmh_warmup": (lambda b: fastmc.rwmh(mix, X0, 5, scale=1.3, n_warmup=200, adapt_cov=True, backend=b,
                                               **common),
                         ("log_density", "accepted", "adapted_scale")),
-        "nuts_diag": (lambda b: fastmc.nuts(mix, X0, 5, n_warmup=100, metric="diag", backend=b, **adaptive),
+        "nuts_diag": (lambda b: fastmc.nuts(mix, X0, 5, n_warmup=100, metric="diag", adapt="stan", backend=b,
+                                            **adaptive),
                       ("log_density", "accept_prob", "energy", "tree_depth", "n_leapfrog", "step_size",
                        "inv_metric")),
         "nuts_dense": (lambda b: fastmc.nuts(mix, X0, 5, n_warmup=100, metric="dense", backend=b, **adaptive),
                        ("log_density", "accept_prob", "energy", "tree_depth", "n_leapfrog", "step_size",
                         "inv_metric")),
-        "hmc_warmup": (lambda b: fastmc.hmc(mix, X0, 5, step_size=0.5, n_leapfrog=8, n_warmup=100, backend=b,
-                                            **adaptive),
+        "hmc_warmup": (lambda b: fastmc.hmc(mix, X0, 5, step_size=0.5, n_leapfrog=8, n_warmup=100, adapt="stan",
+                                            backend=b, **adaptive),
                        ("log_density", "accept_prob", "energy", "step_size", "inv_metric")),
+        "nuts_fisher": (lambda b: fastmc.nuts(mix, X0, 5, n_warmup=100, backend=b, **adaptive),  # the default
+                        ("log_density", "accept_prob", "energy", "tree_depth", "n_leapfrog", "step_size",
+                         "inv_metric")),
         "hmc": (lambda b: fastmc.hmc(mix, X0, 5, step_size=0.4, n_leapfrog=8, backend=b, **common),
                 ("log_density", "accept_prob", "energy", "accepted")),
     }
@@ -145,7 +149,24 @@ GOLDEN = {'rwmh': {'draws': [[[0.5, -0.5],
                          [-2.8847610689149046, -2.8668244712121775, -2.8446216481955897]]}}
 
 
-@pytest.mark.parametrize("name", ["rwmh", "rwmh_warmup", "nuts_diag", "nuts_dense", "hmc_warmup"])
+# the default warm-up since the Fisher adaptation (C++ and Numba gave the same values)
+GOLDEN["nuts_fisher"] = {
+    'draws': [[[-0.16821808950311734, 1.9266306390749546], [-0.07896650945947635, 2.3824952125115098],
+               [0.5841641994643707, 3.554516193570432]],
+              [[2.1750675426174144, 0.6857609214552608], [1.6485471314863325, -0.6816483579679087],
+               [3.0351189971527814, -0.23768787403503233]]],
+    'log_density': [[-4.002364007506989, -3.0216504268725295, -3.111602929048696],
+                    [-2.8146446085606422, -2.944471053802856, -3.665345611958207]],
+    'accept_prob': [[0.9976103791601934, 1.0, 0.997036607051118], [1.0, 0.9213768907319466, 0.9231545076109398]],
+    'energy': [[4.170784333820329, 3.8875359529733142, 3.3684605075396443],
+               [2.9030752713922303, 3.332761085440125, 3.7585068477014865]],
+    'tree_depth': [[2, 1, 2], [2, 2, 2]],
+    'n_leapfrog': [[3, 1, 7], [3, 5, 3]],
+    'step_size': [0.625026318333976, 0.7155053052639695],
+    'inv_metric': [[1.0552633630185981, 1.592442521269283], [1.0335857847184309, 1.0669735619039955]]}
+
+
+@pytest.mark.parametrize("name", ["rwmh", "rwmh_warmup", "nuts_diag", "nuts_dense", "hmc_warmup", "nuts_fisher"])
 def test_golden_draws_exact(backend, name):
     run, keys = _runs()[name]
     got = _summary(run(backend), keys)

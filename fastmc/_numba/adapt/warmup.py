@@ -1,4 +1,4 @@
-"""The one HMC engine (NUTS or static HMC, with Stan's warm-up or none) and its parallel runner.
+"""The one HMC engine (NUTS or static HMC, with Stan's or the Fisher warm-up, or none) and its parallel runner.
 Twin: csrc/include/fastmc/adapt/warmup.hpp, which documents it. Settings and outputs are the
 records of fastmc/_schema.py (HMC_CONFIG, HMC_DRAW, CHAIN_INFO), read and written by field name."""
 import math
@@ -14,11 +14,20 @@ from ..hmc.metric import METRIC_DIAG, metric_factor, metric_is_identity, metric_
 from ..hmc.nuts import nuts_make_work, nuts_transition
 from ..hmc.static_hmc import static_hmc_make_work, static_hmc_steps, static_hmc_transition
 from .dual_averaging import DUAL_AVERAGING, da_final_step, da_init, da_restart, da_update
+from .fisher import FISHER_BLOCKS, fisher_add, fisher_from_gradient, fisher_metric, fisher_reset
 from .step_size import init_step_size
 from .welford import welford_add, welford_metric, welford_reset
 
 TRANSITION_NUTS = 0
 TRANSITION_STATIC = 1
+ADAPT_STAN = 0
+ADAPT_FISHER = 1
+# the warm-up schedule's bits (warmup.hpp documents them)
+PHASE_ADD = 1
+PHASE_WINDOW_END = 2
+PHASE_UPDATE = 2
+PHASE_SWITCH = 4
+PHASE_SEARCH = 8
 # how a chain ended (records.hpp, fastmc/_schema.py)
 CHAIN_DONE = 0
 CHAIN_INTERRUPTED = 1
@@ -26,19 +35,25 @@ CHAIN_TARGET_STOP = 2
 
 
 # A chain's whole state after an iteration, flat: STATE_SCALARS scalars, then q, g (d), A (m),
-# the Welford mean (d) and m2 (m); the scalars' slots as in warmup.hpp.
+# the Welford mean (d) and m2 (m), and with ADAPT_FISHER the two Fisher estimates (2 FISHER_BLOCKS d);
+# the scalars' slots as in warmup.hpp.
 STATE_SCALARS = 16
 STATE_T, STATE_LP, STATE_EPS, STATE_NGRAD, STATE_NW, STATE_NDIV = 0, 1, 2, 3, 4, 5
 STATE_DA_MU, STATE_DA_SBAR, STATE_DA_XBAR, STATE_DA_COUNTER, STATE_RNG = 6, 7, 8, 9, 10
+STATE_NFG, STATE_NBG = 14, 15
 
 
-def hmc_state_size(d, kind):
+def fisher_state_size(d, adapt):
+    return 2 * FISHER_BLOCKS * d if adapt == ADAPT_FISHER else 0
+
+
+def hmc_state_size(d, kind, adapt):
     m = d if kind == METRIC_DIAG else d * d
-    return STATE_SCALARS + 3 * d + 2 * m
+    return STATE_SCALARS + 3 * d + 2 * m + fisher_state_size(d, adapt)
 
 
 @njit
-def save_state(out, d, m, t, lp, eps, n_grad, n_w, n_div, da, s, q, g, A, mean, m2):
+def save_state(out, d, m, t, lp, eps, n_grad, n_w, n_div, da, s, q, g, A, mean, m2, fish, n_fish, n_fg, n_bg):
     """The state after iteration t - 1 into out (hmc_state_size,)."""
     out[STATE_T] = t
     out[STATE_LP] = lp
@@ -51,6 +66,8 @@ def save_state(out, d, m, t, lp, eps, n_grad, n_w, n_div, da, s, q, g, A, mean, 
     out[STATE_DA_XBAR] = da.x_bar
     out[STATE_DA_COUNTER] = da.counter
     out[STATE_RNG:STATE_RNG + 4].view(np.uint64)[:] = s  # the generator's words, bit for bit
+    out[STATE_NFG] = n_fg
+    out[STATE_NBG] = n_bg
     o = out[STATE_SCALARS:]
     for i in range(d):
         o[i] = q[i]
@@ -59,6 +76,8 @@ def save_state(out, d, m, t, lp, eps, n_grad, n_w, n_div, da, s, q, g, A, mean, 
     for i in range(m):
         o[2 * d + i] = A[i]
         o[3 * d + m + i] = m2[i]
+    for i in range(n_fish):
+        o[3 * d + 2 * m + i] = fish[i]
 
 
 @njit
@@ -94,6 +113,13 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
     m2 = np.empty(m)
     mean = np.empty(d)
     cnt = np.zeros(1, dtype=np.int64)
+    fisher = cfg.adapt_metric == ADAPT_FISHER
+    n_fish = 2 * FISHER_BLOCKS * d if fisher else 0
+    fish = np.zeros(2 * FISHER_BLOCKS * d)  # the foreground estimate, then the background one
+    fg = fish[:FISHER_BLOCKS * d]
+    bg = fish[FISHER_BLOCKS * d:]
+    n_fg = np.zeros(1, dtype=np.int64)
+    n_bg = np.zeros(1, dtype=np.int64)
     # the dual averaging state, always reached as das[0]: a record taken from an array does not
     # keep the array alive, and Numba frees an array after its last use, so a record held on its
     # own (da = np.zeros(1, DUAL_AVERAGING)[0]) points into freed memory that the next
@@ -126,6 +152,10 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
         for i in range(m):
             A[i] = st_in[2 * d + i]
             m2[i] = st_in[3 * d + m + i]
+        n_fg[0] = int(state_in[STATE_NFG])
+        n_bg[0] = int(state_in[STATE_NBG])
+        for i in range(n_fish):
+            fish[i] = st_in[3 * d + 2 * m + i]
         metric_factor(kind, d, A, F)
         run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
     else:
@@ -135,9 +165,13 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
             q[i] = x0[i]
         lp = logp_grad(q, g, tdata, twork)
         n_grad = 1
+        if fisher and cfg.metric_from_grad != 0:
+            fisher_from_gradient(d, g, A)
         metric_factor(kind, d, A, F)
         run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
         welford_reset(kind, d, mean, m2, cnt)
+        fisher_reset(d, fg, n_fg)
+        fisher_reset(d, bg, n_bg)
         eps = step0
         if n_warmup > 0 and adapt_step:
             eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork, n_grad)
@@ -195,9 +229,27 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
             if adapt_step:
                 eps = da_update(das[0], acc)
                 rec.step_size_bar = da_final_step(das[0])
-            if phase[t] & 1:
+            ph = phase[t]
+            if fisher:
+                if ph & PHASE_ADD:
+                    fisher_add(d, q, g, fg, n_fg)
+                    fisher_add(d, q, g, bg, n_bg)
+                if ph & PHASE_SWITCH:
+                    for i in range(FISHER_BLOCKS * d):
+                        fg[i] = bg[i]
+                    n_fg[0] = n_bg[0]
+                    fisher_reset(d, bg, n_bg)
+                if (ph & PHASE_UPDATE) and n_fg[0] >= 2:
+                    fisher_metric(d, fg, A)
+                    metric_factor(kind, d, A, F)
+                    run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
+                if adapt_step and (ph & PHASE_SEARCH):
+                    eps, n_grad = init_step_size(logp_grad, tdata, s, q, g, lp, eps, run_kind, Ar, Fr, sw, twork,
+                                                 n_grad)
+                    da_restart(das[0], math.log(10.0 * eps))
+            elif ph & PHASE_ADD:
                 welford_add(kind, d, q, mean, m2, cnt, delta_w)
-            if (phase[t] & 2) and cnt[0] >= 2:
+            if not fisher and (ph & PHASE_WINDOW_END) and cnt[0] >= 2:
                 welford_metric(kind, d, m2, cnt[0], A)
                 metric_factor(kind, d, A, F)
                 run_kind, Ar, Fr = _run_metric(kind, d, A, F, ones, Ap)
@@ -209,11 +261,13 @@ def hmc_chain(logp_grad, grad_fn, failed, failure, tdata, config, interrupt, x0,
             if t == n_warmup - 1 and adapt_step:
                 eps = da_final_step(das[0])
         if cfg.checkpoint_every > 0 and ((t + 1) % cfg.checkpoint_every == 0 or t + 1 == n_total):
-            save_state(ckpt[n_ckpt % 2], d, m, t + 1, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2)
+            save_state(ckpt[n_ckpt % 2], d, m, t + 1, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2, fish,
+                       n_fish, n_fg[0], n_bg[0])
             n_ckpt += 1
             publish_release(info, "n_checkpoints", n_ckpt)
     if status == CHAIN_INTERRUPTED and cfg.checkpoint_every > 0 and n_done > 0:  # resumable from here
-        save_state(ckpt[n_ckpt % 2], d, m, n_done, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2)
+        save_state(ckpt[n_ckpt % 2], d, m, n_done, lp, eps, n_grad, cnt[0], n_div, das[0], s, q, g, A, mean, m2, fish,
+                   n_fish, n_fg[0], n_bg[0])
         n_ckpt += 1
         publish_release(info, "n_checkpoints", n_ckpt)
     publish(info, "n_done", n_done)

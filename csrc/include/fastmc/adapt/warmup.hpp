@@ -1,16 +1,19 @@
 // The one HMC engine: runs n_warmup + n_samples transitions (NUTS or static HMC) of one chain,
-// adapting during the first n_warmup as Stan does: dual averaging of the step size every
-// iteration, Welford (co)variance of the draws inside the metric windows, and at each window's
-// end a new inverse metric, a fresh step-size search and a restarted dual averaging. Without
-// warm-up it samples with the given step size and metric. hmc_run runs it over all chains.
-// Twin: fastmc/_numba/adapt/warmup.py. The window schedule comes from fastmc/adaptation.py as one
-// flag byte per warm-up iteration (bit 0: add this draw, bit 1: the window ends here).
+// adapting during the first n_warmup: dual averaging of the step size every iteration, and the
+// metric either as Stan does (kAdaptStan: Welford (co)variance of the draws inside the metric
+// windows, and at each window's end a new inverse metric, a fresh step-size search and a restarted
+// dual averaging) or from draws and gradients (kAdaptFisher: adapt/fisher.hpp, the metric updated
+// from a foreground estimate that a background one replaces at each switch). Without warm-up it
+// samples with the given step size and metric. hmc_run runs it over all chains.
+// Twin: fastmc/_numba/adapt/warmup.py. The schedule comes from fastmc/adaptation.py as one flag
+// byte per warm-up iteration (the kPhase bits below).
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "fastmc/adapt/dual_averaging.hpp"
+#include "fastmc/adapt/fisher.hpp"
 #include "fastmc/adapt/step_size.hpp"
 #include "fastmc/adapt/welford.hpp"
 #include "fastmc/core/records.hpp"
@@ -25,26 +28,44 @@ namespace fastmc {
 
 constexpr int kTransitionNuts = 0;
 constexpr int kTransitionStatic = 1;
+constexpr int kAdaptStan = 0;
+constexpr int kAdaptFisher = 1;
+
+// The warm-up schedule's bits. Both: the draw (and, kAdaptFisher, its gradient) enters the
+// estimates. kAdaptStan: the window ends here (new metric, estimate reset, step-size search).
+// kAdaptFisher: the background estimate becomes the foreground one (switch, before the update),
+// the metric is set from the foreground estimate (update), the step size is searched anew and its
+// dual averaging restarted (search).
+constexpr uint8_t kPhaseAdd = 1;
+constexpr uint8_t kPhaseWindowEnd = 2;
+constexpr uint8_t kPhaseUpdate = 2;
+constexpr uint8_t kPhaseSwitch = 4;
+constexpr uint8_t kPhaseSearch = 8;
 
 // A chain's whole state after an iteration, flat (doubles), so that a run can continue from it
-// exactly: kStateScalars scalars (below), then q, g (d), A (m), the Welford mean (d) and m2 (m).
+// exactly: kStateScalars scalars (below), then q, g (d), A (m), the Welford mean (d) and m2 (m),
+// and with kAdaptFisher the foreground and background estimates (2 kFisherBlocks d).
 constexpr int64_t kStateScalars = 16;
 enum StateSlot : int64_t {
     kStateT = 0,  // iterations completed (0: no state, start from x0)
     kStateLp, kStateEps, kStateNGrad, kStateNW, kStateNDiv,
     kStateDaMu, kStateDaSBar, kStateDaXBar, kStateDaCounter,
     kStateRng,  // four generator words, their bits stored as doubles
+    kStateNFg = kStateRng + 4, kStateNBg,  // draws in the Fisher estimates
 };
 
-inline int64_t hmc_state_size(int64_t d, int kind) {
+inline int64_t fisher_state_size(int64_t d, int adapt) { return adapt == kAdaptFisher ? 2 * kFisherBlocks * d : 0; }
+
+inline int64_t hmc_state_size(int64_t d, int kind, int adapt) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
-    return kStateScalars + 3 * d + 2 * m;
+    return kStateScalars + 3 * d + 2 * m + fisher_state_size(d, adapt);
 }
 
 // The state after iteration t - 1 into out (hmc_state_size doubles).
 inline void save_state(double* out, int64_t d, int64_t m, int64_t t, double lp, double eps, int64_t n_grad,
                        int64_t n_w, int64_t n_div, const DualAveraging& da, const Rng& rng, const double* q,
-                       const double* g, const double* A, const double* mean, const double* m2) {
+                       const double* g, const double* A, const double* mean, const double* m2, const double* fish,
+                       int64_t n_fish, int64_t n_fg, int64_t n_bg) {
     out[kStateT] = static_cast<double>(t);
     out[kStateLp] = lp, out[kStateEps] = eps;
     out[kStateNGrad] = static_cast<double>(n_grad), out[kStateNW] = static_cast<double>(n_w);
@@ -52,15 +73,17 @@ inline void save_state(double* out, int64_t d, int64_t m, int64_t t, double lp, 
     out[kStateDaMu] = da.mu, out[kStateDaSBar] = da.s_bar, out[kStateDaXBar] = da.x_bar;
     out[kStateDaCounter] = da.counter;
     std::memcpy(out + kStateRng, rng.s, sizeof(rng.s));
+    out[kStateNFg] = static_cast<double>(n_fg), out[kStateNBg] = static_cast<double>(n_bg);
     double* o = out + kStateScalars;
     for (int64_t i = 0; i < d; ++i) o[i] = q[i], o[d + i] = g[i], o[2 * d + m + i] = mean[i];
     for (int64_t i = 0; i < m; ++i) o[2 * d + i] = A[i], o[3 * d + m + i] = m2[i];
+    for (int64_t i = 0; i < n_fish; ++i) o[3 * d + 2 * m + i] = fish[i];
 }
 
 inline int64_t hmc_work_size(int64_t d, int kind, int64_t max_depth) {
     const int64_t m = kind == kMetricDiag ? d : d * d;
     return 6 * pad4(d) + 3 * pad4(m) + metric_layout_size(kind, d) + nuts_work_size(d, max_depth) +
-           static_hmc_work_size(d);
+           static_hmc_work_size(d) + 2 * kFisherBlocks * d;
 }
 
 // The metric the transitions run with (run_kind, Ar, Fr): A (a dense one in its product layout
@@ -105,13 +128,18 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
     double* ones = mean + 2 * s;
     double* Ap = ones + s;  // a dense A in its product layout (metric.hpp)
     double* tw = Ap + metric_layout_size(kind, d);  // transition scratch
+    double* fg = tw + nuts_work_size(d, cfg.max_depth) + static_hmc_work_size(d);  // Fisher estimates
+    double* bg = fg + kFisherBlocks * d;
+    const bool fisher = cfg.adapt_metric == kAdaptFisher;
+    const int64_t n_fish = fisher_state_size(d, static_cast<int>(cfg.adapt_metric));
+    int64_t n_fg = 0, n_bg = 0;
     for (int64_t i = 0; i < d; ++i) ones[i] = 1.0;
     // the metric the transitions run with: A (a dense one in its product layout), or ones while
     // a dense A is the identity. Plain locals, assigned at window ends: the transitions read
     // run_kind in every leapfrog step, and a variable whose address a lambda holds lives in memory.
     int run_kind = kind;
     const double *Ar = A, *Fr = F;
-    const int64_t ns = hmc_state_size(d, kind);
+    const int64_t ns = hmc_state_size(d, kind, static_cast<int>(cfg.adapt_metric));
     double lp, eps;
     int64_t n_grad, n_w, t, n_div;
     DualAveraging da{cfg.delta, cfg.gamma, cfg.kappa, cfg.t0};
@@ -126,6 +154,8 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
         std::memcpy(rng.s, state_in + kStateRng, sizeof(rng.s));
         for (int64_t i = 0; i < d; ++i) q[i] = in[i], g[i] = in[d + i], mean[i] = in[2 * d + m + i];
         for (int64_t i = 0; i < m; ++i) A[i] = in[2 * d + i], m2[i] = in[3 * d + m + i];
+        n_fg = static_cast<int64_t>(state_in[kStateNFg]), n_bg = static_cast<int64_t>(state_in[kStateNBg]);
+        for (int64_t i = 0; i < n_fish; ++i) fg[i] = in[3 * d + 2 * m + i];
         metric_factor(kind, d, A, F);
         run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
     } else {
@@ -133,9 +163,12 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
         for (int64_t i = 0; i < m; ++i) A[i] = A_io[i];
         for (int64_t i = 0; i < d; ++i) q[i] = x0[i];
         lp = target.logp_grad(q, g, twork);
+        if (fisher && cfg.metric_from_grad) fisher_from_gradient(d, g, A);
         metric_factor(kind, d, A, F);  // validated positive definite in Python
         run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
         welford_reset(kind, d, mean, m2, n_w);
+        fisher_reset(d, fg, n_fg);
+        fisher_reset(d, bg, n_bg);
         eps = step0;
         if (n_warmup > 0 && adapt_step) {
             eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
@@ -197,8 +230,27 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
                 eps = da.update(st.accept_stat);
                 rec.step_size_bar = da.final_step();
             }
-            if (phase[t] & 1) welford_add(kind, d, q, mean, m2, n_w, delta);
-            if ((phase[t] & 2) && n_w >= 2) {
+            if (fisher) {
+                const uint8_t ph = phase[t];
+                if (ph & kPhaseAdd) fisher_add(d, q, g, fg, n_fg), fisher_add(d, q, g, bg, n_bg);
+                if (ph & kPhaseSwitch) {
+                    for (int64_t i = 0; i < kFisherBlocks * d; ++i) fg[i] = bg[i];
+                    n_fg = n_bg;
+                    fisher_reset(d, bg, n_bg);
+                }
+                if ((ph & kPhaseUpdate) && n_fg >= 2) {
+                    fisher_metric(d, fg, A);
+                    metric_factor(kind, d, A, F);
+                    run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
+                }
+                if (adapt_step && (ph & kPhaseSearch)) {
+                    eps = init_step_size(target, rng, q, g, lp, eps, run_kind, Ar, Fr, tw, twork, n_grad);
+                    da.restart(std::log(10.0 * eps));
+                }
+            } else if (phase[t] & kPhaseAdd) {
+                welford_add(kind, d, q, mean, m2, n_w, delta);
+            }
+            if (!fisher && (phase[t] & kPhaseWindowEnd) && n_w >= 2) {
                 welford_metric(kind, d, m2, n_w, A);
                 metric_factor(kind, d, A, F);  // regularised sample covariance: positive definite
                 run_metric(kind, d, A, F, ones, Ap, run_kind, Ar, Fr);
@@ -211,12 +263,14 @@ void hmc_chain(const Target& target, const HmcConfig& cfg, const int64_t* interr
             if (t == n_warmup - 1 && adapt_step) eps = da.final_step();
         }
         if (cfg.checkpoint_every > 0 && ((t + 1) % cfg.checkpoint_every == 0 || t + 1 == n_total)) {
-            save_state(ckpt + (n_ckpt % 2) * ns, d, m, t + 1, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2);
+            save_state(ckpt + (n_ckpt % 2) * ns, d, m, t + 1, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2, fg,
+                       n_fish, n_fg, n_bg);
             __atomic_store_n(&info.n_checkpoints, ++n_ckpt, __ATOMIC_RELEASE);
         }
     }
     if (status == kChainInterrupted && cfg.checkpoint_every > 0 && t > 0) {  // resumable from here
-        save_state(ckpt + (n_ckpt % 2) * ns, d, m, t, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2);
+        save_state(ckpt + (n_ckpt % 2) * ns, d, m, t, lp, eps, n_grad, n_w, n_div, da, rng, q, g, A, mean, m2, fg, n_fish,
+                   n_fg, n_bg);
         __atomic_store_n(&info.n_checkpoints, ++n_ckpt, __ATOMIC_RELEASE);
     }
     for (int64_t i = 0; i < m; ++i) A_io[i] = A[i];
@@ -241,7 +295,7 @@ void hmc_run(const Target& target, const HmcConfig& cfg, const int64_t* interrup
     parallel_chains(chains, n_threads, [&](int64_t c) {
         Scratch work(hmc_work_size(d, kind, cfg.max_depth));
         Scratch twork(target.work_size());
-        const int64_t ns = hmc_state_size(d, kind);
+        const int64_t ns = hmc_state_size(d, kind, static_cast<int>(cfg.adapt_metric));
         hmc_chain(target, cfg, interrupt, x0 + c * d, phase, step0[c], state_in + c * ns, A + c * m, rng_state + 4 * c,
                   draws + c * n * d, stats + c * n, info[c], stop_point + c * d, ckpt + 2 * c * ns, work.data(),
                   twork.data());

@@ -24,6 +24,9 @@ struct HmcConfig {
     double delta, gamma, kappa, t0;  // dual averaging: target acceptance and the three constants
     double inv_temp;                 // sample pi^inv_temp (the binding wraps the target in Tempered)
     int64_t checkpoint_every;        // save the chain's state every this many iterations (0: never)
+    int64_t adapt_metric;  // kAdaptStan: Welford windows of the draws; kAdaptFisher: the diagonal from
+                           // draws and gradients (adapt/fisher.hpp)
+    int64_t metric_from_grad;  // kAdaptFisher: the first metric from the start point's gradient (0 or 1)
 };
 
 // One HMC iteration; NumPy twin: HMC_DRAW.
