@@ -57,7 +57,7 @@ def nuts(target, x0, n_samples, *, n_warmup=None, max_treedepth=10, target_accep
         ``metric="dense"`` by default. "stan": Stan's windows, the (regularised) variance of the
         draws in each window, a step-size search at every window end. "fisher": the diagonal
         that minimises the Fisher divergence, sqrt(var(x_i) / var(grad_i)) of the warm-up's draws
-        and gradients, starting from 1 / |grad_i| at the start point and updated every iteration
+        and gradients, starting from ``1 / |grad_i|`` at the start point and updated every iteration
         from a running estimate that a newer one replaces every 10 draws early on, then every 80
         (:func:`fastmc.adaptation.fisher_schedule`); the last 15% adapt the step size alone. It
         uses the gradients already computed: on the benchmark set (bench/bench_adapt.py) 6-57 %
