@@ -2,7 +2,9 @@
 targets in the three user forms (cfunc, njit, Python), runs of the plain samplers on a workload, a
 leapfrog trajectory by the Numba twin, random mixtures, the leapfrog-count rule, a z-test against
 the batch-means MCSE."""
+import contextlib
 import math
+import time
 
 import numba
 import numpy as np
@@ -131,3 +133,26 @@ def assert_same_draws(a, b):
     np.testing.assert_array_equal(a.draws, b.draws)
     for k in a.posterior:
         np.testing.assert_array_equal(a.posterior[k], b.posterior[k])
+
+
+@contextlib.contextmanager
+def ctrl_c_after(seconds=0.2):
+    """Within the block, the first wait for a run raises KeyboardInterrupt after ``seconds`` of
+    sampling, in the waiting thread, as SIGINT would (tests/test_long_runs.py sends a real one)."""
+    import fastmc._runtime as runtime
+
+    orig = runtime._wait
+    calls = [0]
+
+    def interrupt_soon(job):
+        calls[0] += 1
+        if calls[0] == 1:
+            time.sleep(seconds)
+            raise KeyboardInterrupt
+        return orig(job)
+
+    runtime._wait = interrupt_soon
+    try:
+        yield
+    finally:
+        runtime._wait = orig

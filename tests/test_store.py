@@ -12,6 +12,8 @@ import pytest
 import fastmc
 from fastmc.workloads import workload
 
+from helpers import ctrl_c_after
+
 zarr = pytest.importorskip("zarr")
 
 
@@ -108,28 +110,12 @@ def test_a_killed_run_resumes_to_the_same_draws(backend, kill_at, tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_draws(backend, tmp_path):
     """Ctrl-C saves every chain's state where it stopped (KeyboardInterrupt is raised in the
     waiting thread here, as SIGINT would; tests/test_long_runs.py sends a real one)."""
-    import fastmc._runtime as runtime
-
     mix, _ = workload("T3")
     x0 = np.zeros(mix.dim)
     kw = dict(n_warmup=300, chains=2, seed=8, backend=backend, metric="dense", warn=False, progress=False)
     ref = fastmc.nuts(mix, x0, 3000, **kw)
-    calls = {"n": 0}
-    orig = runtime._wait
-
-    def interrupt_soon(job):  # the first wait raises KeyboardInterrupt after ~0.2 s of sampling
-        calls["n"] += 1
-        if calls["n"] == 1:
-            time.sleep(0.2)
-            raise KeyboardInterrupt
-        return orig(job)
-
-    runtime._wait = interrupt_soon
-    try:
-        with pytest.warns(RuntimeWarning, match="interrupted"):
-            big = fastmc.nuts(mix, x0, 3000, store=tmp_path / "run.zarr", store_every=10_000, **kw)
-    finally:
-        runtime._wait = orig
+    with ctrl_c_after(0.2), pytest.warns(RuntimeWarning, match="interrupted"):
+        big = fastmc.nuts(mix, x0, 3000, store=tmp_path / "run.zarr", store_every=10_000, **kw)
     assert big.interrupted and np.all(big.n_done < 3000)
     _same_run(fastmc.resume(tmp_path / "run.zarr", backend=backend, progress=False, warn=False), ref)
 
